@@ -1,0 +1,31 @@
+# fusionlab: `make train` runs the default job, `make test` the test suite; both set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# torch is pinned here, before the project, so that no resolver swaps it for another build.
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+STAMP := $(VENV)/.installed
+
+.PHONY: install train test bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/pip install -q $(TORCH_SPEC) 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/pip install -q -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -c "import fusionlab, torch, lightning, transformers, torchcrf; print('fusionlab installed, torch', torch.__version__)"
+	touch $@
+
+train: install
+	$(BIN)/python -m fusionlab.train $(ARGS)
+
+test: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+
+bench: install
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) outputs multirun .cache

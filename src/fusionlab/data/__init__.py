@@ -1,0 +1,1 @@
+"""Readers, images, the synthetic benchmark and the shared datamodule."""

@@ -1,0 +1,215 @@
+"""One LightningDataModule for every task, dataset and fusion method.
+
+Reads each split with the dataset's reader, tokenises with the text encoder's tokenizer
+(labels on first sub-tokens; truncation counted), and attaches per example either the
+image pixels (global + up to ``max_aux`` crops, with masks), the frozen vision
+encoder's cached features, or nothing for text-only methods.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from fusionlab.data.encoding import encode_words, pad
+from fusionlab.data.example import Example
+from fusionlab.data.feature_cache import FeatureCache
+from fusionlab.data.images import ImageStore, load_aux_mapping
+from fusionlab.data.synthetic import SyntheticBenchmark, SyntheticConfig
+from fusionlab.tasks.base import Task
+
+log = logging.getLogger(__name__)
+SPLITS = ("train", "val", "test")
+IMAGE_MODES = ("none", "pixels", "features")
+
+
+class MultimodalDataset(Dataset):
+    def __init__(self, examples: list[Example], task: Task, tokenizer, max_length: int,
+                 store: ImageStore, image_mode: str, load_aux: bool, cache: FeatureCache | None, template=None):
+        self.examples, self.task, self.store = examples, task, store
+        self.image_mode, self.load_aux, self.cache, self.template = image_mode, load_aux, cache, template
+        self.encoded = [encode_words(task.words(e), tokenizer, max_length) for e in examples]
+        self.truncated = sum(e.truncated for e in self.encoded)
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def _visual(self, path: Path | None) -> tuple[object, bool]:
+        if self.image_mode == "pixels":
+            return self.store.load(path)
+        if path is not None and path.is_file():
+            return self.cache.get(path), True
+        return {k: torch.zeros_like(v) for k, v in self.template.items()}, False
+
+    def __getitem__(self, index: int) -> dict:
+        example, encoded = self.examples[index], self.encoded[index]
+        item = {"example": example, "input_ids": encoded.input_ids, "word_index": encoded.word_index,
+                **self.task.targets(example, encoded)}
+        if self.image_mode == "none":
+            return item
+        item["image"], item["image_mask"] = self._visual(self.store.image_path(example.image))
+        if self.load_aux:
+            paths = self.store.aux_paths(example.image)
+            crops = [self._visual(p) for p in paths] + [self._visual(None)] * (self.store.max_aux - len(paths))
+            item["aux"], item["aux_mask"] = [c for c, _ in crops], [ok for _, ok in crops]
+        return item
+
+
+class ExampleBatch:
+    """The batch's source Examples, opaque to Lightning's device transfer (which would walk
+    into dataclasses) and read back by scoring and prediction dumps."""
+
+    def __init__(self, examples: list[Example]):
+        self._examples = examples
+
+    def __len__(self) -> int:
+        return len(self._examples)
+
+    def __iter__(self):
+        return iter(self._examples)
+
+    def __getitem__(self, index: int) -> Example:
+        return self._examples[index]
+
+
+def _stack(values: list):
+    """Stack tensors, or dicts of tensors key by key."""
+    if isinstance(values[0], dict):
+        return {k: torch.stack([v[k] for v in values]) for k in values[0]}
+    return torch.stack(values)
+
+
+class Collator:
+    def __init__(self, task: Task, pad_id: int):
+        self.task, self.pad_id = task, pad_id
+
+    def __call__(self, items: list[dict]) -> dict:
+        input_ids = pad([i["input_ids"] for i in items], self.pad_id)
+        word_index = pad([i["word_index"] for i in items])
+        lengths = torch.tensor([len(i["word_index"]) for i in items])
+        batch = {"examples": ExampleBatch([i["example"] for i in items]), "input_ids": input_ids,
+                 "attention_mask": pad([[1] * len(i["input_ids"]) for i in items]),
+                 "word_index": word_index,
+                 "word_mask": torch.arange(word_index.size(1)).unsqueeze(0) < lengths.unsqueeze(1),
+                 **self.task.collate(items, word_index.size(1))}
+        if "image" in items[0]:
+            batch["image"] = _stack([i["image"] for i in items])
+            batch["image_mask"] = torch.tensor([i["image_mask"] for i in items])
+        if "aux" in items[0]:
+            batch["aux"] = _stack([_stack(i["aux"]) for i in items])
+            batch["aux_mask"] = torch.tensor([i["aux_mask"] for i in items])
+        return batch
+
+
+class FusionDataModule(L.LightningDataModule):
+    """``dataset`` is the composed ``conf/dataset`` node (readers instantiated); ``image_mode`` and
+    ``load_aux`` come from the fusion class."""
+
+    def __init__(self, dataset: dict, task: Task, tokenizer, batch_size: int = 32, eval_batch_size: int = 64,
+                 max_length: int = 128, num_workers: int = 0, sample_ratio: float = 1.0, seed: int = 1,
+                 image_size: int = 224, max_aux: int = 3, image_mode: str = "pixels", load_aux: bool = False,
+                 feature_cache: bool = True, cache_dir: str = ".cache/features"):
+        super().__init__()
+        if image_mode not in IMAGE_MODES:
+            raise ValueError(f"image_mode must be one of {IMAGE_MODES}, not {image_mode!r}")
+        if task.name not in dataset["tasks"]:
+            raise ValueError(f"dataset {dataset['name']!r} serves tasks {sorted(dataset['tasks'])}, not {task.name!r}")
+        if not 0 < sample_ratio <= 1:
+            raise ValueError(f"sample_ratio must be in (0, 1], not {sample_ratio}")
+        self.source, self.task, self.tokenizer = dataset, task, tokenizer
+        self.batch_size, self.eval_batch_size, self.max_length = batch_size, eval_batch_size, max_length
+        self.num_workers, self.sample_ratio, self.seed = num_workers, sample_ratio, seed
+        self.image_size, self.max_aux, self.image_mode, self.load_aux = image_size, max_aux, image_mode, load_aux
+        self.use_cache, self.cache_dir = feature_cache, cache_dir
+        self.vision: torch.nn.Module | None = None
+        self.splits: dict[str, MultimodalDataset] = {}
+        self.stats: dict = {}
+
+    def attach_vision(self, encoder: torch.nn.Module) -> None:
+        """Serve cached features instead of pixels when the vision encoder is frozen."""
+        if self.image_mode == "pixels" and self.use_cache and getattr(encoder, "frozen", False):
+            self.vision, self.image_mode = encoder, "features"
+
+    def _synthetic(self) -> None:
+        config = SyntheticConfig(**dict(self.source["synthetic"]))
+        ceilings = SyntheticBenchmark(self.source["root"], config).ensure(self.task.name)
+        self.stats["text_only_ceiling"] = {split: ceilings[split] for split in SPLITS}
+
+    def _read(self) -> dict[str, list[Example]]:
+        spec = self.source["tasks"][self.task.name]
+        reader = spec["reader"]  # a reader object (Hydra instantiates it from the dataset config)
+        examples = {}
+        for split in SPLITS:
+            path = Path(spec["splits"][split])
+            if not path.exists():
+                raise FileNotFoundError(f"{self.source['name']} {split} split: {path} does not exist "
+                                        f"(see README, 'Bring real data')")
+            result = reader(path)
+            examples[split] = result.examples
+            if result.dropped:
+                log.warning("%s: dropped %s", path, dict(result.dropped))
+                self.stats.setdefault("dropped", {})[split] = dict(result.dropped)
+        return examples
+
+    def _subsample(self, examples: list[Example]) -> list[Example]:
+        if self.sample_ratio == 1:
+            return examples
+        keep = max(1, round(len(examples) * self.sample_ratio))
+        return random.Random(self.seed).sample(examples, keep)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        if self.source.get("synthetic"):
+            self._synthetic()
+        examples = self._read()
+        examples["train"] = self._subsample(examples["train"])
+        self.task.fit([e for split in SPLITS for e in examples[split]])
+        mapping = self.source.get("aux_mapping") or {}
+        mapping = {k: v for f in ([mapping] if isinstance(mapping, str) else mapping.values())
+                   for k, v in load_aux_mapping(f).items()}
+        store = ImageStore(self.source.get("image_dir"), self.source.get("aux_image_dir"), mapping,
+                           self.max_aux, self.image_size)
+        cache = template = None
+        if self.image_mode == "features":
+            cache = FeatureCache(self.cache_dir, self.vision.identity, store.transform_id)
+            paths = [p for split in SPLITS for e in examples[split]
+                     for p in [store.image_path(e.image), *(store.aux_paths(e.image) if self.load_aux else [])] if p]
+            computed = cache.fill(paths, self.vision, store)
+            self.stats["feature_cache"] = {"computed": computed, "images": len(set(paths))}
+            with torch.no_grad():
+                template = {k: torch.zeros_like(v[0]) for k, v in self.vision(
+                    torch.zeros(1, 3, self.image_size, self.image_size, device=next(self.vision.parameters()).device)).items()}
+                template = {k: v.cpu() for k, v in template.items()}
+        for split in SPLITS:
+            dataset = MultimodalDataset(examples[split], self.task, self.tokenizer, self.max_length, store,
+                                        self.image_mode, self.load_aux, cache, template)
+            self.splits[split] = dataset
+            counts = store.audit([e.image for e in examples[split]], self.load_aux) if self.image_mode != "none" else {}
+            self.stats.setdefault("splits", {})[split] = {"examples": len(dataset), "truncated": dataset.truncated,
+                                                          **counts}
+            if counts.get("missing_images"):
+                log.warning("%s %s: %d of %d images missing; they are masked (missing-image policy)",
+                            self.source["name"], split, counts["missing_images"], len(dataset))
+        self.store = store
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        size = self.batch_size if split == "train" else self.eval_batch_size
+        return DataLoader(self.splits[split], batch_size=size, shuffle=shuffle, num_workers=self.num_workers,
+                          collate_fn=Collator(self.task, self.tokenizer.pad_token_id or 0),
+                          persistent_workers=self.num_workers > 0)
+
+    def train_dataloader(self):
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self):
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self):
+        return self._loader("test", shuffle=False)

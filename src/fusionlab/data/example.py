@@ -1,0 +1,43 @@
+"""The plain records every reader returns, whatever the on-disk format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Span:
+    """Words ``[start, end)`` of a sentence, with an entity type (``ENT`` when untyped)."""
+
+    start: int
+    end: int
+    label: str = "ENT"
+
+    @property
+    def last(self) -> int:
+        return self.end - 1
+
+
+@dataclass(frozen=True)
+class Relation:
+    head: Span
+    tail: Span
+    label: str
+
+
+@dataclass
+class Example:
+    """One sentence and its image, with whichever annotation its format carries.
+
+    ``tags`` (BIO per word) for NER, ``relations`` for RE (one marked pair) and joint
+    extraction (every triple), ``entities`` for joint extraction, ``label`` for
+    sentence classification. ``source`` is ``file:line`` for error messages and dumps.
+    """
+
+    words: list[str]
+    image: str | None = None
+    tags: list[str] | None = None
+    entities: list[Span] = field(default_factory=list)
+    relations: list[Relation] = field(default_factory=list)
+    label: str | None = None
+    source: str = ""

@@ -1,0 +1,48 @@
+"""On-disk cache of a frozen vision encoder's features, one file per image.
+
+The key hashes the encoder's identity, the transform and the image file (absolute path,
+size, modification time), so changing any of them misses the cache and recomputes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+
+from fusionlab.data.images import ImageStore
+
+
+class FeatureCache:
+    def __init__(self, root: str | Path, encoder_id: str, transform_id: str):
+        self.root = Path(root)
+        self.encoder_id, self.transform_id = encoder_id, transform_id
+
+    def entry(self, image: Path) -> Path:
+        stat = image.stat()
+        ident = f"{self.encoder_id}|{self.transform_id}|{image.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+        digest = hashlib.sha1(ident.encode()).hexdigest()
+        return self.root / digest[:2] / f"{digest}.pt"
+
+    def get(self, image: Path) -> dict[str, torch.Tensor]:
+        return torch.load(self.entry(image), weights_only=True)
+
+    @torch.no_grad()
+    def fill(self, images: list[Path], encoder: torch.nn.Module, store: ImageStore, batch_size: int = 64) -> int:
+        """Compute and store the features of every readable image not cached yet."""
+        todo = [p for p in dict.fromkeys(images) if p.is_file() and not self.entry(p).exists()]
+        encoder.eval()
+        device = next(encoder.parameters()).device
+        for first in range(0, len(todo), batch_size):
+            chunk = todo[first:first + batch_size]
+            loaded = [store.load(p) for p in chunk]
+            kept = [(p, pixels) for p, (pixels, ok) in zip(chunk, loaded) if ok]
+            if not kept:
+                continue
+            features = encoder(torch.stack([pixels for _, pixels in kept]).to(device))
+            for row, (path, _) in enumerate(kept):
+                target = self.entry(path)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                torch.save({k: v[row].detach().cpu().clone() for k, v in features.items()}, target)
+        return len(todo)

@@ -1,0 +1,1 @@
+"""Encoder registry: text encoders (Hugging Face) and vision encoders with a stage pyramid."""

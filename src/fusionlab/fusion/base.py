@@ -1,0 +1,144 @@
+"""What every fusion method shares: task head, metrics, optimiser groups, logging, dumps.
+
+A method subclasses ``FusionModule`` and implements ``fuse(batch) -> Fused``: the fused
+token states the task head reads, plus any extra losses of the method. Everything else
+(AdamW with weight decay 0.01 except biases and norms, a separate learning rate for
+pretrained encoders, linear warm-up and decay, metrics and prediction dumps) lives here.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch import nn
+from transformers import get_linear_schedule_with_warmup
+
+from fusionlab.encoders.text import TextEncoder
+from fusionlab.encoders.vision import VisionEncoder
+from fusionlab.tasks.base import Task
+
+ALL_TASKS = ("mner", "mre", "joint", "msa")
+
+
+@dataclass
+class Fused:
+    states: torch.Tensor  # [B, n, D] token states the task head reads
+    losses: dict[str, torch.Tensor] = field(default_factory=dict)  # the method's extra (weighted) losses
+
+
+class FusionModule(L.LightningModule, ABC):
+    supported_tasks: tuple[str, ...] = ALL_TASKS
+    image_mode = "pixels"  # "none" for text-only methods
+    uses_aux = False  # whether object crops are loaded
+
+    def __init__(self, task: Task, text_encoder: TextEncoder, vision_encoder: VisionEncoder | None = None,
+                 lr: float = 1e-3, encoder_lr: float = 5e-5, weight_decay: float = 0.01, warmup_ratio: float = 0.1,
+                 predictions_file: str | None = "test_predictions.jsonl"):
+        super().__init__()
+        self.check_task(task.name)
+        self.task, self.text, self.vision = task, text_encoder, vision_encoder
+        self.lr, self.encoder_lr, self.weight_decay, self.warmup_ratio = lr, encoder_lr, weight_decay, warmup_ratio
+        self.predictions_file = predictions_file
+        self.save_hyperparameters(ignore=["task", "text_encoder", "vision_encoder"])
+        self._rows: list[dict] = []
+
+    @classmethod
+    def check_task(cls, task: str) -> None:
+        if task not in cls.supported_tasks:
+            raise ValueError(f"{cls.__name__} serves tasks {list(cls.supported_tasks)}, not {task!r}")
+
+    def build_head(self, hidden: int) -> None:
+        """Called by a subclass once it knows its output width."""
+        self.head = self.task.head(hidden)
+        self.val_metric, self.test_metric = self.task.metric(), self.task.metric()
+        # from_pretrained leaves encoders in eval mode, and Lightning keeps submodule modes: train
+        # everything here (a frozen vision encoder stays in eval mode by itself).
+        self.train()
+
+    # --- the method ------------------------------------------------------------------------
+    @abstractmethod
+    def fuse(self, batch: dict) -> Fused:
+        """The method itself: fused token states (and its extra losses) for ``batch``."""
+
+    def visual_features(self, images, mask=None) -> dict[str, torch.Tensor]:
+        """Features of [*, 3, H, W] pixels (running the encoder) or cached features, masked to zero."""
+        if isinstance(images, dict):
+            features = images
+        else:
+            lead = images.shape[:-3]
+            features = self.vision(images.flatten(0, len(lead) - 1))
+            features = {k: v.view(*lead, *v.shape[1:]) for k, v in features.items()}
+        if mask is not None:
+            features = {k: v * mask.view(*mask.shape, *([1] * (v.dim() - mask.dim()))).to(v.dtype)
+                        for k, v in features.items()}
+        return features
+
+    def encode_text(self, batch: dict) -> torch.Tensor:
+        return self.text(batch["input_ids"], batch["attention_mask"])
+
+    # --- steps -----------------------------------------------------------------------------
+    def training_step(self, batch, batch_idx):
+        fused = self.fuse(batch)
+        task_loss = self.head.loss(fused.states, batch)
+        loss = task_loss + sum(fused.losses.values())
+        size = len(batch["examples"])
+        self.log("train/loss", loss, prog_bar=True, batch_size=size)
+        self.log("train/task_loss", task_loss, batch_size=size)
+        for name, value in fused.losses.items():
+            self.log(f"train/{name}", value, batch_size=size)
+        return loss
+
+    def _evaluate(self, batch, metric, stage: str):
+        fused = self.fuse(batch)
+        self.log(f"{stage}/loss", self.head.loss(fused.states, batch), batch_size=len(batch["examples"]))
+        predictions = self.head.decode(fused.states, batch)
+        self.task.score(metric, predictions, batch)
+        return predictions
+
+    def validation_step(self, batch, batch_idx):
+        self._evaluate(batch, self.val_metric, "val")
+
+    def on_validation_epoch_end(self):
+        self.log_dict({f"val/{k}": v for k, v in self.val_metric.compute().items()})
+        self.val_metric.reset()
+
+    def test_step(self, batch, batch_idx):
+        predictions = self._evaluate(batch, self.test_metric, "test")
+        self._rows += [self.task.readable(e, p) for e, p in zip(batch["examples"], predictions)]
+
+    def on_test_epoch_end(self):
+        self.log_dict({f"test/{k}": v for k, v in self.test_metric.compute().items()})
+        self.test_metric.reset()
+        if self.predictions_file and self.trainer.log_dir:
+            rank = f".rank{self.global_rank}" if self.trainer.world_size > 1 else ""
+            path = Path(self.trainer.default_root_dir) / self.predictions_file.replace(".jsonl", f"{rank}.jsonl")
+            path.write_text("".join(json.dumps(row) + "\n" for row in self._rows))
+        self._rows = []
+
+    # --- optimisation ----------------------------------------------------------------------
+    def parameter_groups(self) -> list[dict]:
+        """AdamW groups: (encoder | new layer) x (decayed | bias and norm weights)."""
+        no_decay = {id(p) for m in self.modules() if isinstance(m, (nn.LayerNorm, nn.BatchNorm2d, nn.Embedding))
+                    for p in m.parameters(recurse=False)}
+        no_decay |= {id(p) for n, p in self.named_parameters() if n.endswith("bias")}
+        encoders = {id(p) for enc in (self.text, self.vision) if enc is not None for p in enc.parameters()}
+        groups = {}
+        for _, param in self.named_parameters():
+            if not param.requires_grad:
+                continue
+            key = (id(param) in encoders, id(param) in no_decay)
+            groups.setdefault(key, []).append(param)
+        return [{"params": params, "lr": self.encoder_lr if is_encoder else self.lr,
+                 "weight_decay": 0.0 if exempt else self.weight_decay}
+                for (is_encoder, exempt), params in groups.items()]
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.AdamW(self.parameter_groups())
+        total = self.trainer.estimated_stepping_batches
+        schedule = get_linear_schedule_with_warmup(optimizer, int(self.warmup_ratio * total), total)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

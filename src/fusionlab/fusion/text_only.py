@@ -1,0 +1,16 @@
+"""Text-only baseline: the text encoder's states go straight to the task head (BERT-CRF for MNER)."""
+
+from __future__ import annotations
+
+from fusionlab.fusion.base import Fused, FusionModule
+
+
+class TextOnly(FusionModule):
+    image_mode = "none"
+
+    def __init__(self, task, text_encoder, vision_encoder=None, **optim):
+        super().__init__(task, text_encoder, None, **optim)
+        self.build_head(text_encoder.hidden_size)
+
+    def fuse(self, batch):
+        return Fused(self.encode_text(batch))

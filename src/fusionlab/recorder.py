@@ -1,0 +1,36 @@
+"""A Lightning callback that records what results.json reports: per-epoch validation
+metrics (to name the best epoch), training time per epoch and evaluation time."""
+
+from __future__ import annotations
+
+import time
+
+import lightning as L
+
+
+class RunRecorder(L.Callback):
+    def __init__(self):
+        self.val_history: list[dict[str, float]] = []
+        self.epoch_seconds: list[float] = []
+        self.train_samples = 0
+        self.test_seconds = 0.0
+
+    def on_train_epoch_start(self, trainer, module):
+        self._epoch_start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        self.train_samples += len(batch["examples"])
+
+    def on_train_epoch_end(self, trainer, module):
+        self.epoch_seconds.append(time.perf_counter() - self._epoch_start)
+
+    def on_validation_epoch_end(self, trainer, module):
+        if not trainer.sanity_checking:
+            self.val_history.append({k[4:]: float(v) for k, v in trainer.callback_metrics.items()
+                                     if k.startswith("val/")})
+
+    def on_test_start(self, trainer, module):
+        self._test_start = time.perf_counter()
+
+    def on_test_end(self, trainer, module):
+        self.test_seconds = time.perf_counter() - self._test_start

@@ -1,0 +1,52 @@
+"""The ``results.json`` every run writes into its run directory."""
+
+from __future__ import annotations
+
+import json
+import resource
+from pathlib import Path
+
+import torch
+
+from fusionlab.recorder import RunRecorder
+
+
+def count_parameters(module: torch.nn.Module) -> dict[str, int]:
+    params = list(module.parameters())
+    return {"total": sum(p.numel() for p in params), "trainable": sum(p.numel() for p in params if p.requires_grad)}
+
+
+def peak_memory() -> tuple[float, str]:
+    if torch.cuda.is_available() and torch.cuda.max_memory_allocated() > 0:
+        return torch.cuda.max_memory_allocated() / 2**20, "cuda_max_memory_allocated"
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process_max_rss"
+
+
+def build_results(*, config: dict, monitor: str, recorder: RunRecorder, test_metrics: dict, model, data_stats: dict,
+                  failed_images: int) -> dict:
+    history = recorder.val_history
+    best = max(range(len(history)), key=lambda i: history[i].get(monitor, float("-inf"))) if history else None
+    train_seconds = sum(recorder.epoch_seconds)
+    memory, source = peak_memory()
+    return {
+        "fusion": config["fusion"]["name"], "task": config["task"]["name"], "dataset": config["dataset"]["name"],
+        "seed": config["seed"],
+        "encoders": {"text": config["encoder"]["text"]["name"], "vision": config["encoder"]["vision"]["name"]},
+        "metrics": {"val": history[best] if best is not None else {},
+                    "test": {k.removeprefix("test/"): float(v) for k, v in test_metrics.items()}},
+        "best_epoch": best,
+        "monitor": monitor,
+        "params": count_parameters(model),
+        "timing": {"train_seconds_per_epoch": recorder.epoch_seconds,
+                   "eval_seconds": recorder.test_seconds,
+                   "train_samples_per_second": recorder.train_samples / train_seconds if train_seconds else None},
+        "peak_memory_mb": memory, "peak_memory_source": source,
+        "data": {**data_stats, "unreadable_images": failed_images},
+        "config": config,
+    }
+
+
+def write_results(results: dict, run_dir: str | Path) -> Path:
+    path = Path(run_dir) / "results.json"
+    path.write_text(json.dumps(results, indent=2))
+    return path

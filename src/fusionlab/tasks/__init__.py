@@ -1,0 +1,1 @@
+"""Task heads, losses, decoding and torchmetrics metrics: mner, mre, joint, msa."""

@@ -1,0 +1,1 @@
+"""torchmetrics Metrics whose state is counts, so DDP sums them across processes."""

@@ -1,0 +1,90 @@
+"""Multimodal RE: entity markers around head and tail, [h; t] -> Linear (HVPNeT Eq. 11).
+
+The markers ``<s> </s> <o> </o>`` are added to the tokenizer as special tokens; the
+relation is predicted from the concatenated final states at ``<s>`` and ``<o>``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from fusionlab.data.encoding import Encoded
+from fusionlab.data.example import Example
+from fusionlab.tasks.base import Task, TaskHead
+from fusionlab.tasks.metrics.relation import RelationF1
+
+MARKERS = ("<s>", "</s>", "<o>", "</o>")
+NO_RELATION = "None"
+
+
+def mark(example: Example) -> tuple[list[str], int, int]:
+    """The words with markers inserted, and the word positions of ``<s>`` and ``<o>``."""
+    relation = example.relations[0]
+    inserts = {relation.head.start: ["<s>"], relation.tail.start: ["<o>"]}
+    closes = {relation.head.end: "</s>", relation.tail.end: "</o>"}
+    words, head_at, tail_at = [], -1, -1
+    for position in range(len(example.words) + 1):
+        if position in closes:
+            words.append(closes[position])
+        if position in inserts:
+            (head_at, tail_at) = (len(words), tail_at) if position == relation.head.start else (head_at, len(words))
+            words.extend(inserts[position])
+        if position < len(example.words):
+            words.append(example.words[position])
+    return words, head_at, tail_at
+
+
+class PairClassifier(TaskHead):
+    def __init__(self, hidden: int, num_relations: int, dropout: float):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.classify = nn.Linear(2 * hidden, num_relations)
+
+    def logits(self, states, batch):
+        rows = torch.arange(states.size(0), device=states.device)
+        pair = torch.cat([states[rows, batch["head_pos"]], states[rows, batch["tail_pos"]]], dim=-1)
+        return self.classify(self.dropout(pair))
+
+    def loss(self, states, batch):
+        return F.cross_entropy(self.logits(states, batch), batch["relation"])
+
+    def decode(self, states, batch):
+        return self.logits(states, batch).argmax(-1).tolist()
+
+
+class MreTask(Task):
+    name = "mre"
+    special_tokens = MARKERS
+
+    def fit(self, examples):
+        labels = {e.relations[0].label for e in examples}
+        self.relations = [NO_RELATION] + sorted(labels - {NO_RELATION})
+
+    def words(self, example):
+        return mark(example)[0]
+
+    def targets(self, example, encoded: Encoded):
+        _, head_at, tail_at = mark(example)
+        position = lambda at: encoded.word_index[at] if at < encoded.kept_words else 0  # noqa: E731
+        return {"head_pos": position(head_at), "tail_pos": position(tail_at),
+                "relation": self.relations.index(example.relations[0].label)}
+
+    def collate(self, items, width):
+        return {key: torch.tensor([i[key] for i in items]) for key in ("head_pos", "tail_pos", "relation")}
+
+    def head(self, hidden):
+        return PairClassifier(hidden, len(self.relations), self.dropout)
+
+    def metric(self):
+        return RelationF1(self.relations.index(NO_RELATION))
+
+    def score(self, metric, predictions, batch):
+        metric.update(torch.tensor(predictions), batch["relation"])
+
+    def readable(self, example, prediction):
+        relation = example.relations[0]
+        return {"words": example.words, "head": [relation.head.start, relation.head.end],
+                "tail": [relation.tail.start, relation.tail.end], "gold": relation.label,
+                "predicted": self.relations[prediction]}

@@ -1,0 +1,55 @@
+"""Multimodal sentiment / sentence classification: [CLS] -> dropout -> Linear; accuracy + macro F1."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+from fusionlab.tasks.base import Task, TaskHead
+
+
+class SentenceClassifier(TaskHead):
+    def __init__(self, hidden: int, num_labels: int, dropout: float):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.classify = nn.Linear(hidden, num_labels)
+
+    def logits(self, states, batch):
+        return self.classify(self.dropout(states[:, 0]))
+
+    def loss(self, states, batch):
+        return F.cross_entropy(self.logits(states, batch), batch["label"])
+
+    def decode(self, states, batch):
+        return self.logits(states, batch).argmax(-1).tolist()
+
+
+class MsaTask(Task):
+    name = "msa"
+    monitor = "accuracy"
+
+    def fit(self, examples):
+        self.labels = sorted({e.label for e in examples})
+
+    def targets(self, example, encoded):
+        return {"label": self.labels.index(example.label)}
+
+    def collate(self, items, width):
+        return {"label": torch.tensor([i["label"] for i in items])}
+
+    def head(self, hidden):
+        return SentenceClassifier(hidden, len(self.labels), self.dropout)
+
+    def metric(self):
+        n = len(self.labels)
+        return MetricCollection({"accuracy": MulticlassAccuracy(n, average="micro"),
+                                 "macro_f1": MulticlassF1Score(n, average="macro")})
+
+    def score(self, metric, predictions, batch):
+        metric.update(torch.tensor(predictions, device=batch["label"].device), batch["label"])
+
+    def readable(self, example, prediction):
+        return {"words": example.words, "gold": example.label, "predicted": self.labels[prediction]}

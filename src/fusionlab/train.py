@@ -1,0 +1,80 @@
+"""Hydra entry point: ``python -m fusionlab.train fusion=<f> task=<t> dataset=<d> seed=<s>``.
+
+Fits on train, picks the best epoch by the task's validation metric, tests that
+checkpoint, and writes ``results.json`` and the test predictions into the run directory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import hydra
+import lightning as L
+from hydra.utils import get_class, instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
+from omegaconf import DictConfig, OmegaConf
+
+from fusionlab.recorder import RunRecorder
+from fusionlab.results import build_results, write_results
+
+log = logging.getLogger(__name__)
+
+
+def check_combination(cfg: DictConfig) -> None:
+    """Fail at config time when the fusion, task and dataset do not go together."""
+    fusion, task, dataset = cfg.fusion.name, cfg.task.name, cfg.dataset.name
+    get_class(cfg.fusion.module._target_).check_task(task)
+    if task not in cfg.dataset.tasks:
+        raise ValueError(f"dataset {dataset!r} serves tasks {sorted(cfg.dataset.tasks)}, not {task!r} "
+                         f"(fusion={fusion})")
+
+
+def run(cfg: DictConfig) -> dict:
+    check_combination(cfg)
+    L.seed_everything(cfg.seed, workers=True)
+    run_dir = Path(cfg.output_dir)
+    fusion_class = get_class(cfg.fusion.module._target_)
+    text = instantiate(cfg.encoder.text)
+    vision = instantiate(cfg.encoder.vision) if fusion_class.image_mode != "none" else None
+    task = instantiate(cfg.task.head)
+    text.add_special_tokens(list(task.special_tokens))
+
+    datamodule = instantiate(cfg.data, dataset=OmegaConf.to_container(cfg.dataset, resolve=True), task=task,
+                             tokenizer=text.tokenizer, image_mode=fusion_class.image_mode,
+                             load_aux=fusion_class.uses_aux, seed=cfg.seed)
+    if vision is not None:
+        datamodule.attach_vision(vision)
+    datamodule.setup()  # fixes the label vocabulary the head is sized by
+    model = instantiate(cfg.fusion.module, task=task, text_encoder=text, vision_encoder=vision, **cfg.optim)
+
+    checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", monitor=f"val/{task.monitor}", mode="max",
+                                 save_top_k=1, filename="best")
+    recorder = RunRecorder()
+    logger = instantiate(cfg.logger) if cfg.logger else False
+    if logger:
+        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+    trainer = instantiate(cfg.trainer, callbacks=[checkpoint, recorder], logger=logger, default_root_dir=str(run_dir))
+    trainer.fit(model, datamodule=datamodule)
+    test_metrics = trainer.test(model, datamodule=datamodule, ckpt_path="best", verbose=False)[0]
+
+    results = build_results(config=OmegaConf.to_container(cfg, resolve=True), monitor=task.monitor,
+                            recorder=recorder, test_metrics=test_metrics, model=model,
+                            data_stats=datamodule.stats, failed_images=sum(datamodule.store.failed.values()))
+    if trainer.is_global_zero:
+        path = write_results(results, run_dir)
+        print(f"test metrics ({results['fusion']} / {results['task']} / {results['dataset']}, seed {cfg.seed}):")
+        print(json.dumps(results["metrics"]["test"], indent=2))
+        print(f"results: {path}")
+    return results
+
+
+@hydra.main(version_base="1.3", config_path="../../conf", config_name="config")
+def main(cfg: DictConfig) -> float:
+    results = run(cfg)
+    return results["metrics"]["test"].get(results["monitor"], float("nan"))
+
+
+if __name__ == "__main__":
+    main()

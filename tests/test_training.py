@@ -1,0 +1,97 @@
+"""Every task trains on synthetic data for both baselines and writes a complete results.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from fusionlab.train import run
+from tests.conftest import compose_config
+
+MAIN_METRIC = {"mner": "f1", "mre": "f1", "joint": "f1", "msa": "accuracy"}
+
+
+@pytest.mark.parametrize("fusion", ["text_only", "concat"])
+@pytest.mark.parametrize("task", ["mner", "mre", "joint", "msa"])
+def test_task_trains_and_reports(tmp_path, tiny_overrides, fusion, task):
+    cfg = compose_config(tiny_overrides + [f"fusion={fusion}", f"task={task}", "trainer.max_epochs=2"])
+    results = run(cfg)
+    saved = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert saved["fusion"] == fusion and saved["task"] == task and saved["dataset"] == "synthetic"
+    assert saved["encoders"] == {"text": "tiny", "vision": "tiny"}
+    test = saved["metrics"]["test"]
+    assert 0.0 <= test[MAIN_METRIC[task]] <= 1.0
+    assert saved["best_epoch"] in (0, 1) and len(saved["timing"]["train_seconds_per_epoch"]) == 2
+    assert saved["params"]["trainable"] > 0 and saved["peak_memory_mb"] > 0
+    assert saved["data"]["splits"]["test"]["examples"] == 16
+    assert saved["config"]["seed"] == 1 and results["metrics"]["val"] == saved["metrics"]["val"]
+    rows = (tmp_path / "run" / "test_predictions.jsonl").read_text().splitlines()
+    assert len(rows) == 16 and {"words", "gold", "predicted"} <= json.loads(rows[0]).keys()
+
+
+def _model_and_batch(overrides):
+    cfg = compose_config(overrides)
+    text, vision, task = instantiate(cfg.encoder.text), instantiate(cfg.encoder.vision), instantiate(cfg.task.head)
+    module_class = instantiate(cfg.fusion.module, _partial_=True).func
+    datamodule = instantiate(cfg.data, dataset=OmegaConf.to_container(cfg.dataset, resolve=True), task=task,
+                             tokenizer=text.tokenizer, image_mode=module_class.image_mode, load_aux=module_class.uses_aux)
+    datamodule.attach_vision(vision)
+    datamodule.setup()
+    model = instantiate(cfg.fusion.module, task=task, text_encoder=text, vision_encoder=vision, **cfg.optim)
+    return model, next(iter(datamodule.train_dataloader())), datamodule
+
+
+def test_gradient_reaches_an_unfrozen_image_encoder(tiny_overrides):
+    model, batch, _ = _model_and_batch(tiny_overrides + ["fusion=concat", "encoder.vision.freeze=false"])
+    assert "image" in batch and batch["image"].dim() == 4  # pixels, not cached features
+    model.training_step(batch, 0).backward()
+    grads = [p.grad for p in model.vision.parameters()]
+    assert all(g is not None for g in grads) and sum(g.abs().sum() for g in grads) > 0
+
+
+def test_frozen_image_encoder_is_served_from_the_cache_and_gets_no_gradient(tiny_overrides):
+    model, batch, datamodule = _model_and_batch(tiny_overrides + ["fusion=concat", "encoder.vision.freeze=true"])
+    assert isinstance(batch["image"], dict) and datamodule.stats["feature_cache"]["computed"] > 0
+    model.training_step(batch, 0).backward()
+    assert all(p.grad is None for p in model.vision.parameters())
+
+
+def test_missing_images_are_masked_counted_and_change_nothing_for_the_image_path(tmp_path, tiny_overrides):
+    empty = tmp_path / "no_images"
+    empty.mkdir()
+    overrides = tiny_overrides + ["fusion=concat", f"dataset.image_dir={empty}"]
+    model, batch, datamodule = _model_and_batch(overrides)
+    assert datamodule.stats["splits"]["train"]["missing_images"] == 48
+    assert not batch["image_mask"].any()
+    model.eval()
+    with torch.no_grad():
+        before = model.fuse(batch).states
+        batch["image"] = torch.randn_like(batch["image"])  # masked pixels: must not matter
+        assert torch.allclose(before, model.fuse(batch).states)
+    results = run(compose_config(overrides))
+    assert results["data"]["splits"]["test"]["missing_images"] == 16
+
+
+def test_text_only_loads_no_images(tiny_overrides):
+    model, batch, _ = _model_and_batch(tiny_overrides + ["fusion=text_only"])
+    assert "image" not in batch and model.vision is None
+
+
+def test_sample_ratio_subsamples_train_only_and_is_seeded(tiny_overrides):
+    overrides = tiny_overrides + ["fusion=text_only", "data.sample_ratio=0.5"]
+    _, _, first = _model_and_batch(overrides)
+    _, _, second = _model_and_batch(overrides)
+    assert first.stats["splits"]["train"]["examples"] == 24 and first.stats["splits"]["val"]["examples"] == 16
+    assert [e.words for e in first.splits["train"].examples] == [e.words for e in second.splits["train"].examples]
+
+
+def test_unsupported_pair_fails_before_any_training(tiny_overrides):
+    overrides = [o for o in tiny_overrides if not o.startswith("dataset.")]
+    with pytest.raises(ValueError, match="serves tasks"):
+        run(compose_config(overrides + ["dataset=twitter2015", "task=msa"]))
+    assert not Path(overrides[3].split("=", 1)[1]).exists()  # nothing was generated or cached
