@@ -25,7 +25,7 @@ test: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 bench: install
-	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/run_all.py
+	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.run_all
 
 clean:
 	rm -rf $(VENV) outputs multirun .cache

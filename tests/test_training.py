@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra.utils import instantiate
-from omegaconf import OmegaConf
 
-from fusionlab.train import run
+from fusionlab.train import assemble, run
 from tests.conftest import compose_config
 
 MAIN_METRIC = {"mner": "f1", "mre": "f1", "joint": "f1", "msa": "accuracy"}
@@ -35,15 +33,8 @@ def test_task_trains_and_reports(tmp_path, tiny_overrides, fusion, task):
 
 
 def _model_and_batch(overrides):
-    cfg = compose_config(overrides)
-    text, vision, task = instantiate(cfg.encoder.text), instantiate(cfg.encoder.vision), instantiate(cfg.task.head)
-    module_class = instantiate(cfg.fusion.module, _partial_=True).func
-    datamodule = instantiate(cfg.data, dataset=OmegaConf.to_container(cfg.dataset, resolve=True), task=task,
-                             tokenizer=text.tokenizer, image_mode=module_class.image_mode, load_aux=module_class.uses_aux)
-    datamodule.attach_vision(vision)
-    datamodule.setup()
-    model = instantiate(cfg.fusion.module, task=task, text_encoder=text, vision_encoder=vision, **cfg.optim)
-    return model, next(iter(datamodule.train_dataloader())), datamodule
+    parts = assemble(compose_config(overrides))
+    return parts.model, next(iter(parts.datamodule.train_dataloader())), parts.datamodule
 
 
 def test_gradient_reaches_an_unfrozen_image_encoder(tiny_overrides):

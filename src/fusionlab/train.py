@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import hydra
@@ -16,8 +17,11 @@ from hydra.utils import get_class, instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
+from fusionlab.data.datamodule import FusionDataModule
+from fusionlab.fusion.base import FusionModule
 from fusionlab.recorder import RunRecorder
 from fusionlab.results import build_results, write_results
+from fusionlab.tasks.base import Task
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +35,21 @@ def check_combination(cfg: DictConfig) -> None:
                          f"(fusion={fusion})")
 
 
-def run(cfg: DictConfig) -> dict:
+@dataclass
+class Assembly:
+    task: Task
+    datamodule: FusionDataModule
+    model: FusionModule
+
+
+def assemble(cfg: DictConfig) -> Assembly:
+    """Encoders, task, datamodule (set up) and LightningModule, as the config names them."""
     check_combination(cfg)
-    L.seed_everything(cfg.seed, workers=True)
-    run_dir = Path(cfg.output_dir)
     fusion_class = get_class(cfg.fusion.module._target_)
     text = instantiate(cfg.encoder.text)
     vision = instantiate(cfg.encoder.vision) if fusion_class.image_mode != "none" else None
     task = instantiate(cfg.task.head)
     text.add_special_tokens(list(task.special_tokens))
-
     datamodule = instantiate(cfg.data, dataset=OmegaConf.to_container(cfg.dataset, resolve=True), task=task,
                              tokenizer=text.tokenizer, image_mode=fusion_class.image_mode,
                              load_aux=fusion_class.uses_aux, seed=cfg.seed)
@@ -48,6 +57,14 @@ def run(cfg: DictConfig) -> dict:
         datamodule.attach_vision(vision)
     datamodule.setup()  # fixes the label vocabulary the head is sized by
     model = instantiate(cfg.fusion.module, task=task, text_encoder=text, vision_encoder=vision, **cfg.optim)
+    return Assembly(task, datamodule, model)
+
+
+def run(cfg: DictConfig) -> dict:
+    L.seed_everything(cfg.seed, workers=True)
+    run_dir = Path(cfg.output_dir)
+    parts = assemble(cfg)
+    task, datamodule, model = parts.task, parts.datamodule, parts.model
 
     checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", monitor=f"val/{task.monitor}", mode="max",
                                  save_top_k=1, filename="best")
