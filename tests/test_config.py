@@ -39,3 +39,13 @@ def test_paper_encoders_and_trainers_compose():
     cfg = compose_config(["encoder=paper", "trainer=ddp", "output_dir=/tmp/x"])
     assert cfg.encoder.text.name == "bert-base-uncased" and cfg.encoder.vision.name == "resnet50"
     assert cfg.trainer.strategy == "ddp" and cfg.trainer.precision == "bf16-mixed"
+
+
+@pytest.mark.parametrize("experiment", sorted(p.stem for p in (CONF / "experiment").glob("*.yaml")))
+def test_paper_experiments_compose_with_the_paper_encoders_and_five_seeds(experiment):
+    cfg = compose_config([f"+experiment={experiment}", "output_dir=/tmp/x"])
+    method, dataset = experiment.split("_", 1)
+    assert cfg.fusion.name == method and cfg.dataset.name == dataset
+    assert cfg.encoder.text.name == "bert-base-uncased" and cfg.trainer.precision == "bf16-mixed"
+    sweep = (CONF / "experiment" / f"{experiment}.yaml").read_text()
+    assert "seed: 1,49,1234,2021,4321" in sweep

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from collections import Counter
 
 import pytest
 
@@ -10,7 +12,8 @@ from fusionlab.data.readers.casrel import CasrelReader
 from fusionlab.data.readers.conll import ConllReader
 from fusionlab.data.readers.mnre import MnreReader
 from fusionlab.data.readers.mvsa import MvsaReader
-from fusionlab.data.synthetic import ENTITY_NEUTRAL, SyntheticBenchmark, SyntheticConfig
+from fusionlab.data.synthetic import (CLEAN, ENTITY_NEUTRAL, IMAGE_DECIDES, IRRELEVANT_IMAGE, SyntheticBenchmark,
+                                      SyntheticConfig)
 
 SMALL = SyntheticConfig(seed=3, train=40, val=10, test=10)
 READERS = {"mner": (ConllReader(".png"), "txt"), "mre": (MnreReader(), "txt"), "joint": (CasrelReader(), "json"),
@@ -54,3 +57,14 @@ def test_image_cued_entities_have_neutral_text_and_a_type_coloured_image(tmp_pat
 def test_ceiling_is_below_one_because_text_cannot_see_image_cues(tmp_path):
     ceilings = SyntheticBenchmark(tmp_path, SyntheticConfig(seed=0, train=200, val=50, test=50)).ensure("mner")
     assert 0.6 < ceilings["test"]["f1"] < 0.9
+
+
+@pytest.mark.parametrize("task", SyntheticBenchmark.TASKS)
+def test_every_sample_has_an_evidence_group_in_the_expected_shares(tmp_path, task):
+    config = SyntheticConfig(seed=5, train=400, val=10, test=10, p_image_cue=0.5, p_irrelevant=0.4)
+    SyntheticBenchmark(tmp_path, config).ensure(task)
+    groups = json.loads((tmp_path / task / "groups.json").read_text())
+    assert len(groups) == 420
+    shares = Counter(groups.values())
+    assert abs(shares[IMAGE_DECIDES] / 420 - 0.5) < 0.08
+    assert abs(shares[IRRELEVANT_IMAGE] / (shares[IRRELEVANT_IMAGE] + shares[CLEAN]) - 0.4) < 0.1

@@ -14,7 +14,7 @@ from tests.conftest import compose_config
 MAIN_METRIC = {"mner": "f1", "mre": "f1", "joint": "f1", "msa": "accuracy"}
 
 
-@pytest.mark.parametrize("fusion", ["text_only", "concat"])
+@pytest.mark.parametrize("fusion", ["text_only", "concat", "hvpnet"])
 @pytest.mark.parametrize("task", ["mner", "mre", "joint", "msa"])
 def test_task_trains_and_reports(tmp_path, tiny_overrides, fusion, task):
     cfg = compose_config(tiny_overrides + [f"fusion={fusion}", f"task={task}", "trainer.max_epochs=2"])
@@ -29,7 +29,10 @@ def test_task_trains_and_reports(tmp_path, tiny_overrides, fusion, task):
     assert saved["data"]["splits"]["test"]["examples"] == 16
     assert saved["config"]["seed"] == 1 and results["metrics"]["val"] == saved["metrics"]["val"]
     rows = (tmp_path / "run" / "test_predictions.jsonl").read_text().splitlines()
-    assert len(rows) == 16 and {"words", "gold", "predicted"} <= json.loads(rows[0]).keys()
+    assert len(rows) == 16 and {"image", "group", "words", "gold", "predicted"} <= json.loads(rows[0]).keys()
+    groups = saved["metrics"]["test_groups"]  # the synthetic benchmark's evaluation subsets
+    assert set(groups) <= {"text_decides", "text_decides_irrelevant_image", "image_decides"} and groups
+    assert (tmp_path / "run" / "gates.png").exists() == (fusion == "hvpnet")
 
 
 def _model_and_batch(overrides):

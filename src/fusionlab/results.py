@@ -33,7 +33,9 @@ def build_results(*, config: dict, monitor: str, recorder: RunRecorder, test_met
         "seed": config["seed"],
         "encoders": {"text": config["encoder"]["text"]["name"], "vision": config["encoder"]["vision"]["name"]},
         "metrics": {"val": history[best] if best is not None else {},
-                    "test": {k.removeprefix("test/"): float(v) for k, v in test_metrics.items()}},
+                    "test": {k.removeprefix("test/"): float(v) for k, v in test_metrics.items()
+                             if k.startswith("test/")},
+                    "test_groups": _groups(test_metrics)},
         "best_epoch": best,
         "monitor": monitor,
         "params": count_parameters(model),
@@ -44,6 +46,16 @@ def build_results(*, config: dict, monitor: str, recorder: RunRecorder, test_met
         "data": {**data_stats, "unreadable_images": failed_images},
         "config": config,
     }
+
+
+def _groups(test_metrics: dict) -> dict[str, dict[str, float]]:
+    """``test_group/<group>/<metric>`` entries as {group: {metric: value}}."""
+    groups: dict[str, dict[str, float]] = {}
+    for key, value in test_metrics.items():
+        if key.startswith("test_group/"):
+            group, metric = key.removeprefix("test_group/").rsplit("/", 1)
+            groups.setdefault(group, {})[metric] = float(value)
+    return groups
 
 
 def write_results(results: dict, run_dir: str | Path) -> Path:

@@ -8,6 +8,7 @@ encoder's cached features, or nothing for text-only methods.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from collections import Counter
@@ -130,6 +131,7 @@ class FusionDataModule(L.LightningDataModule):
         self.vision: torch.nn.Module | None = None
         self.splits: dict[str, MultimodalDataset] = {}
         self.stats: dict = {}
+        self.groups: list[str] = []  # evaluation subsets of the test split (see _attach_groups)
 
     def attach_vision(self, encoder: torch.nn.Module) -> None:
         """Serve cached features instead of pixels when the vision encoder is frozen."""
@@ -157,6 +159,18 @@ class FusionDataModule(L.LightningDataModule):
                 self.stats.setdefault("dropped", {})[split] = dict(result.dropped)
         return examples
 
+    def _attach_groups(self, examples: dict[str, list[Example]]) -> None:
+        """Evaluation subsets from the dataset's optional ``groups`` file ({image: group} JSON)."""
+        path = self.source.get("groups")
+        if not path:
+            return
+        if not Path(path).exists():
+            raise FileNotFoundError(f"{self.source['name']}: groups file {path} does not exist")
+        groups = json.loads(Path(path).read_text())
+        for example in (e for split in SPLITS for e in examples[split]):
+            example.group = groups.get(example.image, "")
+        self.groups = sorted({e.group for e in examples["test"]} - {""})
+
     def _subsample(self, examples: list[Example]) -> list[Example]:
         if self.sample_ratio == 1:
             return examples
@@ -169,6 +183,7 @@ class FusionDataModule(L.LightningDataModule):
         if self.source.get("synthetic"):
             self._synthetic()
         examples = self._read()
+        self._attach_groups(examples)
         examples["train"] = self._subsample(examples["train"])
         self.task.fit([e for split in SPLITS for e in examples[split]])
         mapping = self.source.get("aux_mapping") or {}

@@ -31,7 +31,8 @@ class Example:
 
     ``tags`` (BIO per word) for NER, ``relations`` for RE (one marked pair) and joint
     extraction (every triple), ``entities`` for joint extraction, ``label`` for
-    sentence classification. ``source`` is ``file:line`` for error messages and dumps.
+    sentence classification. ``source`` is ``file:line`` for error messages and dumps;
+    ``group`` names an evaluation subset the test metrics are also reported for.
     """
 
     words: list[str]
@@ -41,3 +42,4 @@ class Example:
     relations: list[Relation] = field(default_factory=list)
     label: str | None = None
     source: str = ""
+    group: str = ""  # an optional evaluation subset (e.g. the synthetic benchmark's irrelevant-image samples)

@@ -15,7 +15,9 @@ where its evidence lives:
 Names are drawn independently of labels, so text alone cannot memorise them. For each
 task and split the generator writes ``ceiling.json``: the best score a text-only model
 can reach, i.e. every text-cued label right and, for image-cued ones, the best constant
-guess (any label, or none) under the task's own metric.
+guess (any label, or none) under the task's own metric. ``groups.json`` names each sample's
+group (the text decides / the text decides against an irrelevant image / the image decides),
+which the datamodule attaches so that test metrics are also reported per group.
 """
 
 from __future__ import annotations
@@ -32,10 +34,13 @@ from fusionlab.data.example import Example, Relation, Span
 from fusionlab.tasks.tagging import tags_from_spans
 
 SPLITS = ("train", "val", "test")
+GENERATOR_VERSION = 2  # part of every fingerprint: bump when the generator's output changes
+# Where a sample's evidence lives (written to groups.json, scored separately at test time).
+CLEAN, IRRELEVANT_IMAGE, IMAGE_DECIDES = "text_decides", "text_decides_irrelevant_image", "image_decides"
 TYPE_COLOURS = {"PER": (220, 40, 40), "LOC": (40, 180, 60), "ORG": (40, 80, 220), "MISC": (230, 200, 30)}
 TYPE_CUES = {"PER": ["mr", "dr", "singer"], "LOC": ["in", "near", "from"],
              "ORG": ["company", "club", "team"], "MISC": ["event", "show", "game"]}
-IMAGE_TYPE_PRIOR = {"PER": 0.4, "LOC": 0.2, "ORG": 0.2, "MISC": 0.2}
+IMAGE_TYPE_PRIOR = {"PER": 0.55, "LOC": 0.15, "ORG": 0.15, "MISC": 0.15}
 ENTITY_NEUTRAL = ["look", "at"]
 TEXT_RELATIONS = {"member_of": ["member", "of"], "part_of": ["part", "of"]}
 IMAGE_RELATIONS = {"beside": 0.4, "above": 0.3, "None": 0.3}
@@ -58,11 +63,12 @@ class SyntheticConfig:
     image_size: int = 64
     p_image_cue: float = 0.6
     p_irrelevant: float = 0.3
-    n_names: int = 80
+    n_names: int = 400
 
     @property
     def fingerprint(self) -> str:
-        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+        key = json.dumps({"version": GENERATOR_VERSION, **asdict(self)}, sort_keys=True)
+        return hashlib.sha1(key.encode()).hexdigest()[:12]
 
 
 @dataclass
@@ -70,6 +76,10 @@ class Shape:
     kind: str  # circle, square, up, down
     colour: tuple[int, int, int]
     box: tuple[int, int, int, int]
+
+
+def _group(image_decides: bool, irrelevant: bool) -> str:
+    return IMAGE_DECIDES if image_decides else IRRELEVANT_IMAGE if irrelevant else CLEAN
 
 
 def _pick(rng: random.Random, prior: dict[str, float]) -> str:
@@ -103,13 +113,16 @@ class SyntheticBenchmark:
         make, write = getattr(self, f"_{task}"), _WRITERS[task]
         ceilings = {"fingerprint": cfg.fingerprint, "config": asdict(cfg)}
         mapping: dict[str, list[str]] = {}
+        groups: dict[str, str] = {}
         for split in SPLITS:
             samples = [make(rng, f"{split}_{i}.png") for i in range(getattr(cfg, split))]
             for example, shapes, _ in samples:
                 mapping[example.image] = self._draw(rng, folder, example.image, shapes)
+                groups[example.image] = example.group
             write(folder, split, [example for example, _, _ in samples])
             ceilings[split] = _CEILINGS[task]([(example, cued) for example, _, cued in samples])
         (folder / "aux_mapping.json").write_text(json.dumps(mapping))
+        (folder / "groups.json").write_text(json.dumps(groups))
         (folder / "ceiling.json").write_text(json.dumps(ceilings, indent=2))
         return ceilings
 
@@ -141,10 +154,12 @@ class SyntheticBenchmark:
             words += name + self._filler(rng)
             if by_image or colour is None:
                 colour = TYPE_COLOURS[kind]
-        if not image_slot and rng.random() < self.config.p_irrelevant:
+        irrelevant = not image_slot and rng.random() < self.config.p_irrelevant
+        if irrelevant:
             colour = rng.choice([c for c in TYPE_COLOURS.values() if c != colour])
         shapes = [self._shape(rng, colour)]
-        example = Example(words, image, tags=tags_from_spans(spans, len(words)), entities=spans)
+        example = Example(words, image, tags=tags_from_spans(spans, len(words)), entities=spans,
+                          group=_group(image_slot, irrelevant))
         return example, shapes, cued
 
     def _pair(self, rng, image):
@@ -157,13 +172,16 @@ class SyntheticBenchmark:
         words += head_name + (RELATION_NEUTRAL if by_image else TEXT_RELATIONS[label])
         tail = Span(len(words), len(words) + len(tail_name))
         words += tail_name + self._filler(rng)
-        arrangement = label if by_image else rng.choice(list(IMAGE_RELATIONS))
+        irrelevant = not by_image and rng.random() < self.config.p_irrelevant
+        # an irrelevant image arranges the shapes as a relation the text does not state
+        arrangement = label if by_image else rng.choice(["beside", "above"]) if irrelevant else "None"
         colour_a, colour_b = rng.sample(list(TYPE_COLOURS.values()), 2)
         regions = {"beside": ((0, 0.25, 0.5, 0.75), (0.5, 0.25, 1, 0.75)),
                    "above": ((0.25, 0, 0.75, 0.5), (0.25, 0.5, 0.75, 1)),
                    "None": ((0, 0, 0.5, 0.5), (0.5, 0.5, 1, 1))}[arrangement]
         shapes = [self._shape(rng, colour_a, "circle", regions[0]), self._shape(rng, colour_b, "square", regions[1])]
-        example = Example(words, image, entities=[head, tail], relations=[Relation(head, tail, label)])
+        example = Example(words, image, entities=[head, tail], relations=[Relation(head, tail, label)],
+                          group=_group(by_image, irrelevant))
         return example, shapes, [by_image]
 
     _mre = _pair
@@ -179,10 +197,12 @@ class SyntheticBenchmark:
         cue = SENTIMENT_NEUTRAL if by_image else [rng.choice(SENTIMENT_CUES[label])]
         words = self._filler(rng, 1, 3) + cue + self._name(rng) + self._filler(rng)
         glyph = label
-        if not by_image and rng.random() < self.config.p_irrelevant:
+        irrelevant = not by_image and rng.random() < self.config.p_irrelevant
+        if irrelevant:
             glyph = rng.choice([g for g in SENTIMENT_GLYPHS if g != label])
         kind, colour = SENTIMENT_GLYPHS[glyph]
-        return Example(words, image, label=label), [self._shape(rng, colour, kind)], [by_image]
+        example = Example(words, image, label=label, group=_group(by_image, irrelevant))
+        return example, [self._shape(rng, colour, kind)], [by_image]
 
     # --- images ----------------------------------------------------------------------------
     def _draw(self, rng: random.Random, folder: Path, name: str, shapes: list[Shape]) -> list[str]:

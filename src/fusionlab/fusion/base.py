@@ -107,13 +107,27 @@ class FusionModule(L.LightningModule, ABC):
         self.log_dict({f"val/{k}": v for k, v in self.val_metric.compute().items()})
         self.val_metric.reset()
 
+    def on_test_start(self):
+        """One extra metric per evaluation group the datamodule names (e.g. irrelevant-image samples)."""
+        groups = getattr(self.trainer.datamodule, "groups", [])
+        self.group_metrics = nn.ModuleDict({g: self.task.metric() for g in groups}).to(self.device)
+
     def test_step(self, batch, batch_idx):
         predictions = self._evaluate(batch, self.test_metric, "test")
-        self._rows += [self.task.readable(e, p) for e, p in zip(batch["examples"], predictions)]
+        examples = batch["examples"]
+        for group, metric in self.group_metrics.items():
+            members = [i for i, e in enumerate(examples) if e.group == group]
+            if members:
+                self.task.score(metric, [predictions[i] for i in members], select(batch, members, len(examples)))
+        self._rows += [{"image": e.image, **({"group": e.group} if e.group else {}), **self.task.readable(e, p)}
+                       for e, p in zip(examples, predictions)]
 
     def on_test_epoch_end(self):
         self.log_dict({f"test/{k}": v for k, v in self.test_metric.compute().items()})
         self.test_metric.reset()
+        for group, metric in self.group_metrics.items():
+            self.log_dict({f"test_group/{group}/{k}": v for k, v in metric.compute().items()})
+            metric.reset()
         if self.predictions_file and self.trainer.log_dir:
             rank = f".rank{self.global_rank}" if self.trainer.world_size > 1 else ""
             path = Path(self.trainer.default_root_dir) / self.predictions_file.replace(".jsonl", f"{rank}.jsonl")
@@ -142,3 +156,14 @@ class FusionModule(L.LightningModule, ABC):
         total = self.trainer.estimated_stepping_batches
         schedule = get_linear_schedule_with_warmup(optimizer, int(self.warmup_ratio * total), total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+def select(batch, members: list[int], size: int):
+    """The rows ``members`` of a batch of ``size`` samples (tensors, lists and feature dicts alike)."""
+    if isinstance(batch, dict):
+        return {k: select(v, members, size) for k, v in batch.items()}
+    if isinstance(batch, torch.Tensor) and batch.dim() and batch.size(0) == size:
+        return batch[members]
+    if isinstance(batch, list) and len(batch) == size:
+        return [batch[i] for i in members]
+    return batch

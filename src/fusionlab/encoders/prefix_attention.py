@@ -1,0 +1,74 @@
+"""Prefix attention for Hugging Face encoders (HVPNeT Eq. 9), through transformers' AttentionInterface.
+
+``enable_prefix_attention(model)`` switches a model to the registered ``visual_prefix``
+attention function. A forward call given ``visual_prefix=VisualPrefix(...)`` then computes,
+in every self-attention layer l and per head,
+
+    softmax(Q [phi_k^l; K]^T / sqrt(d_head)) [phi_v^l; V]
+
+with ``scaled_dot_product_attention``: the layer's own q/k/v projections (pretrained
+weights, unchanged) make Q, K, V; the prefix keys/values are only prepended. The text's
+attention mask is extended with the prefix mask, so a masked prefix token (a missing
+crop) receives no attention. Without ``visual_prefix`` the function is plain SDPA.
+
+No file of the transformers model is forked: any model whose self-attention goes through
+the AttentionInterface and knows its ``layer_idx`` works (the BERT family, RoBERTa, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from transformers import AttentionInterface
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+IMPLEMENTATION = "visual_prefix"
+
+
+@dataclass
+class VisualPrefix:
+    keys: Sequence[torch.Tensor]  # one [B, heads, P, d_head] per layer
+    values: Sequence[torch.Tensor]  # one [B, heads, P, d_head] per layer
+    mask: torch.Tensor  # [B, P], True where the prefix token may be attended
+
+
+def prefix_attention(module: nn.Module, query, key, value, attention_mask, scaling=None, dropout=0.0,
+                     visual_prefix: VisualPrefix | None = None, **kwargs):
+    """Eq. 9 for one layer; ``attention_mask`` is the text's boolean SDPA mask (or None: no padding)."""
+    if visual_prefix is None:
+        return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout,
+                                      **kwargs)
+    layer = module.layer_idx
+    prefix_keys, prefix_values = visual_prefix.keys[layer], visual_prefix.values[layer]
+    batch, _, n_query, _ = query.shape
+    n_prefix, n_text = prefix_keys.size(2), key.size(2)
+    prefix_mask = visual_prefix.mask[:, None, None, :].expand(batch, 1, n_query, n_prefix)
+    if attention_mask is None:
+        text_mask = torch.ones(batch, 1, n_query, n_text, dtype=torch.bool, device=query.device)
+    else:
+        text_mask = attention_mask.bool().expand(batch, 1, n_query, n_text)
+    output = F.scaled_dot_product_attention(
+        query, torch.cat([prefix_keys.to(key.dtype), key], dim=2), torch.cat([prefix_values.to(value.dtype), value], dim=2),
+        attn_mask=torch.cat([prefix_mask, text_mask], dim=-1), dropout_p=dropout, scale=scaling)
+    return output.transpose(1, 2).contiguous(), None
+
+
+AttentionInterface.register(IMPLEMENTATION, prefix_attention)
+AttentionMaskInterface.register(IMPLEMENTATION, sdpa_mask)  # the text mask arrives in SDPA's boolean form
+
+
+def enable_prefix_attention(model: nn.Module) -> None:
+    """Route ``model``'s self-attention through ``prefix_attention``; fail clearly where that cannot work."""
+    if not getattr(model, "_supports_attention_backend", False):
+        raise ValueError(f"{type(model).__name__} does not use transformers' AttentionInterface, so a visual prefix "
+                         "cannot join its attention; use a BERT-family encoder (bert-base-uncased, minilm, tiny)")
+    attentions = [m for name, m in model.named_modules() if name.endswith("attention.self")]
+    if not attentions or any(getattr(m, "layer_idx", None) is None for m in attentions):
+        raise ValueError(f"{type(model).__name__}'s self-attention modules do not know their layer index; "
+                         "a per-layer prefix needs it")
+    model.set_attn_implementation(IMPLEMENTATION)

@@ -1,0 +1,165 @@
+"""HVPNeT: hierarchical visual prefix fusion (Chen et al., NAACL 2022; seeds/000).
+
+Per image x in [I; o_1..o_m] (the global image and up to m object crops):
+
+- Eq. 1-2, pyramid: the backbone's c stage maps F_1..F_c, each average-pooled to the same
+  s x s grid (the vision encoder's ``pyramid_size``), and mapped per position to 2d values:
+  V_i = M_i(Pool(F_i)) in R^{hw x 2d}. The hw positions are the prefix tokens (the
+  reference's ``view`` mixes channels and positions; we do not). M_i is the paper's 1x1
+  convolution widened to the reference's Linear-Tanh-Linear; the maps are shared by the
+  global image and the crops. Deviation from the reference code: it concatenates all stages
+  and maps them jointly to c blocks, so every "block" depends on every stage and the gate
+  (and the Flat / 1T3 variants) would no longer choose between stages. One map per stage
+  keeps Eq. 1-2 and has the same parameter count.
+- Eq. 3-4, dynamic gate of text layer l: alpha^(l) = LeakyReLU(W_l((1/c) sum_i P(V_i))),
+  g^(l) = softmax(alpha^(l)) in R^c, with P the average over the hw positions (the paper's
+  global average pooling; the reference flattens the block instead). Each image gets its
+  own gate from its own features.
+- Eq. 5-6, aggregation: V_gated^(l) = sum_i g_i^(l) V_i per image, concatenated over the
+  images into hw(m+1) prefix tokens.
+- Eq. 8: each 2d-wide token splits into phi_k^l and phi_v^l in R^d (as the reference; the
+  optional per-layer ``layer_projection`` is the paper's W_l^phi applied first).
+- Eq. 9: the prefix joins the keys and values of **every** self-attention layer of the
+  Hugging Face text encoder (``encoders/prefix_attention.py``). Missing images and padded
+  crops are masked: they get no attention (the reference attends to all-zero crops).
+
+Variants (Table 1), all from the same code: ``routing=gate`` (HVPNeT), ``routing=flat``
+(only the last stage, the same prefix for every layer, no gate), ``routing=groups``
+(HVPNeT-1T3: stage i feeds the i-th contiguous group of layers, no gate; when L/c is not
+an integer, layer l takes stage floor(l c / L)), and ``global_image=false``
+(HVPNeT-OnlyObj: objects only).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torchmetrics import Metric
+
+from fusionlab.encoders.prefix_attention import VisualPrefix, enable_prefix_attention
+from fusionlab.fusion.base import Fused, FusionModule
+from fusionlab.plots.gates import draw_gate_heatmap
+
+ROUTINGS = ("gate", "flat", "groups")
+
+
+class GateMean(Metric):
+    """Mean gate value per text layer x backbone stage over the epoch, synchronised across processes."""
+
+    def __init__(self, layers: int, stages: int):
+        super().__init__()
+        self.add_state("total", torch.zeros(layers, stages), dist_reduce_fx="sum")
+        self.add_state("count", torch.zeros(()), dist_reduce_fx="sum")
+
+    def update(self, gates: torch.Tensor, mask: torch.Tensor) -> None:
+        """``gates`` [B, M, L, c] for M images per sample; ``mask`` [B, M] marks the real images."""
+        weights = mask.to(gates.dtype)[..., None, None]
+        self.total += (gates.detach() * weights).sum(dim=(0, 1))
+        self.count += weights.sum()
+
+    def compute(self) -> torch.Tensor:
+        return self.total / self.count.clamp(min=1)
+
+
+class HVPNeT(FusionModule):
+    uses_aux = True
+
+    def __init__(self, task, text_encoder, vision_encoder, routing: str = "gate", global_image: bool = True,
+                 mapping_dim: int = 800, layer_projection: bool = False, **optim):
+        super().__init__(task, text_encoder, vision_encoder, **optim)
+        if routing not in ROUTINGS:
+            raise ValueError(f"HVPNeT routing must be one of {ROUTINGS}, not {routing!r}")
+        config = text_encoder.model.config
+        self.routing, self.global_image = routing, global_image
+        self.layers, self.heads, hidden = config.num_hidden_layers, config.num_attention_heads, config.hidden_size
+        channels = vision_encoder.stage_channels
+        self.stages = [len(channels) - 1] if routing == "flat" else list(range(len(channels)))
+        blocks = len(self.stages)
+        self.mapping = nn.ModuleList(  # M_i, Eq. 1-2
+            nn.Sequential(nn.Linear(channels[i], mapping_dim), nn.Tanh(), nn.Linear(mapping_dim, 2 * hidden))
+            for i in self.stages)
+        if routing == "gate":
+            self.gates = nn.ModuleList(nn.Linear(2 * hidden, blocks) for _ in range(self.layers))  # W_l, Eq. 3
+            self.gate_mean = GateMean(self.layers, blocks)
+        else:  # fixed routes: one stage per layer
+            stage_of_layer = [0] * self.layers if routing == "flat" else [l * blocks // self.layers for l in range(self.layers)]
+            self.register_buffer("fixed_routes", F.one_hot(torch.tensor(stage_of_layer), blocks).float(), persistent=False)
+        self.layer_projection = (nn.ModuleList(nn.Linear(2 * hidden, 2 * hidden) for _ in range(self.layers))
+                                 if layer_projection else None)  # W_l^phi, Eq. 8
+        enable_prefix_attention(text_encoder.model)
+        self.build_head(hidden)
+
+    # --- Eq. 1-2 ---------------------------------------------------------------------------
+    def images(self, batch: dict) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Pyramid features of the prefix images [B, M, C_i, s, s] and their mask [B, M]."""
+        crops = self.visual_features(batch["aux"], batch["aux_mask"])
+        if not self.global_image:
+            return crops, batch["aux_mask"]
+        whole = self.visual_features(batch["image"], batch["image_mask"])
+        features = {k: torch.cat([whole[k].unsqueeze(1), crops[k]], dim=1) for k in crops}
+        return features, torch.cat([batch["image_mask"].unsqueeze(1), batch["aux_mask"]], dim=1)
+
+    def pyramid_blocks(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        """V_1..V_c per image: [B, M, c, hw, 2d], one token per grid position."""
+        return torch.stack([mapping(features[f"pyramid_{i}"].flatten(3).transpose(2, 3))  # [B, M, hw, C_i] -> 2d
+                            for i, mapping in zip(self.stages, self.mapping)], dim=2)
+
+    # --- Eq. 3-4 ---------------------------------------------------------------------------
+    def routes(self, blocks: torch.Tensor) -> torch.Tensor:
+        """g^(l) per image and layer: [B, M, L, c] (fixed one-hot routes for flat / groups)."""
+        if self.routing != "gate":
+            return self.fixed_routes.expand(*blocks.shape[:2], -1, -1)
+        summary = blocks.mean(dim=3).mean(dim=2)  # (1/c) sum_i P(V_i): [B, M, 2d]
+        logits = torch.stack([F.leaky_relu(gate(summary)) for gate in self.gates], dim=2)
+        return logits.softmax(dim=-1)
+
+    # --- Eq. 5-9 ---------------------------------------------------------------------------
+    def visual_prefix(self, batch: dict) -> tuple[VisualPrefix, torch.Tensor, torch.Tensor]:
+        """The prefix of every layer, the routes [B, M, L, c] and the image mask [B, M]."""
+        features, image_mask = self.images(batch)
+        blocks = self.pyramid_blocks(features)
+        routes = self.routes(blocks)
+        gated = torch.einsum("bmlc,bmcpe->blmpe", routes, blocks).flatten(2, 3)  # Eq. 5-6: [B, L, M*hw, 2d]
+        keys, values = [], []
+        for layer in range(self.layers):
+            prefix = gated[:, layer]
+            if self.layer_projection is not None:
+                prefix = self.layer_projection[layer](prefix)
+            key, value = prefix.chunk(2, dim=-1)  # Eq. 8
+            keys.append(key.unflatten(-1, (self.heads, -1)).transpose(1, 2))
+            values.append(value.unflatten(-1, (self.heads, -1)).transpose(1, 2))
+        positions = blocks.size(3)
+        mask = image_mask.repeat_interleave(positions, dim=1)
+        return VisualPrefix(keys, values, mask), routes, image_mask
+
+    def fuse(self, batch):
+        prefix, routes, image_mask = self.visual_prefix(batch)
+        if self.training and self.routing == "gate":
+            self.gate_mean.update(routes, image_mask)
+        states = self.text.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                 visual_prefix=prefix).last_hidden_state
+        return Fused(states)
+
+    def on_train_epoch_end(self):
+        if self.routing != "gate":
+            return
+        means = self.gate_mean.compute()
+        self.log_dict({f"gate/layer{l}_stage{self.stages[i]}": means[l, i]
+                       for l in range(self.layers) for i in range(len(self.stages))})
+        self.gate_mean.reset()
+
+    def test_step(self, batch, batch_idx):
+        """Also draws Figure 4 (``gates.png`` in the run directory) for the first test batch."""
+        super().test_step(batch, batch_idx)
+        if batch_idx == 0 and self.routing == "gate" and self.trainer.is_global_zero:
+            draw_gate_heatmap(self.gate_values(batch)[:8], Path(self.trainer.default_root_dir) / "gates.png",
+                              self.stages)
+
+    @torch.no_grad()
+    def gate_values(self, batch: dict) -> torch.Tensor:
+        """Gates of each sample's first prefix image (the global one, unless objects only): [B, L, c]."""
+        features, _ = self.images(batch)
+        return self.routes(self.pyramid_blocks(features))[:, 0]

@@ -1,0 +1,213 @@
+"""HVPNeT: prefix attention is exact when off, the prefix matters when on, gradients reach every
+part, gates are distributions, and each variant routes exactly the stages and layers of the paper."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from transformers import BertConfig, BertModel
+
+from fusionlab.data.example import Example
+from fusionlab.encoders.prefix_attention import VisualPrefix, enable_prefix_attention
+from fusionlab.encoders.text import TextEncoder, text_encoder
+from fusionlab.encoders.vision import vision_encoder
+from fusionlab.fusion.hvpnet import HVPNeT
+from fusionlab.tasks.mner import MnerTask
+from fusionlab.plots.gates import draw_gate_heatmap
+from fusionlab.train import assemble, run
+from tests.conftest import compose_config
+
+STAGES = 4  # the tiny vision encoder's stages
+CROPS = 3
+
+
+def _bert(layers: int = 2) -> BertModel:
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=layers, num_attention_heads=4,
+                        intermediate_size=64)
+    return BertModel(config, add_pooling_layer=False).eval()
+
+
+def _inputs():
+    ids = torch.randint(0, 50, (3, 9))
+    mask = torch.ones(3, 9, dtype=torch.long)
+    mask[1, 6:] = 0
+    return ids, mask
+
+
+def test_masked_or_absent_prefix_equals_the_plain_hugging_face_model():
+    plain = _bert()
+    prefixed = copy.deepcopy(plain)
+    enable_prefix_attention(prefixed)
+    ids, mask = _inputs()
+    expected = plain(input_ids=ids, attention_mask=mask).last_hidden_state
+    keys = [torch.randn(3, 4, 5, 8) for _ in range(2)]
+    values = [torch.randn(3, 4, 5, 8) for _ in range(2)]
+    masked = VisualPrefix(keys, values, torch.zeros(3, 5, dtype=torch.bool))
+    torch.testing.assert_close(prefixed(input_ids=ids, attention_mask=mask).last_hidden_state, expected,
+                               atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(prefixed(input_ids=ids, attention_mask=mask, visual_prefix=masked).last_hidden_state,
+                               expected, atol=1e-6, rtol=1e-5)
+    on = VisualPrefix(keys, values, torch.ones(3, 5, dtype=torch.bool))
+    changed = prefixed(input_ids=ids, attention_mask=mask, visual_prefix=on).last_hidden_state
+    assert (changed - expected).abs().max() > 1e-2
+
+
+def test_prefix_attention_matches_a_direct_computation_of_eq_9():
+    model = _bert(layers=1)
+    enable_prefix_attention(model)
+    attention = model.encoder.layer[0].attention.self
+    hidden = torch.randn(2, 4, 32)
+    keys, values = [torch.randn(2, 4, 3, 8)], [torch.randn(2, 4, 3, 8)]
+    prefix_mask = torch.tensor([[True, False, True], [True, True, True]])
+    output, _ = attention(hidden, attention_mask=None, visual_prefix=VisualPrefix(keys, values, prefix_mask))
+    split = lambda x: x.view(2, 4, 4, 8).transpose(1, 2)  # noqa: E731  [B, heads, n, d_head]
+    q, k, v = split(attention.query(hidden)), split(attention.key(hidden)), split(attention.value(hidden))
+    scores = q @ torch.cat([keys[0], k], 2).transpose(-1, -2) / 8 ** 0.5
+    scores = scores.masked_fill(~torch.cat([prefix_mask, torch.ones(2, 4, dtype=torch.bool)], 1)[:, None, None], -1e9)
+    expected = (scores.softmax(-1) @ torch.cat([values[0], v], 2)).transpose(1, 2).reshape(2, 4, 32)
+    torch.testing.assert_close(output.reshape(2, 4, 32), expected, atol=1e-5, rtol=1e-4)
+
+
+def test_encoders_without_the_attention_interface_are_refused():
+    with pytest.raises(ValueError, match="AttentionInterface"):
+        enable_prefix_attention(torch.nn.Linear(2, 2))
+
+
+def _hvpnet(fusion_overrides: dict, layers: int = 2) -> HVPNeT:
+    task = MnerTask()
+    task.fit([Example(["a", "b"], tags=["B-PER", "O"])])
+    tokenizer = text_encoder("tiny").tokenizer
+    text = TextEncoder(_bert(layers), tokenizer, "tiny")
+    torch.manual_seed(1)
+    return HVPNeT(task, text, vision_encoder("tiny", freeze=False), **fusion_overrides).eval()
+
+
+def _features(batch_size: int = 2) -> dict:
+    """Cached-feature form of a batch: global image and crops as tiny-encoder pyramids."""
+    channels = [8, 16, 24, 32]
+    image = {f"pyramid_{i}": torch.randn(batch_size, c, 2, 2) for i, c in enumerate(channels)}
+    aux = {f"pyramid_{i}": torch.randn(batch_size, CROPS, c, 2, 2) for i, c in enumerate(channels)}
+    return {"image": image, "image_mask": torch.ones(batch_size, dtype=torch.bool), "aux": aux,
+            "aux_mask": torch.ones(batch_size, CROPS, dtype=torch.bool)}
+
+
+def _perturbed(batch: dict, key: str, stage: int) -> dict:
+    changed = copy.deepcopy(batch)
+    changed[key][f"pyramid_{stage}"] = changed[key][f"pyramid_{stage}"] + 1.0
+    return changed
+
+
+def _layer_changes(model: HVPNeT, batch: dict, key: str, stage: int) -> list[bool]:
+    """Which layers' prefix keys change when one stage of one image source changes."""
+    with torch.no_grad():
+        before, _, _ = model.visual_prefix(batch)
+        after, _, _ = model.visual_prefix(_perturbed(batch, key, stage))
+    return [not torch.allclose(a, b) for a, b in zip(before.keys, after.keys)]
+
+
+def test_full_hvpnet_routes_every_stage_to_every_layer_with_gates_that_sum_to_one():
+    model = _hvpnet({"routing": "gate"}, layers=8)
+    batch = _features()
+    prefix, routes, _ = model.visual_prefix(batch)
+    assert routes.shape == (2, 1 + CROPS, 8, STAGES)
+    torch.testing.assert_close(routes.sum(-1), torch.ones(2, 1 + CROPS, 8))
+    assert prefix.keys[0].shape == (2, 4, 4 * (1 + CROPS), 8)  # hw(m+1) = 16 tokens, 4 heads of 8
+    for stage in range(STAGES):
+        assert all(_layer_changes(model, batch, "image", stage))
+        assert all(_layer_changes(model, batch, "aux", stage))
+
+
+def test_flat_uses_only_the_last_stage_and_the_same_prefix_in_every_layer():
+    model = _hvpnet({"routing": "flat"}, layers=8)
+    batch = _features()
+    for stage in range(STAGES - 1):
+        assert not any(_layer_changes(model, batch, "image", stage))
+    assert all(_layer_changes(model, batch, "image", STAGES - 1))
+    with torch.no_grad():
+        prefix, _, _ = model.visual_prefix(batch)
+    assert all(torch.equal(k, prefix.keys[0]) for k in prefix.keys)
+
+
+def test_1t3_feeds_stage_i_to_the_ith_contiguous_group_of_layers():
+    model = _hvpnet({"routing": "groups"}, layers=8)  # L / c = 2 layers per stage
+    batch = _features()
+    for stage in range(STAGES):
+        expected = [layer // 2 == stage for layer in range(8)]
+        assert _layer_changes(model, batch, "image", stage) == expected
+
+
+def test_onlyobj_ignores_the_global_image():
+    model = _hvpnet({"global_image": False}, layers=2)
+    batch = _features()
+    for stage in range(STAGES):
+        assert not any(_layer_changes(model, batch, "image", stage))
+        assert all(_layer_changes(model, batch, "aux", stage))
+    prefix, _, _ = model.visual_prefix(batch)
+    assert prefix.mask.shape == (2, 4 * CROPS)
+
+
+def test_missing_crops_are_masked_out_of_the_prefix():
+    model = _hvpnet({"routing": "gate"})
+    batch = _features()
+    batch["aux_mask"][0, 1:] = False
+    prefix, _, _ = model.visual_prefix(batch)
+    assert prefix.mask[0].tolist() == [True] * 8 + [False] * 8 and prefix.mask[1].all()
+    with torch.no_grad():
+        ids, mask = _inputs()
+        run = lambda b: model.text.model(input_ids=ids[:2], attention_mask=mask[:2],  # noqa: E731
+                                         visual_prefix=model.visual_prefix(b)[0]).last_hidden_state
+        before = run(batch)
+        batch["aux"]["pyramid_0"][0, 1:] += 5.0  # the masked crops' features must not matter
+        torch.testing.assert_close(run(batch), before)
+
+
+def _assembled(tiny_overrides, fusion="hvpnet"):
+    parts = assemble(compose_config(tiny_overrides + [f"fusion={fusion}", "encoder.vision.freeze=false"]))
+    return parts.model, next(iter(parts.datamodule.train_dataloader()))
+
+
+def test_without_any_image_hvpnet_equals_its_text_encoder(tiny_overrides):
+    model, batch = _assembled(tiny_overrides)
+    plain = copy.deepcopy(model.text.model)
+    plain.set_attn_implementation("sdpa")
+    plain.eval()
+    batch["image_mask"][:] = False
+    batch["aux_mask"][:] = False
+    model.eval()
+    with torch.no_grad():
+        expected = plain(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        torch.testing.assert_close(model.fuse(batch).states, expected, atol=1e-6, rtol=1e-5)
+
+
+def test_gradients_reach_the_vision_encoder_the_mapping_and_every_gate(tiny_overrides):
+    model, batch = _assembled(tiny_overrides)
+    assert batch["aux"].dim() == 5  # pixels of the crops: the encoder runs
+    model.training_step(batch, 0).backward()
+    parts = {"vision": model.vision, "mapping": model.mapping, **{f"gate{l}": g for l, g in enumerate(model.gates)}}
+    for name, module in parts.items():
+        grads = [p.grad for p in module.parameters()]
+        assert all(g is not None for g in grads) and sum(g.abs().sum() for g in grads) > 0, name
+
+
+def test_gate_means_are_logged_per_layer_and_stage(tiny_overrides):
+    model, batch = _assembled(tiny_overrides)
+    model.train()
+    model.fuse(batch)
+    means = model.gate_mean.compute()
+    assert means.shape == (model.layers, STAGES)
+    torch.testing.assert_close(means.sum(-1), torch.ones(model.layers))
+
+
+def test_gate_figure_is_a_png(tmp_path):
+    path = draw_gate_heatmap(torch.rand(8, 6, STAGES).softmax(-1), tmp_path / "gates.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("variant", ["hvpnet_flat", "hvpnet_1t3", "hvpnet_onlyobj"])
+def test_every_variant_trains_and_reports(tmp_path, tiny_overrides, variant):
+    results = run(compose_config(tiny_overrides + [f"fusion={variant}"]))
+    assert results["fusion"] == variant and 0.0 <= results["metrics"]["test"]["f1"] <= 1.0
+    assert (tmp_path / "run" / "gates.png").exists() == (variant == "hvpnet_onlyobj")  # gated variants only
