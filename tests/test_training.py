@@ -89,3 +89,12 @@ def test_unsupported_pair_fails_before_any_training(tiny_overrides):
     with pytest.raises(ValueError, match="serves tasks"):
         run(compose_config(overrides + ["dataset=twitter2015", "task=msa"]))
     assert not Path(overrides[3].split("=", 1)[1]).exists()  # nothing was generated or cached
+
+
+def test_group_metrics_equal_scoring_each_group_alone(tmp_path, tiny_overrides):
+    run(compose_config(tiny_overrides + ["fusion=text_only", "task=msa"]))
+    saved = json.loads((tmp_path / "run" / "results.json").read_text())
+    rows = [json.loads(r) for r in (tmp_path / "run" / "test_predictions.jsonl").read_text().splitlines()]
+    for group, metrics in saved["metrics"]["test_groups"].items():
+        members = [r for r in rows if r["group"] == group]
+        assert metrics["accuracy"] == pytest.approx(sum(r["gold"] == r["predicted"] for r in members) / len(members))

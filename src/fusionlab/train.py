@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 def check_combination(cfg: DictConfig) -> None:
     """Fail at config time when the fusion, task and dataset do not go together."""
     fusion, task, dataset = cfg.fusion.name, cfg.task.name, cfg.dataset.name
-    get_class(cfg.fusion.module._target_).check_task(task)
+    get_class(cfg.fusion.module._target_).check_task(task, cfg.fusion.module)
     if task not in cfg.dataset.tasks:
         raise ValueError(f"dataset {dataset!r} serves tasks {sorted(cfg.dataset.tasks)}, not {task!r} "
                          f"(fusion={fusion})")
@@ -52,11 +52,12 @@ def assemble(cfg: DictConfig) -> Assembly:
     text.add_special_tokens(list(task.special_tokens))
     datamodule = instantiate(cfg.data, dataset=OmegaConf.to_container(cfg.dataset, resolve=True), task=task,
                              tokenizer=text.tokenizer, image_mode=fusion_class.image_mode,
-                             load_aux=fusion_class.uses_aux, seed=cfg.seed)
+                             load_aux=fusion_class.uses_aux, target_pixels=fusion_class.target_pixels, seed=cfg.seed)
     if vision is not None:
         datamodule.attach_vision(vision)
     datamodule.setup()  # fixes the label vocabulary the head is sized by
-    model = instantiate(cfg.fusion.module, task=task, text_encoder=text, vision_encoder=vision, **cfg.optim)
+    model = instantiate(cfg.fusion.module, task=task, text_encoder=text, vision_encoder=vision, **cfg.optim,
+                        _convert_="all")  # plain dicts, so that checkpoints load with weights_only
     return Assembly(task, datamodule, model)
 
 

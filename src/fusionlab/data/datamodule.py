@@ -32,9 +32,11 @@ IMAGE_MODES = ("none", "pixels", "features")
 
 class MultimodalDataset(Dataset):
     def __init__(self, examples: list[Example], task: Task, tokenizer, max_length: int,
-                 store: ImageStore, image_mode: str, load_aux: bool, cache: FeatureCache | None, template=None):
+                 store: ImageStore, image_mode: str, load_aux: bool, cache: FeatureCache | None, template=None,
+                 target_pixels: int | None = None):
         self.examples, self.task, self.store = examples, task, store
         self.image_mode, self.load_aux, self.cache, self.template = image_mode, load_aux, cache, template
+        self.target_pixels = target_pixels
         self.encoded = [encode_words(task.words(e), tokenizer, max_length) for e in examples]
         self.truncated = sum(e.truncated for e in self.encoded)
 
@@ -55,6 +57,8 @@ class MultimodalDataset(Dataset):
         if self.image_mode == "none":
             return item
         item["image"], item["image_mask"] = self._visual(self.store.image_path(example.image))
+        if self.target_pixels:
+            item["image_target"], _ = self.store.load(self.store.image_path(example.image), self.target_pixels)
         if self.load_aux:
             paths = self.store.aux_paths(example.image)
             crops = [self._visual(p) for p in paths] + [self._visual(None)] * (self.store.max_aux - len(paths))
@@ -102,6 +106,8 @@ class Collator:
         if "image" in items[0]:
             batch["image"] = _stack([i["image"] for i in items])
             batch["image_mask"] = torch.tensor([i["image_mask"] for i in items])
+        if "image_target" in items[0]:
+            batch["image_target"] = torch.stack([i["image_target"] for i in items])
         if "aux" in items[0]:
             batch["aux"] = _stack([_stack(i["aux"]) for i in items])
             batch["aux_mask"] = torch.tensor([i["aux_mask"] for i in items])
@@ -115,6 +121,7 @@ class FusionDataModule(L.LightningDataModule):
     def __init__(self, dataset: dict, task: Task, tokenizer, batch_size: int = 32, eval_batch_size: int = 64,
                  max_length: int = 128, num_workers: int = 0, sample_ratio: float = 1.0, seed: int = 1,
                  image_size: int = 224, max_aux: int = 3, image_mode: str = "pixels", load_aux: bool = False,
+                 target_pixels: int | None = None,
                  feature_cache: bool = True, cache_dir: str = ".cache/features"):
         super().__init__()
         if image_mode not in IMAGE_MODES:
@@ -127,6 +134,7 @@ class FusionDataModule(L.LightningDataModule):
         self.batch_size, self.eval_batch_size, self.max_length = batch_size, eval_batch_size, max_length
         self.num_workers, self.sample_ratio, self.seed = num_workers, sample_ratio, seed
         self.image_size, self.max_aux, self.image_mode, self.load_aux = image_size, max_aux, image_mode, load_aux
+        self.target_pixels = target_pixels  # a generation target of this size (MuSE's image decoder)
         self.use_cache, self.cache_dir = feature_cache, cache_dir
         self.vision: torch.nn.Module | None = None
         self.splits: dict[str, MultimodalDataset] = {}
@@ -204,7 +212,7 @@ class FusionDataModule(L.LightningDataModule):
                 template = {k: v.cpu() for k, v in template.items()}
         for split in SPLITS:
             dataset = MultimodalDataset(examples[split], self.task, self.tokenizer, self.max_length, store,
-                                        self.image_mode, self.load_aux, cache, template)
+                                        self.image_mode, self.load_aux, cache, template, self.target_pixels)
             self.splits[split] = dataset
             counts = store.audit([e.image for e in examples[split]], self.load_aux) if self.image_mode != "none" else {}
             self.stats.setdefault("splits", {})[split] = {"examples": len(dataset), "truncated": dataset.truncated,

@@ -8,6 +8,7 @@ decode later is logged and counted by the worker that met it.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections import Counter
@@ -84,13 +85,19 @@ class ImageStore:
                 counts["aux_slots_empty"] += self.max_aux - len(crops)
         return counts
 
-    def load(self, path: Path | None) -> tuple[torch.Tensor, bool]:
-        """The transformed image and True, or zeros and False when it cannot be had."""
+    def load(self, path: Path | None, size: int | None = None) -> tuple[torch.Tensor, bool]:
+        """The transformed image and True, or zeros and False when it cannot be had. With ``size``:
+        the image as a generation target instead, ``size`` x ``size`` with values in [-1, 1]."""
+        transform = self.transform if size is None else self._target_transform(size)
         if path is not None and path.is_file():
             try:
                 with Image.open(path) as image:
-                    return self.transform(image.convert("RGB")), True
+                    return transform(image.convert("RGB")), True
             except (OSError, UnidentifiedImageError) as error:
                 self.failed["unreadable_images"] += 1
                 log.warning("unreadable image %s (%s): using the missing-image fallback", path, error)
-        return torch.zeros(3, self.size, self.size), False
+        return torch.zeros(3, size or self.size, size or self.size), False
+
+    @functools.cache
+    def _target_transform(self, size: int) -> v2.Compose:
+        return build_transform(size, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))

@@ -44,21 +44,24 @@ def _tiny(tokenizer) -> nn.Module:
     return BertModel(config, add_pooling_layer=False)
 
 
-def _from_hub(name: str):
+def _from_hub(name: str, **options):
     try:
-        return AutoTokenizer.from_pretrained(name, local_files_only=True), AutoModel.from_pretrained(name, local_files_only=True)
+        return (AutoTokenizer.from_pretrained(name, local_files_only=True),
+                AutoModel.from_pretrained(name, local_files_only=True, **options))
     except OSError:
         require_network("huggingface.co", f"text encoder {name!r}", OFFLINE_TEXT)
-        return AutoTokenizer.from_pretrained(name), AutoModel.from_pretrained(name)
+        return AutoTokenizer.from_pretrained(name), AutoModel.from_pretrained(name, **options)
 
 
-def text_encoder(name: str = "minilm", freeze: bool = False) -> TextEncoder:
-    """Registry entry: ``minilm`` (offline default), ``tiny`` (tests) or any Hugging Face name."""
+def text_encoder(name: str = "minilm", freeze: bool = False, layers: int | None = None) -> TextEncoder:
+    """Registry entry: ``minilm`` (offline default), ``tiny`` (tests) or any Hugging Face name.
+    ``layers`` keeps only the first pretrained layers (a cheaper encoder for quick runs)."""
+    options = {"num_hidden_layers": layers} if layers else {}
     if name in ("minilm", "tiny"):
         tokenizer = AutoTokenizer.from_pretrained(_minilm_path())
-        model = AutoModel.from_pretrained(_minilm_path()) if name == "minilm" else _tiny(tokenizer)
+        model = AutoModel.from_pretrained(_minilm_path(), **options) if name == "minilm" else _tiny(tokenizer)
     else:
-        tokenizer, model = _from_hub(name)
+        tokenizer, model = _from_hub(name, **options)
     if not tokenizer.is_fast:
         raise ValueError(f"text encoder {name!r} has no fast tokenizer; fusionlab needs word ids for alignment")
     return TextEncoder(model, tokenizer, name, freeze)

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from transformers import get_linear_schedule_with_warmup
 
+from fusionlab.data.datamodule import ExampleBatch
 from fusionlab.encoders.text import TextEncoder
 from fusionlab.encoders.vision import VisionEncoder
 from fusionlab.tasks.base import Task
@@ -35,6 +36,7 @@ class FusionModule(L.LightningModule, ABC):
     supported_tasks: tuple[str, ...] = ALL_TASKS
     image_mode = "pixels"  # "none" for text-only methods
     uses_aux = False  # whether object crops are loaded
+    target_pixels: int | None = None  # the size of the image as a generation target, if the method has one
 
     def __init__(self, task: Task, text_encoder: TextEncoder, vision_encoder: VisionEncoder | None = None,
                  lr: float = 1e-3, encoder_lr: float = 5e-5, weight_decay: float = 0.01, warmup_ratio: float = 0.1,
@@ -48,7 +50,8 @@ class FusionModule(L.LightningModule, ABC):
         self._rows: list[dict] = []
 
     @classmethod
-    def check_task(cls, task: str) -> None:
+    def check_task(cls, task: str, options: dict | None = None) -> None:
+        """Raise unless this method (configured with ``options``) serves ``task``."""
         if task not in cls.supported_tasks:
             raise ValueError(f"{cls.__name__} serves tasks {list(cls.supported_tasks)}, not {task!r}")
 
@@ -164,6 +167,6 @@ def select(batch, members: list[int], size: int):
         return {k: select(v, members, size) for k, v in batch.items()}
     if isinstance(batch, torch.Tensor) and batch.dim() and batch.size(0) == size:
         return batch[members]
-    if isinstance(batch, list) and len(batch) == size:
-        return [batch[i] for i in members]
+    if isinstance(batch, (list, ExampleBatch)) and len(batch) == size:
+        return type(batch)([batch[i] for i in members])
     return batch

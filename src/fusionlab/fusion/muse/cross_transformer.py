@@ -1,0 +1,132 @@
+"""MuSE's CrossTransformer (Zhu et al., 2023; seeds/003, Sec. 3.2, Eq. 7-13).
+
+One stack of post-norm Transformer encoder layers, **shared** by the text and the image
+stream (Eq. 8-9: each stream starts with its own learned cls, Kaiming-initialised). Layers
+1..mu are ordinary. An exchanging layer l, mu < l <= eta, runs
+
+1. the self-attention sub-layer on each stream (Eq. 7), giving T~ and I~;
+2. the exchange (Eq. 10-11): per sample and per stream, the theta-proportion of non-cls,
+   non-padding tokens that cls attends to least (row 0 of the attention map, averaged over
+   heads) get the other stream's token mean added (residual form);
+3. the FFN sub-layer (Eq. 12-13).
+
+The exchange is vectorised: a rank of the cls attention per row selects the tokens, a
+masked mean gives the other stream's summary; no Python loop over samples or tokens (the
+reference loops over both). A stream whose tokens are all padding (a missing image) sends
+nothing. The number of tokens exchanged per sample is floor(theta * valid tokens).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class SharedLayer(nn.Module):
+    """A post-norm Transformer encoder layer whose attention also returns cls's attention row."""
+
+    def __init__(self, width: int, heads: int, ffn: int, dropout: float):
+        super().__init__()
+        if width % heads:
+            raise ValueError(f"CrossTransformer width {width} is not a multiple of {heads} heads")
+        self.heads, self.dropout = heads, dropout
+        self.qkv, self.out = nn.Linear(width, 3 * width), nn.Linear(width, width)
+        self.norm_attention, self.norm_ffn = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.ffn = nn.Sequential(nn.Linear(width, ffn), nn.GELU(), nn.Dropout(dropout), nn.Linear(ffn, width))
+
+    def attend(self, x: torch.Tensor, mask: torch.Tensor, cls_attention: bool = False
+               ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Self-attention sub-layer (Eq. 7) on [B, n, D] with key mask [B, n] (True = real token).
+        Returns the sub-layer output and, if asked, cls's attention to every token averaged over heads [B, n]
+        (row 0 of the attention map only: the rest stays inside scaled_dot_product_attention)."""
+        q, k, v = (t.unflatten(-1, (self.heads, -1)).transpose(1, 2) for t in self.qkv(x).chunk(3, dim=-1))
+        key_mask = mask[:, None, None, :]
+        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask,
+                                                  dropout_p=self.dropout if self.training else 0.0)
+        attended = self.out(attended.transpose(1, 2).flatten(2))
+        output = self.norm_attention(x + F.dropout(attended, self.dropout, self.training))
+        if not cls_attention:
+            return output, None
+        with torch.no_grad():  # the selection is discrete: no gradient flows through the ranking
+            scores = (q[:, :, :1] @ k.transpose(-1, -2)) / math.sqrt(q.size(-1))  # [B, heads, 1, n]
+            return output, scores.masked_fill(~key_mask, float("-inf")).softmax(-1).mean(dim=1)[:, 0]
+
+    def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm_ffn(x + F.dropout(self.ffn(x), self.dropout, self.training))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.feed_forward(self.attend(x, mask)[0])
+
+
+def least_attended(cls_attention: torch.Tensor, mask: torch.Tensor, theta: float) -> torch.Tensor:
+    """[B, n] boolean: per row, the floor(theta * valid) non-cls valid tokens with the smallest cls attention."""
+    candidates = mask.clone()
+    candidates[:, 0] = False  # cls never exchanges
+    scores = cls_attention.masked_fill(~candidates, float("inf"))
+    rank = scores.argsort(dim=1, stable=True).argsort(dim=1)
+    quota = (theta * candidates.sum(dim=1)).floor().long()
+    return (rank < quota[:, None]) & candidates
+
+
+def token_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of the non-cls valid tokens [B, D] (zeros where a stream has none)."""
+    weights = mask.clone()
+    weights[:, 0] = False
+    weights = weights.to(x.dtype).unsqueeze(-1)
+    return (x * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+
+
+def exchange(text: torch.Tensor, image: torch.Tensor, text_mask: torch.Tensor, image_mask: torch.Tensor,
+             text_cls: torch.Tensor, image_cls: torch.Tensor, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eq. 10-11 on the attention sub-layer outputs T~, I~ (cls at position 0)."""
+    text_selected = least_attended(text_cls, text_mask, theta).unsqueeze(-1)
+    image_selected = least_attended(image_cls, image_mask, theta).unsqueeze(-1)
+    text_out = text + text_selected * token_mean(image, image_mask).unsqueeze(1)
+    image_out = image + image_selected * token_mean(text, text_mask).unsqueeze(1)
+    return text_out, image_out
+
+
+class CrossTransformer(nn.Module):
+    """Shared encoder stack over both streams with exchanging layers mu+1..eta (1-indexed)."""
+
+    def __init__(self, width: int, heads: int, layers: int = 6, ffn: int | None = None, dropout: float = 0.1,
+                 theta: float = 0.1, mu: int = 2, eta: int = 4):
+        super().__init__()
+        if not 0.0 <= theta <= 1.0:
+            raise ValueError(f"theta is a proportion in [0, 1], not {theta}")
+        self.layers = nn.ModuleList(SharedLayer(width, heads, ffn or 4 * width, dropout) for _ in range(layers))
+        self.text_cls, self.image_cls = nn.Parameter(torch.empty(1, 1, width)), nn.Parameter(torch.empty(1, 1, width))
+        nn.init.kaiming_normal_(self.text_cls)  # Eq. 8-9, Kaiming initialisation as the paper
+        nn.init.kaiming_normal_(self.image_cls)
+        self.theta, self.mu, self.eta = theta, mu, eta
+
+    def exchanges_at(self, index: int) -> bool:
+        """Whether layer ``index`` (0-based) is an exchanging layer."""
+        return self.mu < index + 1 <= self.eta and self.theta > 0
+
+    @staticmethod
+    def with_cls(cls: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        cls_mask = torch.ones(mask.size(0), 1, dtype=torch.bool, device=mask.device)
+        return torch.cat([cls.expand(x.size(0), -1, -1), x], dim=1), torch.cat([cls_mask, mask.bool()], dim=1)
+
+    def forward(self, text: torch.Tensor, text_mask: torch.Tensor, image: torch.Tensor | None = None,
+                image_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """[B, n, D] text and [B, p, D] image tokens -> the streams with their cls first: [B, n+1, D], [B, p+1, D].
+        Without an image only the text stream runs (MuSE-only-T)."""
+        text, text_mask = self.with_cls(self.text_cls, text, text_mask)
+        if image is not None:
+            image, image_mask = self.with_cls(self.image_cls, image, image_mask)
+        for index, layer in enumerate(self.layers):
+            if image is None:
+                text = layer(text, text_mask)
+            elif self.exchanges_at(index):
+                text, text_attention = layer.attend(text, text_mask, cls_attention=True)
+                image, image_attention = layer.attend(image, image_mask, cls_attention=True)
+                text, image = exchange(text, image, text_mask, image_mask, text_attention, image_attention, self.theta)
+                text, image = layer.feed_forward(text), layer.feed_forward(image)
+            else:
+                text, image = layer(text, text_mask), layer(image, image_mask)
+        return text, image

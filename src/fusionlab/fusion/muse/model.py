@@ -1,0 +1,132 @@
+"""MuSE: exchanging-based multimodal fusion with Transformer (Zhu et al., ACL 2023; seeds/003).
+
+- Eq. 1-2: T_e = TextEncoder(T) [B, n, d]; I_e = Linear(ImageEncoder(I)): the backbone's last
+  map adaptive-pooled to 8 x 8 (the vision encoder's ``grid``), 64 tokens projected to d.
+- Eq. 3-6 (training only): T_n = MLP(T_e + N(0, 1)), I_n = MLP(I_e + N(0, 1));
+  L_ti = -log p(I_32 | T_n) under a text-conditioned PixelCNN++ (``image_decoder.py``, the
+  condition is the masked mean of T_n), L_it = the attention captioner's loss for the input
+  sentence given I_n (``text_decoder.py``). Samples without an image are left out of both.
+- Eq. 7-13: the CrossTransformer (``cross_transformer.py``) over T_e and I_e.
+- Output: F_e = FC([T_out; I_out,cls]) per text position (the image stream's cls state joins
+  every token; ``token_join=position`` joins text position i with image position i, as the
+  reference code). The fused learned cls takes the place of the encoder's [CLS], which is
+  what sentence heads read (the paper's MSA MLP on cls).
+- Eq. 14: L = L_task + alpha L_it + beta L_ti; each term is logged (train/l_it, train/l_ti raw,
+  the weighted terms as train/alpha_l_it, train/beta_l_ti).
+
+Variants (Table 3) are options: ``streams=text`` (MuSE-only-T), ``streams=image``
+(MuSE-only-I, sentence classification only), ``cross_transformer=false`` (MuSE-w/o-CT:
+[T_e; mean I_e] -> FC), alpha / beta = 0 (MuSE-only-L_task, -w/o-L_it, -w/o-L_ti; a decoder
+whose weight is 0 is not built).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from fusionlab.fusion.base import Fused, FusionModule
+from fusionlab.fusion.muse.cross_transformer import CrossTransformer
+from fusionlab.fusion.muse.image_decoder import ConditionalPixelCNN
+from fusionlab.fusion.muse.text_decoder import AttentionCaptioner
+
+STREAMS = ("both", "text", "image")
+JOINS = ("cls", "position")
+DECODER_PIXELS = 32
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    weights = mask.to(x.dtype).unsqueeze(-1)
+    return (x * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+
+
+class MuSE(FusionModule):
+    target_pixels = DECODER_PIXELS
+
+    def __init__(self, task, text_encoder, vision_encoder, streams: str = "both", cross_transformer: bool = True,
+                 layers: int = 6, heads: int | None = None, theta: float = 0.1, mu: int = 2, eta: int = 4,
+                 dropout: float = 0.1, alpha: float = 0.001, beta: float = 0.001, token_join: str = "cls",
+                 image_decoder: dict | None = None, text_decoder: dict | None = None, **optim):
+        super().__init__(task, text_encoder, vision_encoder, **optim)
+        self.check_task(task.name, {"streams": streams})
+        if token_join not in JOINS:
+            raise ValueError(f"MuSE token_join must be one of {JOINS}, not {token_join!r}")
+        width = text_encoder.hidden_size
+        self.streams, self.token_join, self.alpha, self.beta = streams, token_join, alpha, beta
+        self.image_projection = nn.Linear(vision_encoder.grid_channels, width)  # Eq. 2
+        self.cross = (CrossTransformer(width, heads or text_encoder.model.config.num_attention_heads, layers,
+                                       dropout=dropout, theta=theta, mu=mu, eta=eta) if cross_transformer else None)
+        joined = 2 * width if streams == "both" else width
+        self.output = nn.Sequential(nn.Linear(joined, width), nn.Dropout(dropout))  # the FC giving F_e
+        noisy = lambda: nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Linear(width, width))  # noqa: E731
+        if beta > 0:  # Eq. 3, 5
+            self.text_regulariser = noisy()
+            self.image_decoder = ConditionalPixelCNN(width, **(image_decoder or {}))
+        if alpha > 0:  # Eq. 4, 6
+            self.image_regulariser = noisy()
+            self.text_decoder = AttentionCaptioner(width, len(text_encoder.tokenizer), **(text_decoder or {}))
+        self.build_head(width)
+
+    @classmethod
+    def check_task(cls, task: str, options: dict | None = None) -> None:
+        super().check_task(task, options)
+        streams = (options or {}).get("streams", "both")
+        if streams not in STREAMS:
+            raise ValueError(f"MuSE streams must be one of {STREAMS}, not {streams!r}")
+        if streams == "image" and task != "msa":
+            raise ValueError(f"MuSE-only-I (streams=image) classifies whole posts: task msa, not {task!r}")
+
+    # --- Eq. 1-2 ---------------------------------------------------------------------------
+    def image_tokens(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """I_e [B, 64, d] from the 8 x 8 grid and its token mask [B, 64] (False for a missing image)."""
+        grid = self.visual_features(batch["image"], batch["image_mask"])["grid"]
+        tokens = self.image_projection(grid.flatten(2).transpose(1, 2))
+        return tokens, batch["image_mask"].bool()[:, None].expand(-1, tokens.size(1))
+
+    # --- Eq. 3-6 ---------------------------------------------------------------------------
+    def regularisers(self, text, text_mask, image, batch) -> dict[str, torch.Tensor]:
+        """alpha L_it and beta L_ti (Eq. 14's auxiliary terms); samples without an image are left out."""
+        present, size = batch["image_mask"].bool(), len(batch["examples"])
+        weighted = {}
+        if self.beta > 0:
+            condition = masked_mean(self.text_regulariser(text + torch.randn_like(text)), text_mask)  # Eq. 3
+            l_ti = (self.image_decoder.nll(batch["image_target"][present], condition[present]).mean()  # Eq. 5
+                    if present.any() else text.new_zeros(()))
+            self.log("train/l_ti", l_ti, batch_size=size)
+            weighted["beta_l_ti"] = self.beta * l_ti
+        if self.alpha > 0:
+            features = self.image_regulariser(image + torch.randn_like(image))  # Eq. 4
+            l_it = (self.text_decoder.loss(features[present], batch["input_ids"][present],  # Eq. 6
+                                           batch["attention_mask"][present]) if present.any() else text.new_zeros(()))
+            self.log("train/l_it", l_it, batch_size=size)
+            weighted["alpha_l_it"] = self.alpha * l_it
+        return weighted
+
+    # --- Eq. 7-13 and the output -----------------------------------------------------------
+    def fuse(self, batch):
+        text, text_mask = self.encode_text(batch), batch["attention_mask"].bool()
+        needs_image = self.streams != "text" or self.training and self.alpha > 0
+        image, image_mask = self.image_tokens(batch) if needs_image else (None, None)
+        losses = self.regularisers(text, text_mask, image, batch) if self.training else {}
+        return Fused(self.fused_states(text, text_mask, image, image_mask), losses)
+
+    def fused_states(self, text, text_mask, image, image_mask) -> torch.Tensor:
+        """F_e at the text positions [B, n, d], the fused cls (when there is one) at position 0."""
+        if self.cross is None:  # MuSE-w/o-CT
+            pooled = masked_mean(image, image_mask).unsqueeze(1).expand_as(text)
+            return self.output(torch.cat([text, pooled], dim=-1))
+        text_out, image_out = self.cross(text, text_mask, *((image, image_mask) if self.streams != "text" else ()))
+        if self.streams == "image":  # MuSE-only-I: the image stream's cls at every position
+            return self.output(image_out[:, :1]).expand(-1, text.size(1), -1)
+        if self.streams == "text":
+            fused = self.output(text_out)
+        else:
+            fused = self.output(torch.cat([text_out, self.image_partner(image_out, text_out.size(1))], dim=-1))
+        return torch.cat([fused[:, :1], fused[:, 2:]], dim=1)  # the learned cls replaces the encoder's [CLS]
+
+    def image_partner(self, image_out: torch.Tensor, length: int) -> torch.Tensor:
+        """What joins each text position: the image cls state, or image position i (zeros past the grid)."""
+        if self.token_join == "cls":
+            return image_out[:, :1].expand(-1, length, -1)
+        return F.pad(image_out, (0, 0, 0, max(0, length - image_out.size(1))))[:, :length]
