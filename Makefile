@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.installed
 
-.PHONY: install train test bench clean
+.PHONY: install train test test-learning bench sweep clean
 
 install: $(STAMP)
 
@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
 	$(BIN)/pip install -q $(TORCH_SPEC) 2>&1 | grep -v "^WARNING: Location" || true
-	$(BIN)/pip install -q -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/pip install -q -e '.[dev,sweep]' 2>&1 | grep -v "^WARNING: Location" || true
 	$(BIN)/python -c "import fusionlab, torch, lightning, transformers, torchcrf; print('fusionlab installed, torch', torch.__version__)"
 	touch $@
 
@@ -23,6 +23,17 @@ train: install
 
 test: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+
+test-learning: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m learning tests/test_learning.py
+
+# The embedded comparison: every implemented fusion x task on synthetic data x 3 seeds, then the report.
+SWEEP_FUSIONS ?= text_only,concat,hvpnet,muse,pmei
+SWEEP_DIR ?= multirun/embedded_comparison
+sweep: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m fusionlab.train -m +preset=laptop fusion=$(SWEEP_FUSIONS) \
+		task=mner,mre,msa,joint seed=1,2,3 logger=none trainer.enable_progress_bar=false hydra.sweep.dir=$(SWEEP_DIR)
+	$(BIN)/python -m fusionlab.report $(SWEEP_DIR)
 
 bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.run_all

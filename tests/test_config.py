@@ -57,3 +57,24 @@ def test_paper_experiments_compose_with_the_paper_encoders_and_several_seeds(exp
     check_combination(cfg)
     seeds = str(OmegaConf.load(CONF / "experiment" / f"{experiment}.yaml").hydra.sweeper.params.seed).split(",")
     assert len(seeds) >= 3
+
+
+@pytest.mark.parametrize("overrides, check", [
+    (["hydra/launcher=local_parallel"], lambda h: h.launcher.n_jobs == 2 and "Joblib" in h.launcher._target_),
+    (["hydra/launcher=slurm", "hydra.launcher.partition=gpu"],
+     lambda h: h.launcher.gpus_per_node == 1 and h.launcher.partition == "gpu" and "Slurm" in h.launcher._target_),
+    (["+hparams_search=hvpnet_mner"], lambda h: "Optuna" in h.sweeper._target_ and "optim.lr" in h.sweeper.params),
+    (["+hparams_search=muse", "fusion=muse"], lambda h: h.sweeper.params["fusion.module.dropout"].startswith("choice")),
+    (["+hparams_search=pmei", "fusion=pmei", "task=joint"], lambda h: "fusion.module.alpha" in h.sweeper.params),
+])
+def test_launchers_and_searches_compose(overrides, check):
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides + ["output_dir=/tmp/x"], return_hydra_config=True)
+    assert check(cfg.hydra)
+
+
+def test_pmei_search_ties_the_two_kl_weights():
+    cfg = compose_config(["+hparams_search=pmei", "fusion=pmei", "fusion.module.beta_e=0.5", "output_dir=/tmp/x"])
+    assert cfg.fusion.module.beta_r == 0.5

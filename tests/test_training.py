@@ -14,7 +14,7 @@ from tests.conftest import compose_config
 MAIN_METRIC = {"mner": "f1", "mre": "f1", "joint": "f1", "msa": "accuracy"}
 
 
-@pytest.mark.parametrize("fusion", ["text_only", "concat", "hvpnet"])
+@pytest.mark.parametrize("fusion", ["text_only", "concat", "hvpnet", "pmei"])
 @pytest.mark.parametrize("task", ["mner", "mre", "joint", "msa"])
 def test_task_trains_and_reports(tmp_path, tiny_overrides, fusion, task):
     cfg = compose_config(tiny_overrides + [f"fusion={fusion}", f"task={task}", "trainer.max_epochs=2"])

@@ -15,6 +15,17 @@ class RunRecorder(L.Callback):
         self.train_samples = 0
         self.test_seconds = 0.0
 
+    def state_dict(self) -> dict:  # kept in checkpoints, so that a resumed run reports every epoch
+        return {"val_history": self.val_history, "epoch_seconds": self.epoch_seconds,
+                "train_samples": self.train_samples}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.val_history, self.epoch_seconds = state["val_history"], state["epoch_seconds"]
+        self.train_samples = state["train_samples"]
+
+    def on_train_start(self, trainer, module):  # a run resumed mid-epoch gets no on_train_epoch_start
+        self._epoch_start = time.perf_counter()
+
     def on_train_epoch_start(self, trainer, module):
         self._epoch_start = time.perf_counter()
 

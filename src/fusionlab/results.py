@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import resource
+import traceback
 from pathlib import Path
 
 import torch
@@ -35,7 +36,7 @@ def build_results(*, config: dict, monitor: str, recorder: RunRecorder, test_met
         "metrics": {"val": history[best] if best is not None else {},
                     "test": {k.removeprefix("test/"): float(v) for k, v in test_metrics.items()
                              if k.startswith("test/")},
-                    "test_groups": _groups(test_metrics)},
+                    "test_groups": per_group(test_metrics)},
         "best_epoch": best,
         "monitor": monitor,
         "params": count_parameters(model),
@@ -48,7 +49,7 @@ def build_results(*, config: dict, monitor: str, recorder: RunRecorder, test_met
     }
 
 
-def _groups(test_metrics: dict) -> dict[str, dict[str, float]]:
+def per_group(test_metrics: dict) -> dict[str, dict[str, float]]:
     """``test_group/<group>/<metric>`` entries as {group: {metric: value}}."""
     groups: dict[str, dict[str, float]] = {}
     for key, value in test_metrics.items():
@@ -61,4 +62,16 @@ def _groups(test_metrics: dict) -> dict[str, dict[str, float]]:
 def write_results(results: dict, run_dir: str | Path) -> Path:
     path = Path(run_dir) / "results.json"
     path.write_text(json.dumps(results, indent=2))
+    return path
+
+
+def write_failure(config: dict, error: BaseException, run_dir: str | Path) -> Path:
+    """``failed.json``: which run failed and why (the report counts these per fusion x task x dataset)."""
+    record = {"status": "failed", "fusion": config["fusion"]["name"], "task": config["task"]["name"],
+              "dataset": config["dataset"]["name"], "seed": config["seed"],
+              "error": f"{type(error).__name__}: {error}",
+              "traceback": "".join(traceback.format_exception(error)), "config": config}
+    path = Path(run_dir) / "failed.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2))
     return path

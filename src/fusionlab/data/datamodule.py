@@ -12,22 +12,41 @@ import json
 import logging
 import random
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
 from fusionlab.data.encoding import encode_words, pad
 from fusionlab.data.example import Example
 from fusionlab.data.feature_cache import FeatureCache
 from fusionlab.data.images import ImageStore, load_aux_mapping
+from fusionlab.data.resumable import EpochSampler
 from fusionlab.data.synthetic import SyntheticBenchmark, SyntheticConfig
 from fusionlab.tasks.base import Task
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
 IMAGE_MODES = ("none", "pixels", "features")
+TEST_IMAGES = ("clean", "shuffled", "removed")  # the robustness protocol
+
+
+def perturb_images(examples: list[Example], how: str, seed: int) -> list[Example]:
+    """Robustness protocol: every test sentence gets another sentence's image (``shuffled``: a seeded
+    derangement) or none (``removed``: the missing-image policy applies); labels and groups stay."""
+    if how not in TEST_IMAGES:
+        raise ValueError(f"test_images must be one of {TEST_IMAGES}, not {how!r}")
+    if how == "removed":
+        return [replace(e, image=None) for e in examples]
+    if how == "clean" or len(examples) < 2:
+        return examples
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)  # image of order[i] goes to order[i + 1]: nobody keeps their own
+    images = {order[(i + 1) % len(order)]: examples[j].image for i, j in enumerate(order)}
+    return [replace(e, image=images[k]) for k, e in enumerate(examples)]
 
 
 class MultimodalDataset(Dataset):
@@ -121,7 +140,7 @@ class FusionDataModule(L.LightningDataModule):
     def __init__(self, dataset: dict, task: Task, tokenizer, batch_size: int = 32, eval_batch_size: int = 64,
                  max_length: int = 128, num_workers: int = 0, sample_ratio: float = 1.0, seed: int = 1,
                  image_size: int = 224, max_aux: int = 3, image_mode: str = "pixels", load_aux: bool = False,
-                 target_pixels: int | None = None,
+                 target_pixels: int | None = None, test_images: str = "clean",
                  feature_cache: bool = True, cache_dir: str = ".cache/features"):
         super().__init__()
         if image_mode not in IMAGE_MODES:
@@ -135,11 +154,13 @@ class FusionDataModule(L.LightningDataModule):
         self.num_workers, self.sample_ratio, self.seed = num_workers, sample_ratio, seed
         self.image_size, self.max_aux, self.image_mode, self.load_aux = image_size, max_aux, image_mode, load_aux
         self.target_pixels = target_pixels  # a generation target of this size (MuSE's image decoder)
+        self.test_images = test_images
         self.use_cache, self.cache_dir = feature_cache, cache_dir
         self.vision: torch.nn.Module | None = None
         self.splits: dict[str, MultimodalDataset] = {}
         self.stats: dict = {}
         self.groups: list[str] = []  # evaluation subsets of the test split (see _attach_groups)
+        self._resume_batches = 0  # set from a mid-epoch checkpoint
 
     def attach_vision(self, encoder: torch.nn.Module) -> None:
         """Serve cached features instead of pixels when the vision encoder is frozen."""
@@ -193,6 +214,7 @@ class FusionDataModule(L.LightningDataModule):
         examples = self._read()
         self._attach_groups(examples)
         examples["train"] = self._subsample(examples["train"])
+        examples["test"] = perturb_images(examples["test"], self.test_images, self.seed)
         self.task.fit([e for split in SPLITS for e in examples[split]])
         mapping = self.source.get("aux_mapping") or {}
         mapping = {k: v for f in ([mapping] if isinstance(mapping, str) else mapping.values())
@@ -210,9 +232,9 @@ class FusionDataModule(L.LightningDataModule):
                 template = {k: torch.zeros_like(v[0]) for k, v in self.vision(
                     torch.zeros(1, 3, self.image_size, self.image_size, device=next(self.vision.parameters()).device)).items()}
                 template = {k: v.cpu() for k, v in template.items()}
+        self.store, self.cache, self.template = store, cache, template
         for split in SPLITS:
-            dataset = MultimodalDataset(examples[split], self.task, self.tokenizer, self.max_length, store,
-                                        self.image_mode, self.load_aux, cache, template, self.target_pixels)
+            dataset = self.dataset(examples[split])
             self.splits[split] = dataset
             counts = store.audit([e.image for e in examples[split]], self.load_aux) if self.image_mode != "none" else {}
             self.stats.setdefault("splits", {})[split] = {"examples": len(dataset), "truncated": dataset.truncated,
@@ -220,19 +242,43 @@ class FusionDataModule(L.LightningDataModule):
             if counts.get("missing_images"):
                 log.warning("%s %s: %d of %d images missing; they are masked (missing-image policy)",
                             self.source["name"], split, counts["missing_images"], len(dataset))
-        self.store = store
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        size = self.batch_size if split == "train" else self.eval_batch_size
-        return DataLoader(self.splits[split], batch_size=size, shuffle=shuffle, num_workers=self.num_workers,
-                          collate_fn=Collator(self.task, self.tokenizer.pad_token_id or 0),
-                          persistent_workers=self.num_workers > 0)
+    def dataset(self, examples: list[Example]) -> MultimodalDataset:
+        """``examples`` served like the splits (after ``setup``): new inputs for prediction, too."""
+        if self.image_mode == "features":
+            self.cache.fill([p for e in examples for p in [self.store.image_path(e.image)] if p], self.vision, self.store)
+        return MultimodalDataset(examples, self.task, self.tokenizer, self.max_length, self.store, self.image_mode,
+                                 self.load_aux, self.cache, self.template, self.target_pixels)
+
+    def loader(self, dataset: Dataset, train: bool = False) -> DataLoader:
+        collate = Collator(self.task, self.tokenizer.pad_token_id or 0)
+        sampler = None
+        trainer = self.trainer
+        if train:  # shuffled per epoch from (seed, epoch): replayable on resume
+            sampler = EpochSampler(len(dataset), self.seed)
+        elif trainer is not None and trainer.world_size > 1:
+            # evaluation under DDP: each sample on exactly one process (no padding duplicates);
+            # the torchmetrics states are summed across processes
+            sampler = UnrepeatedDistributedSampler(dataset, num_replicas=trainer.world_size,
+                                                   rank=trainer.global_rank, shuffle=False)
+        return DataLoader(dataset, batch_size=self.batch_size if train else self.eval_batch_size, sampler=sampler,
+                          num_workers=self.num_workers, collate_fn=collate, persistent_workers=self.num_workers > 0)
 
     def train_dataloader(self):
-        return self._loader("train", shuffle=True)
+        loader = self.loader(self.splits["train"], train=True)
+        loader.sampler.start, self._resume_batches = self._resume_batches * self.batch_size, 0
+        return loader
+
+    def state_dict(self) -> dict:
+        """Kept in every checkpoint: how many batches of the current epoch were trained on."""
+        trainer = self.trainer
+        return {"batches_done": trainer.fit_loop.epoch_loop.batch_progress.current.processed if trainer else 0}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._resume_batches = state.get("batches_done", 0)
 
     def val_dataloader(self):
-        return self._loader("val", shuffle=False)
+        return self.loader(self.splits["val"])
 
     def test_dataloader(self):
-        return self._loader("test", shuffle=False)
+        return self.loader(self.splits["test"])

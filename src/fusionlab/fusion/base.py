@@ -40,10 +40,11 @@ class FusionModule(L.LightningModule, ABC):
 
     def __init__(self, task: Task, text_encoder: TextEncoder, vision_encoder: VisionEncoder | None = None,
                  lr: float = 1e-3, encoder_lr: float = 5e-5, weight_decay: float = 0.01, warmup_ratio: float = 0.1,
-                 predictions_file: str | None = "test_predictions.jsonl"):
+                 predictions_file: str | None = "test_predictions.jsonl", representation_only: bool = False):
         super().__init__()
         self.check_task(task.name)
         self.task, self.text, self.vision = task, text_encoder, vision_encoder
+        self.representation_only = representation_only  # another method (PMEI) puts its own heads on top
         self.lr, self.encoder_lr, self.weight_decay, self.warmup_ratio = lr, encoder_lr, weight_decay, warmup_ratio
         self.predictions_file = predictions_file
         self.save_hyperparameters(ignore=["task", "text_encoder", "vision_encoder"])
@@ -55,10 +56,17 @@ class FusionModule(L.LightningModule, ABC):
         if task not in cls.supported_tasks:
             raise ValueError(f"{cls.__name__} serves tasks {list(cls.supported_tasks)}, not {task!r}")
 
+    @classmethod
+    def data_needs(cls, options: dict | None = None) -> dict:
+        """What the datamodule must load for this method (configured with ``options``)."""
+        return {"image_mode": cls.image_mode, "load_aux": cls.uses_aux, "target_pixels": cls.target_pixels}
+
     def build_head(self, hidden: int) -> None:
-        """Called by a subclass once it knows its output width."""
-        self.head = self.task.head(hidden)
-        self.val_metric, self.test_metric = self.task.metric(), self.task.metric()
+        """Called by a subclass once it knows its output width (``output_size``)."""
+        self.output_size = hidden
+        if not self.representation_only:
+            self.head = self.task.head(hidden)
+            self.val_metric, self.test_metric = self.task.metric(), self.task.metric()
         # from_pretrained leaves encoders in eval mode, and Lightning keeps submodule modes: train
         # everything here (a frozen vision encoder stays in eval mode by itself).
         self.train()

@@ -24,6 +24,12 @@ class TaskHead(nn.Module, ABC):
     @abstractmethod
     def decode(self, states: torch.Tensor, batch: dict) -> list: ...
 
+    @abstractmethod
+    def evidence(self, states: torch.Tensor, batch: dict) -> dict[str, torch.Tensor]:
+        """The head's predicted distributions, one [B, n, k] tensor per output (``Task.outputs``),
+        at every token position: a word's prediction sits at its first sub-token (zeros elsewhere);
+        a sentence-level prediction is repeated at every position. PMEI's early predictions y'."""
+
 
 class Task(ABC):
     name: str
@@ -52,6 +58,10 @@ class Task(ABC):
     def head(self, hidden: int) -> TaskHead: ...
 
     @abstractmethod
+    def outputs(self) -> dict[str, int]:
+        """What the head predicts: output name -> number of classes (after ``fit``)."""
+
+    @abstractmethod
     def metric(self) -> Metric: ...
 
     @abstractmethod
@@ -62,7 +72,33 @@ class Task(ABC):
     def readable(self, example: Example, prediction) -> dict:
         """A prediction dump row: words, gold and predicted."""
 
+    @abstractmethod
+    def unlabeled(self, example: Example) -> Example:
+        """A new input with placeholder gold (what ``targets`` reads; never scored)."""
+
+    @abstractmethod
+    def prediction(self, example: Example, prediction) -> dict:
+        """What the model says about a new input: entities, relations or a label."""
+
+
+def span_record(words: list[str], span) -> dict:
+    return {"start": span.start, "end": span.end, "text": " ".join(words[span.start:span.end]),
+            **({"type": span.label} if span.label else {})}
+
 
 def word_states(states: torch.Tensor, word_index: torch.Tensor) -> torch.Tensor:
     """Gather the state of each word's first sub-token: [B, n, D] -> [B, W, D]."""
     return states.gather(1, word_index.unsqueeze(-1).expand(-1, -1, states.size(-1)))
+
+
+def spread_words(values: torch.Tensor, batch: dict, length: int) -> torch.Tensor:
+    """Place word-level values [B, W, k] at their words' first sub-tokens: [B, length, k], zeros elsewhere
+    (padded words, which point at position 0, are zeroed first)."""
+    values = values * batch["word_mask"].unsqueeze(-1).to(values.dtype)
+    spread = values.new_zeros(values.size(0), length, values.size(-1))
+    return spread.scatter_add(1, batch["word_index"].unsqueeze(-1).expand_as(values), values)
+
+
+def repeat_sentence(values: torch.Tensor, length: int) -> torch.Tensor:
+    """A sentence-level prediction [B, k] at every token position: [B, length, k]."""
+    return values.unsqueeze(1).expand(-1, length, -1)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import nn
 from torchcrf import CRF
 
 from fusionlab.data.encoding import Encoded, pad
 from fusionlab.data.example import Example
-from fusionlab.tasks.base import Task, TaskHead, word_states
+from fusionlab.tasks.base import Task, TaskHead, span_record, spread_words, word_states
 from fusionlab.tasks.metrics.entity import EntityF1
 from fusionlab.tasks.tagging import spans_from_tags, tag_vocabulary
 
@@ -31,6 +33,10 @@ class CrfTagger(TaskHead):
     def decode(self, states, batch):
         return self.crf.decode(self._emissions(states, batch), mask=batch["word_mask"])
 
+    def evidence(self, states, batch):
+        """Per-word tag distributions (softmax of the emissions)."""
+        return {"entity": spread_words(self._emissions(states, batch).softmax(-1), batch, states.size(1))}
+
 
 class MnerTask(Task):
     name = "mner"
@@ -50,6 +56,9 @@ class MnerTask(Task):
     def head(self, hidden):
         return CrfTagger(hidden, len(self.tags), self.dropout)
 
+    def outputs(self):
+        return {"entity": len(self.tags)}
+
     def metric(self):
         return EntityF1(self.types)
 
@@ -66,3 +75,10 @@ class MnerTask(Task):
     def readable(self, example, prediction):
         return {"words": example.words, "gold": example.tags,
                 "predicted": self.predicted_tags(prediction, len(example.words))}
+
+    def unlabeled(self, example):
+        return replace(example, tags=["O"] * len(example.words))
+
+    def prediction(self, example, prediction):
+        spans = spans_from_tags(self.predicted_tags(prediction, len(example.words)))
+        return {"entities": [span_record(example.words, s) for s in spans]}

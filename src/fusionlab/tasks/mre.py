@@ -6,13 +6,15 @@ relation is predicted from the concatenated final states at ``<s>`` and ``<o>``.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from fusionlab.data.encoding import Encoded
-from fusionlab.data.example import Example
-from fusionlab.tasks.base import Task, TaskHead
+from fusionlab.data.example import Example, Relation
+from fusionlab.tasks.base import Task, TaskHead, repeat_sentence, span_record
 from fusionlab.tasks.metrics.relation import RelationF1
 
 MARKERS = ("<s>", "</s>", "<o>", "</o>")
@@ -53,6 +55,9 @@ class PairClassifier(TaskHead):
     def decode(self, states, batch):
         return self.logits(states, batch).argmax(-1).tolist()
 
+    def evidence(self, states, batch):
+        return {"relation": repeat_sentence(self.logits(states, batch).softmax(-1), states.size(1))}
+
 
 class MreTask(Task):
     name = "mre"
@@ -77,6 +82,9 @@ class MreTask(Task):
     def head(self, hidden):
         return PairClassifier(hidden, len(self.relations), self.dropout)
 
+    def outputs(self):
+        return {"relation": len(self.relations)}
+
     def metric(self):
         return RelationF1(self.relations.index(NO_RELATION))
 
@@ -88,3 +96,14 @@ class MreTask(Task):
         return {"words": example.words, "head": [relation.head.start, relation.head.end],
                 "tail": [relation.tail.start, relation.tail.end], "gold": relation.label,
                 "predicted": self.relations[prediction]}
+
+    def unlabeled(self, example):
+        if len(example.entities) != 2:
+            raise ValueError("mre classifies the relation between two given entities: pass head and tail spans")
+        head, tail = example.entities
+        return replace(example, relations=[Relation(head, tail, NO_RELATION)])
+
+    def prediction(self, example, prediction):
+        relation = example.relations[0]
+        return {"head": span_record(example.words, relation.head), "tail": span_record(example.words, relation.tail),
+                "relation": self.relations[prediction]}

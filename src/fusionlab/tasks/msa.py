@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-from fusionlab.tasks.base import Task, TaskHead
+from fusionlab.tasks.base import Task, TaskHead, repeat_sentence
 
 
 class SentenceClassifier(TaskHead):
@@ -25,6 +27,9 @@ class SentenceClassifier(TaskHead):
 
     def decode(self, states, batch):
         return self.logits(states, batch).argmax(-1).tolist()
+
+    def evidence(self, states, batch):
+        return {"label": repeat_sentence(self.logits(states, batch).softmax(-1), states.size(1))}
 
 
 class MsaTask(Task):
@@ -43,6 +48,9 @@ class MsaTask(Task):
     def head(self, hidden):
         return SentenceClassifier(hidden, len(self.labels), self.dropout)
 
+    def outputs(self):
+        return {"label": len(self.labels)}
+
     def metric(self):
         n = len(self.labels)
         return MetricCollection({"accuracy": MulticlassAccuracy(n, average="micro"),
@@ -53,3 +61,9 @@ class MsaTask(Task):
 
     def readable(self, example, prediction):
         return {"words": example.words, "gold": example.label, "predicted": self.labels[prediction]}
+
+    def unlabeled(self, example):
+        return replace(example, label=self.labels[0])
+
+    def prediction(self, example, prediction):
+        return {"label": self.labels[prediction]}

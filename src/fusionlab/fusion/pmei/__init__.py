@@ -1,0 +1,5 @@
+"""PMEI (seeds/002): the LightningModule and its stochastic map, one file each."""
+
+from fusionlab.fusion.pmei.model import PMEI
+
+__all__ = ["PMEI"]

@@ -1,0 +1,126 @@
+"""PMEI: progressive multitask learning with explicit interactions (seed 002), on a multimodal base.
+
+PMEI is not multimodal by itself: the shared representation H comes from a base fusion
+(``base``: ``text_only``, ``concat`` or ``hvpnet``, built without its head; optionally a
+BiLSTM over it, as in the paper) and PMEI replaces the task head:
+
+1. early classifiers C' (the task's own head architecture, Eq. 10-11) give y' from H and
+   their supervised loss L';
+2. one stochastic map per task output (``StochasticMap``, Eq. 5-7) turns [h; y'] into a
+   task-specific t. With ``interaction`` every map reads all early predictions,
+   y' = [y'_e ; maxpool_j y'_r] (Eq. 5-6); without, each reads only its own;
+3. the final classifiers C (the task's head) read t_e and t_r (Eq. 8-11);
+4. L_total = beta_e L_ICe + beta_r L_ICr + alpha L' + L (Eq. 15).
+
+For joint extraction the outputs are ``entity`` (BIOES) and ``relation`` (word pairs); any
+other task has one output and one map conditioned on its own early prediction (Fig. 1C);
+its KL weight is beta_r for relations and beta_e otherwise. The KL is summed over the
+width of t and averaged over the sentence's tokens. The maps run at every token; word-level
+early predictions sit at each word's first sub-token, sentence-level ones at every token.
+
+Ablations (Table 6) are options: ``map=none`` (MTL: H straight into the classifiers),
+``early=false`` (MTL_SM: maps on H alone, prior N(0, I)), ``map=deterministic`` (w/o SM),
+``interaction=false`` and ``cell=mlp`` (w/o GRU).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from hydra.utils import get_class
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from fusionlab.fusion.base import Fused, FusionModule
+from fusionlab.fusion.pmei.stochastic_map import StochasticMap
+
+BASES = {"text_only": "fusionlab.fusion.text_only.TextOnly", "concat": "fusionlab.fusion.concat.Concat",
+         "hvpnet": "fusionlab.fusion.hvpnet.HVPNeT"}
+DEFAULT_BASE = "hvpnet"
+MAPS = ("stochastic", "deterministic", "none")
+
+
+class PMEI(FusionModule):
+    def __init__(self, task, text_encoder, vision_encoder=None, base: str = DEFAULT_BASE,
+                 base_options: dict | None = None, bilstm: bool = False, early: bool = True,
+                 interaction: bool = True, map: str = "stochastic", cell: str = "gru",
+                 alpha: float = math.exp(-2), beta_e: float = math.exp(-7), beta_r: float = math.exp(-7), **optim):
+        super().__init__(task, text_encoder, vision_encoder, **optim)
+        self.check_task(task.name, {"base": base, "map": map})
+        self.base = get_class(BASES[base])(task, text_encoder, vision_encoder, representation_only=True,
+                                           predictions_file=None, **(base_options or {}))
+        hidden = self.base.output_size
+        self.lstm = nn.LSTM(hidden, hidden // 2, batch_first=True, bidirectional=True) if bilstm else None
+        hidden = 2 * (hidden // 2) if bilstm else hidden
+        self.alpha, self.beta = alpha, {"entity": beta_e, "label": beta_e, "relation": beta_r}
+        self.interaction = interaction
+        outputs = task.outputs()
+        self.early = task.head(hidden) if early and map != "none" else None  # C'_e, C'_r
+        evidence = lambda name: 0 if not self.early else sum(outputs.values()) if interaction else outputs[name]  # noqa: E731
+        self.maps = None if map == "none" else nn.ModuleDict(
+            {name: StochasticMap(hidden, evidence(name), cell, stochastic=map == "stochastic") for name in outputs})
+        self.build_head(hidden)  # C_e, C_r
+
+    @classmethod
+    def check_task(cls, task: str, options: dict | None = None) -> None:
+        options = options or {}
+        base, map_kind = options.get("base", DEFAULT_BASE), options.get("map", "stochastic")
+        if base not in BASES:
+            raise ValueError(f"PMEI base must be one of {sorted(BASES)}, not {base!r}")
+        if map_kind not in MAPS:
+            raise ValueError(f"PMEI map must be one of {MAPS}, not {map_kind!r}")
+        get_class(BASES[base]).check_task(task, options.get("base_options"))
+
+    @classmethod
+    def data_needs(cls, options: dict | None = None) -> dict:
+        options = options or {}
+        return get_class(BASES[options.get("base", DEFAULT_BASE)]).data_needs(options.get("base_options"))
+
+    def shared(self, batch: dict) -> Fused:
+        """H: the base fusion's states (and its own losses), through the optional BiLSTM."""
+        fused = self.base.fuse(batch)
+        if self.lstm is None:
+            return fused
+        lengths = batch["attention_mask"].sum(-1).cpu()
+        packed = pack_padded_sequence(fused.states, lengths, batch_first=True, enforce_sorted=False)
+        states, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=fused.states.size(1))
+        return Fused(states, fused.losses)
+
+    def map_inputs(self, evidence: dict[str, torch.Tensor], h: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The y' each map reads: all early predictions (interaction), its own, or nothing (MTL_SM)."""
+        if not evidence:
+            return {name: h.new_zeros(*h.shape[:-1], 0) for name in self.maps}
+        if self.interaction:
+            joined = torch.cat(list(evidence.values()), dim=-1)
+            return {name: joined for name in self.maps}
+        return evidence
+
+    def task_representations(self, h: torch.Tensor, evidence: dict[str, torch.Tensor]):
+        """t per task output and its KL per token ({} for deterministic maps)."""
+        representations, kls = {}, {}
+        for (name, stochastic_map), y in zip(self.maps.items(), self.map_inputs(evidence, h).values()):
+            representations[name], kl = stochastic_map(h, y)
+            if kl is not None:
+                kls[name] = kl
+        return representations, kls
+
+    def fuse(self, batch):
+        shared = self.shared(batch)
+        h, losses = shared.states, dict(shared.losses)
+        if self.maps is None:  # MTL: H straight into the classifiers
+            return Fused(h, losses)
+        evidence = self.early.evidence(h, batch) if self.early is not None else {}
+        representations, kls = self.task_representations(h, evidence)
+        if self.training:
+            size, tokens = len(batch["examples"]), batch["attention_mask"].to(h.dtype)
+            if self.early is not None:
+                l_early = self.early.loss(h, batch)
+                self.log("train/l_early", l_early, batch_size=size)
+                losses["alpha_l_early"] = self.alpha * l_early
+            for name, kl in kls.items():
+                l_ic = (kl * tokens).sum() / tokens.sum()
+                self.log(f"train/l_ic_{name}", l_ic, batch_size=size)
+                losses[f"beta_l_ic_{name}"] = self.beta[name] * l_ic
+        states = tuple(representations.values())
+        return Fused(states if len(states) > 1 else states[0], losses)

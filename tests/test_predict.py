@@ -1,0 +1,49 @@
+"""python -m fusionlab.predict: a trained run's predictions on new inputs, as JSON lines."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fusionlab.predict import load_run, main, predict, read_inputs
+from fusionlab.train import run
+from tests.conftest import compose_config
+
+
+@pytest.fixture
+def checkpoint(tiny_overrides, tmp_path):
+    def train(task: str):
+        run(compose_config(tiny_overrides + ["fusion=concat", f"task={task}"]))
+        return tmp_path / "run" / "checkpoints" / "best.ckpt"
+
+    return train
+
+
+def test_mner_prints_entities_for_a_sentence_and_an_image(checkpoint, tmp_path, capsys):
+    ckpt = checkpoint("mner")
+    capsys.readouterr()  # what training printed
+    image = next((tmp_path / "cache" / "synthetic").rglob("images/test_0.png"))
+    main([f"ckpt={ckpt}", "text=look at Kalo Miren in the news", f"image={image}"])
+    (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert row["text"] == "look at Kalo Miren in the news" and row["image"] == str(image.resolve())
+    words = row["text"].split()
+    for entity in row["entities"]:
+        assert entity["text"] == " ".join(words[entity["start"]:entity["end"]])
+        assert entity["type"] in {"PER", "LOC", "ORG", "MISC"}
+
+
+def test_mre_classifies_given_entities_and_needs_them(checkpoint, tmp_path):
+    parts = load_run(checkpoint("mre"))
+    (row,) = predict(parts, [{"text": "Kalo member of Miren team", "head": "0:1", "tail": [3, 4]}])
+    assert row["head"]["text"] == "Kalo" and row["tail"]["text"] == "Miren"
+    assert row["relation"] in parts.task.relations and row["image"] is None  # no image: masked, as in training
+    with pytest.raises(ValueError, match="pass head and tail spans"):
+        predict(parts, [{"text": "Kalo member of Miren team"}])
+
+
+def test_an_inputs_file_with_a_bad_line_names_file_and_line(tmp_path):
+    inputs = tmp_path / "inputs.jsonl"
+    inputs.write_text('{"text": "fine"}\n\n{"text": broken}\n')
+    with pytest.raises(ValueError, match=r"inputs.jsonl:3: expected one JSON object per line"):
+        read_inputs(inputs)

@@ -1,0 +1,80 @@
+"""The comparison workflow: a sweep with a failing run, the report's tables and plots, the notebook."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fusionlab.report import collect, paired_test, report
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["encoder=tiny", "logger=none", "trainer.enable_progress_bar=false", "trainer.max_epochs=1",
+        "dataset.synthetic.train=32", "dataset.synthetic.val=16", "dataset.synthetic.test=16", "data.batch_size=16"]
+
+
+def _fake_run(root: Path, fusion: str, seed: int, f1: float, groups: dict | None = None) -> None:
+    folder = root / f"{fusion}_s{seed}"
+    folder.mkdir(parents=True)
+    record = {"fusion": fusion, "task": "mner", "dataset": "synthetic", "seed": seed, "monitor": "f1",
+              "metrics": {"val": {"f1": f1}, "test": {"f1": f1, "precision": f1}, "test_groups": groups or {}},
+              "params": {"total": 2_000_000, "trainable": 1_000_000},
+              "timing": {"train_seconds_per_epoch": [10.0, 12.0], "eval_seconds": 1.0, "train_samples_per_second": 50.0},
+              "peak_memory_mb": 900.0, "config": {"data": {"sample_ratio": 1.0}}}
+    (folder / "results.json").write_text(json.dumps(record))
+
+
+def test_report_tables_mark_the_best_and_the_significant(tmp_path):
+    for seed, base in zip((1, 2, 3), (0.70, 0.72, 0.71)):
+        _fake_run(tmp_path, "text_only", seed, base)
+        _fake_run(tmp_path, "better", seed, base + 0.10 + 0.001 * seed)  # consistently ~10 points better
+        _fake_run(tmp_path, "same", seed, base + (0.01, -0.01, 0.0)[seed - 1])
+    cells = collect(tmp_path)
+    column = ("synthetic", "mner", 1.0)
+    test = paired_test(cells["better", column], cells["text_only", column])
+    assert test["pairs"] == 3 and test["delta"] == pytest.approx(0.102) and test["p"] < 0.001
+    assert paired_test(cells["same", column], cells["text_only", column])["p"] > 0.5
+    out = report(tmp_path)
+    table = (out / "report.md").read_text()
+    assert "| better | **81.2 ± 1.1†** |" in table  # best in bold, significant
+    assert "| same | 71.0 ± 0.0 |" in table and "| text_only | 71.0 ± 1.0 |" in table
+    assert "| better | synthetic/mner | 2.0 | 1.0 | 11.0 | 1.0 | 50.0 | 900 |" in table  # efficiency
+    assert r"\textbf{81.2 $\pm$ 1.1$^\dagger$}" in (out / "comparison.tex").read_text()
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert {(r["fusion"], r["metric"], r["seeds"]) for r in rows} >= {("better", "f1", "3"), ("same", "precision", "3")}
+    assert (out / "bars.png").stat().st_size > 0 and not (out / "low_resource.png").exists()
+
+
+def _sweep(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "fusionlab.train", "-m", *TINY, f"cache_root={tmp_path}/cache", *overrides]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+                          timeout=600)
+
+
+def test_a_sweep_survives_a_failed_run_and_the_notebook_shows_its_report(tmp_path):
+    nbclient, nbformat = pytest.importorskip("nbclient"), pytest.importorskip("nbformat")
+    sweep = tmp_path / "multirun"
+    # the first job of each seed fails at construction (an unknown concat option); the sweep goes on
+    failing = _sweep(tmp_path, f"hydra.sweep.dir={sweep}/concat", "hydra.sweep.subdir=${hydra.job.num}",
+                     "fusion=concat", "fusion.module.stages=bogus,all", "seed=1,2")
+    assert failing.returncode == 0, failing.stderr[-2000:]
+    baseline = _sweep(tmp_path, f"hydra.sweep.dir={sweep}/text_only", "fusion=text_only", "seed=1,2")
+    assert baseline.returncode == 0, baseline.stderr[-2000:]
+    failed = sorted(sweep.rglob("failed.json"))
+    assert len(failed) == 2 and "stages must be 'all' or 'last'" in json.loads(failed[0].read_text())["error"]
+
+    notebook = nbformat.read(ROOT / "notebooks" / "compare_fusions.ipynb", as_version=4)
+    os.environ["FUSIONLAB_RUNS"] = str(sweep)
+    try:
+        nbclient.NotebookClient(notebook, timeout=300, resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+    finally:
+        del os.environ["FUSIONLAB_RUNS"]
+    shown = "".join(output.get("data", {}).get("text/markdown", "") for cell in notebook.cells
+                    for output in cell.get("outputs", []))
+    assert "| concat | 2 ok, 2 failed |" in shown and "| text_only | 2 ok, 0 failed |" in shown
+    assert (sweep / "report" / "groups.png").exists()
