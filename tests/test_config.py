@@ -26,7 +26,17 @@ def test_every_dataset_is_known():
     assert set(DATASETS) == set(SERVES)
 
 
-@pytest.mark.parametrize("fusion, task, dataset", itertools.product(FUSIONS, TASKS, DATASETS))
+METHODS = [f for f in FUSIONS if OmegaConf.load(CONF / "fusion" / f"{f}.yaml").get("family") == f]
+VARIANTS = sorted(set(FUSIONS) - set(METHODS))  # inherit their method's config: checked on one dataset
+
+
+def test_every_fusion_names_its_method():
+    assert set(METHODS) == {"text_only", "concat", "hvpnet", "muse", "pmei"}
+    assert all(compose_config([f"fusion={v}", "output_dir=/tmp/x"]).fusion.family in METHODS for v in VARIANTS)
+
+
+@pytest.mark.parametrize("fusion, task, dataset", [*itertools.product(METHODS, TASKS, DATASETS),
+                                                   *itertools.product(VARIANTS, TASKS, ["synthetic"])])
 def test_composition(fusion, task, dataset):
     cfg = compose_config([f"fusion={fusion}", f"task={task}", f"dataset={dataset}", "output_dir=/tmp/x"])
     assert (cfg.fusion.name, cfg.task.name, cfg.dataset.name) == (fusion, task, dataset)

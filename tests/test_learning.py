@@ -48,7 +48,7 @@ def ceiling(results: dict) -> float:
 def test_text_only_comes_near_its_ceiling_and_cannot_beat_it(trained):
     results = trained("text_only", "mner")
     assert ceiling(results) - 0.07 <= score(results) <= ceiling(results) + 0.02
-    assert score(results, "text_decides") > 0.9  # what the text decides, it gets
+    assert score(results, "text_decides") > 0.85  # what the text decides, it gets
 
 
 def test_concat_clears_text_only_on_what_the_image_decides(trained):

@@ -20,11 +20,14 @@ class RunRecorder(L.Callback):
                 "train_samples": self.train_samples}
 
     def load_state_dict(self, state: dict) -> None:
-        self.val_history, self.epoch_seconds = state["val_history"], state["epoch_seconds"]
-        self.train_samples = state["train_samples"]
+        self._restored = state  # applied when training resumes, not when a checkpoint is loaded to test
 
-    def on_train_start(self, trainer, module):  # a run resumed mid-epoch gets no on_train_epoch_start
-        self._epoch_start = time.perf_counter()
+    def on_train_start(self, trainer, module):
+        restored = getattr(self, "_restored", None)
+        if restored:
+            self.val_history, self.epoch_seconds = restored["val_history"], restored["epoch_seconds"]
+            self.train_samples, self._restored = restored["train_samples"], None
+        self._epoch_start = time.perf_counter()  # a run resumed mid-epoch gets no on_train_epoch_start
 
     def on_train_epoch_start(self, trainer, module):
         self._epoch_start = time.perf_counter()
