@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 from fusionlab.data.datamodule import perturb_images
 from fusionlab.data.example import Example
 from fusionlab.evaluate import evaluate
+from fusionlab.report import report
 from fusionlab.train import run
 from tests.conftest import compose_config
 
@@ -52,11 +53,14 @@ def test_two_ddp_processes_score_the_test_set_exactly_like_one(trained_run):
     assert sum(len(p.read_text().splitlines()) for p in dumps) == 15  # every sample once, none twice
 
 
-def test_removed_images_are_counted_missing_and_change_the_score_of_an_image_model(trained_run):
+def test_removed_images_are_counted_missing_and_reported_beside_the_clean_score(trained_run, tmp_path):
     clean = json.loads((trained_run / "results.json").read_text())
     removed = evaluate(trained_run, trained_run / "checkpoints" / "best.ckpt", "removed", CPU)
     assert removed["data"]["missing_images"] == 15 and clean["data"]["splits"]["test"]["missing_images"] == 0
-    assert (trained_run / "evaluation_removed.json").exists()
+    table = (report(trained_run.parent, tmp_path / "report") / "report.md").read_text()
+    row = f"| concat | synthetic/mner | {100 * clean['metrics']['test']['f1']:.1f} ± 0.0 | " \
+          f"{100 * removed['metrics']['test']['f1']:.1f} ± 0.0 |"
+    assert "## Robustness" in table and row in table
 
 
 def test_shuffled_images_are_a_seeded_derangement_that_keeps_labels_and_groups():

@@ -6,7 +6,9 @@ directory and writes, into ``--out`` (default ``<dir>/report``):
 - ``report.md``: the comparison (mean +- std over seeds of each task's main test metric per
   fusion x dataset/task, best per column in bold, † where a paired t-test over shared seeds
   against text_only gives p < 0.05), the significance table, seed and failure counts, the
-  evidence-group table (clean vs irrelevant image) and the efficiency table (MuSE Table 5);
+  evidence-group table (clean vs irrelevant image), the robustness table (``evaluation_*.json`` of
+  ``fusionlab.evaluate``: images shuffled or removed, beside the clean score) and the efficiency
+  table (MuSE Table 5);
 - ``results.csv`` (every test metric, mean and std), ``comparison.tex`` (booktabs);
 - ``bars.png``, ``groups.png`` and, when runs differ in ``data.sample_ratio``, ``low_resource.png``.
 """
@@ -37,6 +39,7 @@ class Cell:
     column: tuple[str, str, float]  # dataset, task, sample ratio
     runs: list[dict] = field(default_factory=list)
     failed: int = 0
+    perturbed: dict[str, list[dict]] = field(default_factory=dict)  # fusionlab.evaluate: shuffled / removed
 
     @property
     def monitor(self) -> str:
@@ -63,6 +66,10 @@ def collect(root: Path) -> dict[tuple, Cell]:
     for path in sorted(root.rglob("results.json")):
         record = json.loads(path.read_text())
         cell(record).runs.append(record)
+        for evaluation in sorted(path.parent.glob("evaluation_*.json")):
+            tested = json.loads(evaluation.read_text())
+            if tested["test_images"] != "clean":
+                cell(record).perturbed.setdefault(tested["test_images"], []).append(tested)
     for path in sorted(root.rglob("failed.json")):
         cell(json.loads(path.read_text())).failed += 1
     if not cells:
@@ -142,6 +149,16 @@ def markdown(cells: dict[tuple, Cell], tables: dict) -> str:
             values = [cell.group_scores(g) for g in groups]
             lines.append(f"| {f} | {_column_name(c)} | " + " | ".join(
                 f"{100 * mean_std(v)[0]:.1f} ± {100 * mean_std(v)[1]:.1f}" if v else "-" for v in values) + " |")
+    perturbations = sorted({p for cell in cells.values() for p in cell.perturbed})
+    if perturbations:
+        lines += ["", "## Robustness: the same checkpoints tested with other images (main metric %)", "",
+                  *header(["fusion", "dataset/task", "clean", *perturbations])]
+        for (f, c), cell in sorted(cells.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            if cell.perturbed:
+                values = [list(cell.scores().values())] + [
+                    [t["metrics"]["test"][cell.monitor] for t in cell.perturbed.get(p, [])] for p in perturbations]
+                lines.append(f"| {f} | {_column_name(c)} | " + " | ".join(
+                    f"{100 * mean_std(v)[0]:.1f} ± {100 * mean_std(v)[1]:.1f}" if v else "-" for v in values) + " |")
     lines += ["", "## Efficiency (means over runs)", "",
               *header(["fusion", "dataset/task", "params (M)", "trainable (M)", "train s/epoch", "eval s",
                        "train samples/s", "peak memory (MB)"])]
