@@ -57,9 +57,10 @@ class PMEI(FusionModule):
         self.interaction = interaction
         outputs = task.outputs()
         self.early = task.head(hidden) if early and map != "none" else None  # C'_e, C'_r
-        evidence = lambda name: 0 if not self.early else sum(outputs.values()) if interaction else outputs[name]  # noqa: E731
+        widths = {name: 0 if self.early is None else sum(outputs.values()) if interaction else outputs[name]
+                  for name in outputs}  # the width of the y' each map reads
         self.maps = None if map == "none" else nn.ModuleDict(
-            {name: StochasticMap(hidden, evidence(name), cell, stochastic=map == "stochastic") for name in outputs})
+            {name: StochasticMap(hidden, widths[name], cell, stochastic=map == "stochastic") for name in outputs})
         self.build_head(hidden)  # C_e, C_r
 
     @classmethod
