@@ -8,8 +8,9 @@ the mean cell and no prior (the "w/o SM" ablation: a deterministic map, no KL).
 
 Deviations, on purpose: ``torch.nn.GRUCell`` applies the reset gate after the linear map of
 h (W_hn (r * h) in the paper becomes r * (W_hn h)), the standard cuDNN form; the standard
-deviation is ``softplus`` of the sigma cell's output (the paper needs it positive but does
-not say how). With no early evidence (the MTL_SM ablation) the prior is N(0, I), as in the
+deviation is ``softplus(output - 5)`` of the sigma cell (the paper needs it positive but does
+not say how; the shift is the VIB reference's, and keeps the initial noise small: without it, a
+laptop-size run reached 6 % exact-match triple F1 where PMEI-MTL reached 37 %). With no early evidence (the MTL_SM ablation) the prior is N(0, I), as in the
 variational information bottleneck PMEI builds on (Alemi et al. 2017).
 """
 
@@ -22,6 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 CELLS = ("gru", "mlp")
+SIGMA_SHIFT = 5.0
 
 
 @dataclass
@@ -67,7 +69,8 @@ class StochasticMap(nn.Module):
             self.prior_mean, self.prior_std = (_mlp(evidence, hidden), _mlp(evidence, hidden)) if evidence else (None, None)
 
     def posterior(self, h: torch.Tensor, y: torch.Tensor) -> Gaussian:
-        return Gaussian(self.mean(h, y), F.softplus(self.std(h, y)) + 1e-6)
+        # shifted softplus as in Alemi et al.'s VIB: sigma starts near 0.01, so the noise does not drown h
+        return Gaussian(self.mean(h, y), F.softplus(self.std(h, y) - SIGMA_SHIFT) + 1e-6)
 
     def prior(self, h: torch.Tensor, y: torch.Tensor) -> Gaussian:
         if self.prior_mean is None:
