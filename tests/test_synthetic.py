@@ -68,3 +68,30 @@ def test_every_sample_has_an_evidence_group_in_the_expected_shares(tmp_path, tas
     shares = Counter(groups.values())
     assert abs(shares[IMAGE_DECIDES] / 420 - 0.5) < 0.08
     assert abs(shares[IRRELEVANT_IMAGE] / (shares[IRRELEVANT_IMAGE] + shares[CLEAN]) - 0.4) < 0.1
+
+
+def _ensure(root, queue):
+    queue.put(SyntheticBenchmark(root, SyntheticConfig(train=40, val=8, test=8)).ensure("mner")["test"])
+
+
+def test_parallel_runs_wait_for_one_generator(tmp_path):
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    workers = [context.Process(target=_ensure, args=(tmp_path, queue)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    results = [queue.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=120)
+    assert results[0] == results[1] and all(w.exitcode == 0 for w in workers)
+    assert len((tmp_path / "mner" / "train.txt").read_text().strip().split("\n\n")) == 40
+
+
+def test_each_generator_setting_has_its_own_folder():
+    from tests.conftest import compose_config
+
+    default = compose_config(["output_dir=/tmp/x"]).dataset.root
+    smaller = compose_config(["output_dir=/tmp/x", "dataset.synthetic.train=400"]).dataset.root
+    assert default != smaller

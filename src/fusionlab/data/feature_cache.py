@@ -7,6 +7,7 @@ size, modification time), so changing any of them misses the cache and recompute
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import torch
@@ -44,5 +45,7 @@ class FeatureCache:
             for row, (path, _) in enumerate(kept):
                 target = self.entry(path)
                 target.parent.mkdir(parents=True, exist_ok=True)
-                torch.save({k: v[row].detach().cpu().clone() for k, v in features.items()}, target)
+                partial = target.with_suffix(f".{os.getpid()}.tmp")  # atomic: parallel runs share the cache
+                torch.save({k: v[row].detach().cpu().clone() for k, v in features.items()}, partial)
+                os.replace(partial, target)
         return len(todo)

@@ -22,6 +22,7 @@ which the datamodule attaches so that test metrics are also reported per group.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import random
@@ -95,13 +96,17 @@ class SyntheticBenchmark:
         self.root, self.config = Path(root), config
 
     def ensure(self, task: str) -> dict:
-        """Generate ``task`` unless its folder holds this exact configuration; return its ceilings."""
-        stamp = self.root / task / "ceiling.json"
-        if stamp.exists():
-            ceilings = json.loads(stamp.read_text())
-            if ceilings.get("fingerprint") == self.config.fingerprint:
-                return ceilings
-        return self.generate(task)
+        """Generate ``task`` unless its folder holds this exact configuration; return its ceilings.
+        A file lock makes parallel runs (joblib sweeps, DDP ranks) wait for one generator."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / f".{task}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            stamp = self.root / task / "ceiling.json"
+            if stamp.exists():
+                ceilings = json.loads(stamp.read_text())
+                if ceilings.get("fingerprint") == self.config.fingerprint:
+                    return ceilings
+            return self.generate(task)
 
     def generate(self, task: str) -> dict:
         if task not in self.TASKS:
