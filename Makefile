@@ -28,7 +28,7 @@ test-learning: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m learning tests/test_learning.py
 
 # The embedded comparison: every implemented fusion x task on synthetic data x 3 seeds, then the report.
-SWEEP_FUSIONS ?= text_only,concat,hvpnet,muse,pmei
+SWEEP_FUSIONS ?= text_only,concat,hvpnet,muse,pmei,mase
 SWEEP_DIR ?= multirun/embedded_comparison
 sweep: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m fusionlab.train -m +preset=laptop fusion=$(SWEEP_FUSIONS) \

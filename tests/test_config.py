@@ -31,7 +31,7 @@ VARIANTS = sorted(set(FUSIONS) - set(METHODS))  # inherit their method's config:
 
 
 def test_every_fusion_names_its_method():
-    assert set(METHODS) == {"text_only", "concat", "hvpnet", "muse", "pmei"}
+    assert set(METHODS) == {"text_only", "concat", "hvpnet", "muse", "pmei", "mase"}
     assert all(compose_config([f"fusion={v}", "output_dir=/tmp/x"]).fusion.family in METHODS for v in VARIANTS)
 
 

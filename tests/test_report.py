@@ -18,14 +18,15 @@ TINY = ["encoder=tiny", "logger=none", "trainer.enable_progress_bar=false", "tra
         "dataset.synthetic.train=32", "dataset.synthetic.val=16", "dataset.synthetic.test=16", "data.batch_size=16"]
 
 
-def _fake_run(root: Path, fusion: str, seed: int, f1: float, groups: dict | None = None) -> None:
+def _fake_run(root: Path, fusion: str, seed: int, f1: float, groups: dict | None = None,
+              method: dict | None = None) -> None:
     folder = root / f"{fusion}_s{seed}"
     folder.mkdir(parents=True)
     record = {"fusion": fusion, "task": "mner", "dataset": "synthetic", "seed": seed, "monitor": "f1",
               "metrics": {"val": {"f1": f1}, "test": {"f1": f1, "precision": f1}, "test_groups": groups or {}},
               "params": {"total": 2_000_000, "trainable": 1_000_000},
               "timing": {"train_seconds_per_epoch": [10.0, 12.0], "eval_seconds": 1.0, "train_samples_per_second": 50.0},
-              "peak_memory_mb": 900.0, "config": {"data": {"sample_ratio": 1.0}}}
+              "peak_memory_mb": 900.0, "config": {"data": {"sample_ratio": 1.0}}, **({"method": method} if method else {})}
     (folder / "results.json").write_text(json.dumps(record))
 
 
@@ -50,6 +51,16 @@ def test_report_tables_mark_the_best_and_the_significant(tmp_path):
     assert (out / "bars.png").stat().st_size > 0 and not (out / "low_resource.png").exists()
 
 
+def test_report_averages_mases_allocation_over_seeds(tmp_path):
+    for seed, z in ((1, [0.3, 0.7]), (2, [0.5, 0.5])):
+        _fake_run(tmp_path, "mase", seed, 0.8, method={"modalities": ["text", "image"],
+                                                       "z_trajectory": [[0.5, 0.5], z]})
+    out = report(tmp_path)
+    table = (out / "report.md").read_text()
+    assert "| mase | synthetic/mner | image | 0.50 → 0.60 |" in table
+    assert (out / "z_mase_synthetic_mner.png").stat().st_size > 0
+
+
 def _sweep(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "fusionlab.train", "-m", *TINY, f"cache_root={tmp_path}/cache", *overrides]
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"},
@@ -66,7 +77,7 @@ def test_a_sweep_survives_a_failed_run_and_the_notebook_shows_its_report(tmp_pat
     baseline = _sweep(tmp_path, f"hydra.sweep.dir={sweep}/text_only", "fusion=text_only", "seed=1,2")
     assert baseline.returncode == 0, baseline.stderr[-2000:]
     failed = sorted(sweep.rglob("failed.json"))
-    assert len(failed) == 2 and "stages must be 'all' or 'last'" in json.loads(failed[0].read_text())["error"]
+    assert len(failed) == 2 and "image stages must be one of" in json.loads(failed[0].read_text())["error"]
 
     notebook = nbformat.read(ROOT / "notebooks" / "compare_fusions.ipynb", as_version=4)
     os.environ["FUSIONLAB_RUNS"] = str(sweep)

@@ -8,9 +8,10 @@ directory and writes, into ``--out`` (default ``<dir>/report``):
   against text_only gives p < 0.05), the significance table, seed and failure counts, the
   evidence-group table (clean vs irrelevant image), the robustness table (``evaluation_*.json`` of
   ``fusionlab.evaluate``: images shuffled or removed, beside the clean score) and the efficiency
-  table (MuSE Table 5);
+  table (MuSE Table 5) and, for MASE runs, the modality allocation z after each EM round;
 - ``results.csv`` (every test metric, mean and std), ``comparison.tex`` (booktabs);
-- ``bars.png``, ``groups.png`` and, when runs differ in ``data.sample_ratio``, ``low_resource.png``.
+- ``bars.png``, ``groups.png``, when runs differ in ``data.sample_ratio`` ``low_resource.png``, and
+  ``z_<fusion>_<dataset>_<task>.png`` (MASE's Figure 4, averaged over seeds).
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from scipy import stats
 
+from fusionlab.plots.allocation import draw_allocation
 from fusionlab.plots.comparison import draw_bars, draw_groups, draw_low_resource
 
 BASELINE = "text_only"
@@ -159,6 +162,13 @@ def markdown(cells: dict[tuple, Cell], tables: dict) -> str:
                     [t["metrics"]["test"][cell.monitor] for t in cell.perturbed.get(p, [])] for p in perturbations]
                 lines.append(f"| {f} | {_column_name(c)} | " + " | ".join(
                     f"{100 * mean_std(v)[0]:.1f} ± {100 * mean_std(v)[1]:.1f}" if v else "-" for v in values) + " |")
+    allocations = {key: allocation_means(cell) for key, cell in sorted(cells.items(), key=lambda kv: (kv[0][1], kv[0][0]))}
+    if any(allocations.values()):
+        lines += ["", "## Modality allocation z after each EM round (MASE, mean over seeds)", "",
+                  *header(["fusion", "dataset/task", "modality", "z by round (round 0: uniform start)"])]
+        for (f, c), trajectory in allocations.items():
+            for modality, values in (trajectory or {}).items():
+                lines.append(f"| {f} | {_column_name(c)} | {modality} | " + " → ".join(f"{v:.2f}" for v in values) + " |")
     lines += ["", "## Efficiency (means over runs)", "",
               *header(["fusion", "dataset/task", "params (M)", "trainable (M)", "train s/epoch", "eval s",
                        "train samples/s", "peak memory (MB)"])]
@@ -166,6 +176,16 @@ def markdown(cells: dict[tuple, Cell], tables: dict) -> str:
         if cell.runs:
             lines.append(f"| {f} | {_column_name(c)} | " + " | ".join(_efficiency(cell)) + " |")
     return "\n".join(lines) + "\n"
+
+
+def allocation_means(cell: Cell) -> dict[str, list[float]] | None:
+    """MASE's z trajectory per modality, averaged over the runs that ran every round."""
+    trajectories = [r["method"]["z_trajectory"] for r in cell.runs if r.get("method", {}).get("z_trajectory")]
+    if not trajectories or len(trajectories[0]) < 2:
+        return None
+    rounds = min(map(len, trajectories))
+    modalities = cell.runs[0]["method"]["modalities"]
+    return {m: [statistics.fmean(t[r][i] for t in trajectories) for r in range(rounds)] for i, m in enumerate(modalities)}
 
 
 def _efficiency(cell: Cell) -> list[str]:
@@ -214,6 +234,11 @@ def report(root: str | Path, out: str | Path | None = None) -> Path:
     draw_groups(cells, out / "groups.png")
     if len({c[2] for _, c in cells}) > 1:
         draw_low_resource(cells, out / "low_resource.png")
+    for (fusion, column), cell in cells.items():
+        trajectory = allocation_means(cell)
+        if trajectory:
+            name = "_".join([fusion, *map(str, column[:2])])
+            draw_allocation(torch.tensor(list(trajectory.values())).T, list(trajectory), out / f"z_{name}.png")
     return out
 
 

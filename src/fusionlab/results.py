@@ -40,6 +40,7 @@ def build_results(*, config: dict, monitor: str, recorder: RunRecorder, test_met
         "best_epoch": best,
         "monitor": monitor,
         "params": count_parameters(model),
+        **({"method": model.summary()} if model.summary() else {}),
         "timing": {"train_seconds_per_epoch": recorder.epoch_seconds,
                    "eval_seconds": recorder.test_seconds,
                    "train_samples_per_second": recorder.train_samples / train_seconds if train_seconds else None},

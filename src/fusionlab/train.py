@@ -71,8 +71,10 @@ def assemble(cfg: DictConfig) -> Assembly:
     if vision is not None:
         datamodule.attach_vision(vision)
     datamodule.setup()  # fixes the label vocabulary the head is sized by
-    model = instantiate(cfg.fusion.module, task=task, text_encoder=text, vision_encoder=vision, **cfg.optim,
-                        _convert_="all")  # plain dicts, so that checkpoints load with weights_only
+    extras = {argument: instantiate(cfg.encoder[key])
+              for argument, key in get_class(cfg.fusion.module._target_).extra_encoders(cfg.fusion.module).items()}
+    model = instantiate(cfg.fusion.module, task=task, text_encoder=text, vision_encoder=vision, **extras,
+                        **cfg.optim, _convert_="all")  # plain dicts, so that checkpoints load with weights_only
     return Assembly(task, datamodule, model)
 
 

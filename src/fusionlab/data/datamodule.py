@@ -18,7 +18,7 @@ from pathlib import Path
 import lightning as L
 import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from fusionlab.data.encoding import encode_words, pad
 from fusionlab.data.example import Example
@@ -263,6 +263,14 @@ class FusionDataModule(L.LightningDataModule):
                                                    rank=trainer.global_rank, shuffle=False)
         return DataLoader(dataset, batch_size=self.batch_size if train else self.eval_batch_size, sampler=sampler,
                           num_workers=self.num_workers, collate_fn=collate, persistent_workers=self.num_workers > 0)
+
+    def estimation_loader(self, samples: int | None = None) -> DataLoader:
+        """The first ``samples`` training sentences in file order, whole on every process (an
+        estimate every process must agree on, such as MASE's E-step)."""
+        train = self.splits["train"]
+        subset = Subset(train, range(min(samples or len(train), len(train))))
+        return DataLoader(subset, batch_size=self.eval_batch_size, num_workers=self.num_workers,
+                          collate_fn=Collator(self.task, self.tokenizer.pad_token_id or 0))
 
     def train_dataloader(self):
         loader = self.loader(self.splits["train"], train=True)

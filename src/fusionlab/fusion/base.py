@@ -47,7 +47,7 @@ class FusionModule(L.LightningModule, ABC):
         self.representation_only = representation_only  # another method (PMEI) puts its own heads on top
         self.lr, self.encoder_lr, self.weight_decay, self.warmup_ratio = lr, encoder_lr, weight_decay, warmup_ratio
         self.predictions_file = predictions_file
-        self.save_hyperparameters(ignore=["task", "text_encoder", "vision_encoder"])
+        self.save_hyperparameters(ignore=["task", "text_encoder", "vision_encoder", "proxy_encoder"])
         self._rows: list[dict] = []
 
     @classmethod
@@ -60,6 +60,16 @@ class FusionModule(L.LightningModule, ABC):
     def data_needs(cls, options: dict | None = None) -> dict:
         """What the datamodule must load for this method (configured with ``options``)."""
         return {"image_mode": cls.image_mode, "load_aux": cls.uses_aux, "target_pixels": cls.target_pixels}
+
+    @classmethod
+    def extra_encoders(cls, options: dict | None = None) -> dict[str, str]:
+        """Encoders beyond text and vision this method takes: constructor argument -> the key of
+        the ``encoder`` config that builds it (MASE's proxy tower)."""
+        return {}
+
+    def summary(self) -> dict:
+        """What the method learned beyond its metrics, for ``results.json`` (MASE's z trajectory)."""
+        return {}
 
     def build_head(self, hidden: int) -> None:
         """Called by a subclass once it knows its output width (``output_size``)."""

@@ -13,19 +13,15 @@ import torch
 from torch import nn
 
 from fusionlab.fusion.base import Fused, FusionModule
+from fusionlab.fusion.pooled_image import PooledImage
 
 
 class Concat(FusionModule):
     def __init__(self, task, text_encoder, vision_encoder, image_dim: int = 128, dropout: float = 0.1,
                  stages: str = "all", **optim):
         super().__init__(task, text_encoder, vision_encoder, **optim)
-        if stages not in ("all", "last"):
-            raise ValueError(f"concat stages must be 'all' or 'last', not {stages!r}")
-        hidden, channels = text_encoder.hidden_size, vision_encoder.stage_channels
-        self.stages = list(range(len(channels))) if stages == "all" else [len(channels) - 1]
-        pooled = sum(channels[i] for i in self.stages)
-        # LayerNorm first: the stages of a frozen backbone differ in scale by orders of magnitude
-        self.image_proj = nn.Sequential(nn.LayerNorm(pooled), nn.Linear(pooled, image_dim), nn.Tanh())
+        hidden = text_encoder.hidden_size
+        self.image = nn.Sequential(PooledImage(vision_encoder.stage_channels, image_dim, stages), nn.Tanh())
         self.mix = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden + image_dim, hidden), nn.GELU(),
                                  nn.Linear(hidden, hidden))  # W_1, W_2
         self.build_head(hidden)
@@ -33,7 +29,5 @@ class Concat(FusionModule):
     def fuse(self, batch):
         states = self.encode_text(batch)
         features = self.visual_features(batch["image"], batch["image_mask"])
-        pooled = torch.cat([features[f"pyramid_{i}"].mean(dim=(-2, -1)) for i in self.stages], dim=-1)
-        image = self.image_proj(pooled)  # global average pool of the chosen stages
-        image = image.unsqueeze(1).expand(-1, states.size(1), -1)
+        image = self.image(features).unsqueeze(1).expand(-1, states.size(1), -1)
         return Fused(states + self.mix(torch.cat([states, image], dim=-1)))

@@ -62,6 +62,11 @@ class Task(ABC):
         """What the head predicts: output name -> number of classes (after ``fit``)."""
 
     @abstractmethod
+    def sentence_labels(self, batch: dict) -> torch.Tensor:
+        """What each whole sentence is labelled with, for probes that read one vector per sentence
+        (MASE's E-step): class ids [B], or a multi-hot [B, k] where a sentence holds several labels."""
+
+    @abstractmethod
     def metric(self) -> Metric: ...
 
     @abstractmethod
@@ -84,6 +89,11 @@ class Task(ABC):
 def span_record(words: list[str], span) -> dict:
     return {"start": span.start, "end": span.end, "text": " ".join(words[span.start:span.end]),
             **({"type": span.label} if span.label else {})}
+
+
+def multi_hot(label_sets: list[set[str]], vocabulary: list[str]) -> torch.Tensor:
+    """[B, len(vocabulary)] with a 1 for every label a sample holds."""
+    return torch.tensor([[float(label in labels) for label in vocabulary] for labels in label_sets])
 
 
 def word_states(states: torch.Tensor, word_index: torch.Tensor) -> torch.Tensor:

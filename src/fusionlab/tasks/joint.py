@@ -18,7 +18,7 @@ from torch.nn import functional as F
 
 from fusionlab.data.encoding import Encoded, pad
 from fusionlab.data.example import Relation
-from fusionlab.tasks.base import Task, TaskHead, span_record, spread_words, word_states
+from fusionlab.tasks.base import Task, TaskHead, multi_hot, span_record, spread_words, word_states
 from fusionlab.tasks.metrics.triple import TripleF1
 from fusionlab.tasks.tagging import spans_from_tags, tag_vocabulary, tags_from_spans
 
@@ -102,6 +102,10 @@ class JointTask(Task):
 
     def outputs(self):
         return {"entity": len(self.tags), "relation": len(self.relations)}
+
+    def sentence_labels(self, batch):
+        """The relation types a sentence holds (multi-hot over ``relations``)."""
+        return multi_hot([{r.label for r in e.relations} for e in batch["examples"]], self.relations)
 
     def metric(self):
         return TripleF1()

@@ -10,7 +10,7 @@ from torchcrf import CRF
 
 from fusionlab.data.encoding import Encoded, pad
 from fusionlab.data.example import Example
-from fusionlab.tasks.base import Task, TaskHead, span_record, spread_words, word_states
+from fusionlab.tasks.base import Task, TaskHead, multi_hot, span_record, spread_words, word_states
 from fusionlab.tasks.metrics.entity import EntityF1
 from fusionlab.tasks.tagging import spans_from_tags, tag_vocabulary
 
@@ -58,6 +58,10 @@ class MnerTask(Task):
 
     def outputs(self):
         return {"entity": len(self.tags)}
+
+    def sentence_labels(self, batch):
+        """The entity types a sentence mentions (multi-hot over ``types``)."""
+        return multi_hot([{span.label for span in spans_from_tags(e.tags)} for e in batch["examples"]], self.types)
 
     def metric(self):
         return EntityF1(self.types)

@@ -85,6 +85,9 @@ class MreTask(Task):
     def outputs(self):
         return {"relation": len(self.relations)}
 
+    def sentence_labels(self, batch):
+        return batch["relation"]
+
     def metric(self):
         return RelationF1(self.relations.index(NO_RELATION))
 

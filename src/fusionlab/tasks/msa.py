@@ -51,6 +51,9 @@ class MsaTask(Task):
     def outputs(self):
         return {"label": len(self.labels)}
 
+    def sentence_labels(self, batch):
+        return batch["label"]
+
     def metric(self):
         n = len(self.labels)
         return MetricCollection({"accuracy": MulticlassAccuracy(n, average="micro"),

@@ -1,0 +1,221 @@
+"""MASE: self-balanced EM over modality features and proxies (seed 004), for extraction tasks.
+
+Modalities (``modalities``, text first): ``text`` (the PLM's token states h^T), ``image`` (the
+real image: the pooled stage pyramid projected to the text width) and ``proxy`` (the input
+text through a contrastive model's text tower, Sec. 3.1, projected to the text width).
+
+- Eq. 1: h* = sum_m z^m h^m, z a buffer initialised uniform.
+- E-step (Eq. 5, 10-11, ``allocation.py``): at ``em_iterations`` evenly spaced points of
+  training (the first round trains with uniform z), the parameters are frozen, the modality
+  features h^m of the first ``estimation_samples`` training sentences are computed without
+  gradient, and z^m = I(h^m; y) / sum I. As in the paper's order, z is estimated from h^m
+  before the entity injection: after it, every modality's block has seen the others through
+  the graph, and the estimates no longer tell the modalities apart. z and the estimates are logged every round
+  (``z/<modality>``, ``mi/<modality>``) and drawn as the paper's Figure 4 (``allocation.png``).
+- E-step entity injection (Eq. 12-14, ``scene_graph.py``, ``hgat.py``): entity nodes of the
+  sentence's MSSG carry [entity text feature || the sentence's other modality features]; a
+  heterogeneous GAT runs over them; its output splits back into one block per modality and
+  is added to the features it came from (a residual, so an entity-less sentence keeps h^m).
+- M-step (Eq. 6-9): L_M = mean_i(L_ce + alpha L_cc), L_cc the cross-modal InfoNCE
+  (``contrastive.py``) over the sentence vectors (text: the [CLS] state), temperature tau.
+
+Token-level injection (the paper classifies whole sentences): Eq. 1 is applied at every
+token, with the sentence-level image and proxy vectors broadcast, F_i = z^T h^T_i +
+sum_{m != T} z^m h^m; the graph's text block returns to the tokens of its entity (the
+sentence node's to [CLS]). Sentence heads read F at [CLS], which is the paper's h* with
+h^T = [CLS]; relation heads read it at the entity markers, NER and joint heads at each word.
+In the E-step a token-level task's sentence label is the set of entity types (NER) or
+relation types (joint) the sentence holds (``Task.sentence_labels``).
+
+Variants (Table 6) are options: ``alpha=0`` (w/o contrastive), ``balance=false`` (z stays
+uniform), ``entity=false`` (no MSSG/HGAT) and ``combine=concat`` (MPB: the modality features
+concatenated per token and mapped back to the text width, no EM, no graph, no L_cc).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from fusionlab.fusion.base import Fused, FusionModule
+from fusionlab.fusion.mase.allocation import allocation, mutual_information
+from fusionlab.fusion.mase.contrastive import cross_modal_infonce
+from fusionlab.fusion.mase.hgat import HeterogeneousGAT
+from fusionlab.fusion.mase.scene_graph import EDGE_TYPES, batch_graphs, graph_builder
+from fusionlab.fusion.pooled_image import PooledImage
+from fusionlab.plots.allocation import draw_allocation
+
+MODALITIES = ("text", "image", "proxy")
+COMBINES = ("weighted", "concat")
+
+
+class MASE(FusionModule):
+    def __init__(self, task, text_encoder, vision_encoder=None, proxy_encoder=None,
+                 modalities: tuple[str, ...] = ("text", "image"), combine: str = "weighted", balance: bool = True,
+                 entity: bool = True, em_iterations: int = 10, estimation_samples: int | None = 1000,
+                 alpha: float = 0.1, temperature: float = 0.1, heads: int = 4, graph_builder_kind: str = "auto",
+                 max_entities: int = 12, image_stages: str = "all", dropout: float = 0.1, **optim):
+        super().__init__(task, text_encoder, vision_encoder, **optim)
+        options = {"modalities": modalities, "combine": combine}
+        self.check_task(task.name, options)
+        self.modalities, self.combine = list(modalities), combine
+        self.balance, self.entity = balance and combine == "weighted", entity and combine == "weighted"
+        self.alpha = alpha if combine == "weighted" else 0.0
+        self.em_iterations, self.estimation_samples, self.temperature = em_iterations, estimation_samples, temperature
+        width = text_encoder.hidden_size
+        if "image" in self.modalities:
+            self.image = PooledImage(vision_encoder.stage_channels, width, image_stages)
+        if "proxy" in self.modalities:
+            if proxy_encoder is None:
+                raise ValueError("MASE modality 'proxy' needs a proxy tower (encoder.proxy, e.g. name=clip)")
+            self.proxy = proxy_encoder
+            self.proxy_projection = nn.Linear(proxy_encoder.output_size, width)
+        self.dropout = nn.Dropout(dropout)
+        count = len(self.modalities)
+        if self.entity:
+            self.graphs = graph_builder(graph_builder_kind, max_entities)
+            self.hgat = HeterogeneousGAT(count * width, len(EDGE_TYPES), heads)
+        if combine == "concat":
+            self.mix = nn.Linear(count * width, width)
+        self.register_buffer("z", torch.full((count,), 1.0 / count))
+        self.register_buffer("trajectory", torch.full((em_iterations, count), float("nan")))
+        self.register_buffer("information", torch.full((em_iterations, count), float("nan")))
+        self.trajectory[0] = self.z
+        self.build_head(width)
+
+    @classmethod
+    def check_task(cls, task: str, options: dict | None = None) -> None:
+        super().check_task(task, options)
+        modalities = list((options or {}).get("modalities", ("text", "image")))
+        unknown = set(modalities) - set(MODALITIES)
+        if unknown or not modalities or modalities[0] != "text" or len(set(modalities)) != len(modalities):
+            raise ValueError(f"MASE modalities must start with 'text' and name each of {MODALITIES} at most "
+                             f"once, not {modalities}")
+        if (options or {}).get("combine", "weighted") not in COMBINES:
+            raise ValueError(f"MASE combine must be one of {COMBINES}, not {options['combine']!r}")
+
+    @classmethod
+    def data_needs(cls, options: dict | None = None) -> dict:
+        needs = super().data_needs(options)
+        if "image" not in (options or {}).get("modalities", ("text", "image")):
+            needs["image_mode"] = "none"
+        return needs
+
+    @classmethod
+    def extra_encoders(cls, options: dict | None = None) -> dict[str, str]:
+        return {"proxy_encoder": "proxy"} if "proxy" in (options or {}).get("modalities", ()) else {}
+
+    # --- modality features -----------------------------------------------------------------
+    def modality_features(self, batch: dict) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+        """h^T [B, n, D], the other modalities' sentence vectors [B, D] and their presence masks [B]."""
+        text = self.encode_text(batch)
+        others, present = [], []
+        for name in self.modalities[1:]:
+            if name == "image":
+                mask = batch["image_mask"]
+                vector = self.image(self.visual_features(batch["image"], mask)) * mask[:, None].to(text.dtype)
+            else:
+                mask = torch.ones(text.size(0), dtype=torch.bool, device=text.device)
+                vector = self.proxy_projection(self.proxy([" ".join(e.words) for e in batch["examples"]]))
+            others.append(self.dropout(vector))
+            present.append(mask.bool())
+        return text, others, present
+
+    def inject_entities(self, text: torch.Tensor, others: list[torch.Tensor], batch: dict):
+        """Eq. 12-14 on the batch's MSSGs: the graph's per-modality output added to each feature."""
+        graphs = batch_graphs([self.graphs(self.task.words(e)) for e in batch["examples"]],
+                              batch["word_index"], batch["word_mask"], text.size(1))
+        nodes = torch.cat([graphs.pooling @ text,
+                           *[o[:, None].expand(-1, graphs.node_mask.size(1), -1) for o in others]], dim=-1)
+        enhanced = self.hgat(nodes, graphs.adjacency) * graphs.node_mask[..., None].to(text.dtype)
+        blocks = enhanced.split(text.size(-1), dim=-1)
+        text = text + graphs.membership.transpose(1, 2) @ blocks[0]
+        others = [o + block[:, 0] for o, block in zip(others, blocks[1:])]  # the sentence node's block
+        return text, others
+
+    def features(self, batch: dict):
+        text, others, present = self.modality_features(batch)
+        if self.entity:
+            text, others = self.inject_entities(text, others, batch)
+        others = [o * p[:, None].to(o.dtype) for o, p in zip(others, present)]
+        return text, others, present
+
+    # --- Eq. 1 and the M-step loss ---------------------------------------------------------
+    def fuse(self, batch):
+        text, others, present = self.features(batch)
+        if self.combine == "concat":
+            broadcast = [o[:, None].expand(-1, text.size(1), -1) for o in others]
+            return Fused(self.mix(torch.cat([text, *broadcast], dim=-1)))
+        fused = self.z[0] * text + sum(z * o[:, None] for z, o in zip(self.z[1:], others))
+        losses = {}
+        if self.training and self.alpha > 0 and others:
+            l_cc = cross_modal_infonce([text[:, 0], *others], [torch.ones_like(present[0]), *present],
+                                       self.temperature).mean()
+            losses["alpha_l_cc"] = self.alpha * l_cc
+            self.log("train/l_cc", l_cc, batch_size=text.size(0))
+        return Fused(fused, losses)
+
+    # --- E-step ----------------------------------------------------------------------------
+    def round_starts(self) -> list[int]:
+        """Global steps at which rounds 1 .. em_iterations-1 begin (round 0 starts uniform)."""
+        total = self.trainer.estimated_stepping_batches
+        return [round(r * total / self.em_iterations) for r in range(1, self.em_iterations)]
+
+    def on_train_batch_start(self, batch, batch_idx):
+        if not self.balance:
+            return
+        done = int((~self.trajectory.isnan().any(-1)).sum())  # rounds whose z is set
+        starts = self.round_starts()
+        if done - 1 < len(starts) and self.global_step >= starts[done - 1]:
+            self.expectation_step(round_index=done)
+
+    @torch.no_grad()
+    def expectation_step(self, round_index: int) -> None:
+        """Eq. 10-11 with the parameters frozen: estimate I(h^m; y) and set z (and log both)."""
+        was_training = self.training
+        self.eval()
+        collected, labels = [[] for _ in self.modalities], []
+        for batch in self.trainer.datamodule.estimation_loader(self.estimation_samples):
+            batch = self.transfer_batch_to_device(batch, self.device, 0)
+            text, others, present = self.modality_features(batch)
+            others = [o * p[:, None].to(o.dtype) for o, p in zip(others, present)]
+            for store, vector in zip(collected, [text[:, 0], *others]):
+                store.append(vector.float().cpu())
+            labels.append(self.task.sentence_labels(batch).cpu())
+        self.train(was_training)
+        targets = torch.cat(labels)
+        information = torch.tensor([mutual_information(torch.cat(f), targets) for f in collected])
+        z = self.trainer.strategy.broadcast(allocation(information).to(self.z), src=0)
+        self.z.copy_(z)
+        self.trajectory[round_index] = z
+        self.information[round_index] = information.to(self.z)
+        for name, weight, estimate in zip(self.modalities, z, information):
+            self.log(f"z/{name}", weight, on_step=True, on_epoch=False)
+            self.log(f"mi/{name}", estimate, on_step=True, on_epoch=False)
+
+    # --- outputs ---------------------------------------------------------------------------
+    def allocation_history(self) -> dict:
+        rounds = ~self.trajectory.isnan().any(-1)
+        estimates = [[None if math.isnan(v) else v for v in row] for row in self.information[rounds].tolist()]
+        return {"z_trajectory": self.trajectory[rounds].tolist(), "mutual_information": estimates}  # round 0: none
+
+    def summary(self) -> dict:
+        """z as tested (the best checkpoint's) and the whole trajectory of the fit."""
+        history = getattr(self, "fit_history", None) or self.allocation_history()
+        return {"modalities": self.modalities, "z": self.z.tolist(), **history,
+                **({"graph_builder": self.graphs.name} if self.entity else {})}
+
+    def on_fit_end(self):
+        """The z trajectory as ``allocation.json`` and Figure 4 (``allocation.png``) in the run directory."""
+        self.fit_history = self.allocation_history()
+        if not self.trainer.is_global_zero or not self.balance:
+            return
+        run_dir = Path(self.trainer.default_root_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        summary = self.summary()
+        (run_dir / "allocation.json").write_text(json.dumps(summary, indent=2))
+        draw_allocation(torch.tensor(summary["z_trajectory"]), self.modalities, run_dir / "allocation.png")
