@@ -28,7 +28,7 @@ def fmt(stats: dict) -> str:
 
 
 def main() -> None:
-    training = [run("train_throughput", fusion) for fusion in ("text_only", "concat", "hvpnet", "muse")]
+    training = [run("train_throughput", fusion) for fusion in ("text_only", "concat", "hvpnet", "muse", "pmei", "mase")]
     loading = run("data_loading")
     exchange = run("exchange_overhead")
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores)"

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 
 import torch
@@ -85,6 +86,7 @@ class MASE(FusionModule):
         self.register_buffer("trajectory", torch.full((em_iterations, count), float("nan")))
         self.register_buffer("information", torch.full((em_iterations, count), float("nan")))
         self.trajectory[0] = self.z
+        self.estep_seconds = 0.0  # wall time spent in E-steps (this process)
         self.build_head(width)
 
     @classmethod
@@ -176,7 +178,7 @@ class MASE(FusionModule):
     @torch.no_grad()
     def expectation_step(self, round_index: int) -> None:
         """Eq. 10-11 with the parameters frozen: estimate I(h^m; y) and set z (and log both)."""
-        was_training = self.training
+        started, was_training = time.perf_counter(), self.training
         self.eval()
         collected, labels = [[] for _ in self.modalities], []
         for batch in self.trainer.datamodule.estimation_loader(self.estimation_samples):
@@ -193,6 +195,7 @@ class MASE(FusionModule):
         self.z.copy_(z)
         self.trajectory[round_index] = z
         self.information[round_index] = information.to(self.z)
+        self.estep_seconds += time.perf_counter() - started
         for name, weight, estimate in zip(self.modalities, z, information):
             self.log(f"z/{name}", weight, on_step=True, on_epoch=False)
             self.log(f"mi/{name}", estimate, on_step=True, on_epoch=False)
@@ -206,7 +209,7 @@ class MASE(FusionModule):
     def summary(self) -> dict:
         """z as tested (the best checkpoint's) and the whole trajectory of the fit."""
         history = getattr(self, "fit_history", None) or self.allocation_history()
-        return {"modalities": self.modalities, "z": self.z.tolist(), **history,
+        return {"modalities": self.modalities, "z": self.z.tolist(), **history, "estep_seconds": self.estep_seconds,
                 **({"graph_builder": self.graphs.name} if self.entity else {})}
 
     def on_fit_end(self):
