@@ -28,10 +28,13 @@ test-learning: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m learning tests/test_learning.py
 
 # The embedded comparison: every implemented fusion x task on synthetic data x 3 seeds, then the report.
+# SWEEP_JOBS runs at once (joblib), one thread each: on a 2-core laptop, 2.
 SWEEP_FUSIONS ?= text_only,concat,hvpnet,muse,pmei,mase
 SWEEP_DIR ?= multirun/embedded_comparison
+SWEEP_JOBS ?= 2
 sweep: install
-	HF_HUB_OFFLINE=1 $(BIN)/python -m fusionlab.train -m +preset=laptop fusion=$(SWEEP_FUSIONS) \
+	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(BIN)/python -m fusionlab.train -m +preset=laptop fusion=$(SWEEP_FUSIONS) \
+		hydra/launcher=local_parallel hydra.launcher.n_jobs=$(SWEEP_JOBS) \
 		task=mner,mre,msa,joint seed=1,2,3 logger=none trainer.enable_progress_bar=false hydra.sweep.dir=$(SWEEP_DIR)
 	$(BIN)/python -m fusionlab.report $(SWEEP_DIR)
 
