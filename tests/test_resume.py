@@ -22,8 +22,9 @@ def test_an_interrupted_run_resumes_to_the_same_result(tiny_overrides, tmp_path)
     assert resumed["best_epoch"] == full["best_epoch"] and len(resumed["timing"]["train_seconds_per_epoch"]) == 3
     assert resumed["metrics"]["val"] == pytest.approx(full["metrics"]["val"], abs=1e-6)
     assert resumed["metrics"]["test"] == pytest.approx(full["metrics"]["test"], abs=1e-6)
-    weights = [torch.load(tmp_path / run_dir / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    weights = [torch.load(tmp_path / run_dir / "checkpoints" / "best.ckpt", weights_only=False)["state_dict"]
                for run_dir in ("full", "cut")]
+    assert not (tmp_path / "cut" / "checkpoints" / "last.ckpt").exists()  # a finished run keeps no resume point
     assert all(torch.allclose(weights[0][k].float(), weights[1][k].float(), atol=1e-6) for k in weights[0])
 
 

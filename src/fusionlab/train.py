@@ -86,8 +86,11 @@ def run(cfg: DictConfig) -> dict:
     if cfg.init_from:  # cross-task transfer: everything but the task's heads
         transfer_weights(model, cfg.init_from)
 
+    # best.ckpt (what is tested, evaluated, predicted with and transferred) holds the weights only: the
+    # optimiser state would triple its size. last.ckpt holds everything a resume needs; it is removed
+    # once the run has finished, so a sweep does not keep two checkpoints per run.
     checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", monitor=f"val/{task.monitor}", mode="max",
-                                 save_top_k=1, filename="best")
+                                 save_top_k=1, filename="best", save_weights_only=True)
     last = ModelCheckpoint(dirpath=run_dir / "checkpoints", save_top_k=0, save_last=True,
                            every_n_train_steps=cfg.checkpoint_every_n_steps)  # what resume=true starts from
     recorder = RunRecorder()
@@ -97,6 +100,8 @@ def run(cfg: DictConfig) -> dict:
     callbacks = [checkpoint, last, recorder, StepSeeder(cfg.seed), WandbMedia(), *map(instantiate, cfg.callbacks)]
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger, default_root_dir=str(run_dir))
     trainer.fit(model, datamodule=datamodule, ckpt_path=resume_checkpoint(cfg.resume, run_dir))
+    if trainer.is_global_zero and last.last_model_path:
+        Path(last.last_model_path).unlink(missing_ok=True)
     test_metrics = trainer.test(model, datamodule=datamodule, ckpt_path="best", verbose=False)[0]
     if isinstance(logger, WandbLogger):
         logger.experiment.finish()  # flush now: the next run of a sweep may start in this process
