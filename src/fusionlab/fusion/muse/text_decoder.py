@@ -37,14 +37,15 @@ class AttentionCaptioner(nn.Module):
         h, c = torch.tanh(self.init_h(mean)), torch.tanh(self.init_c(mean))
         keys = self.attend_features(features)
         inputs = self.embed(tokens[:, :-1])
-        logits, weights = [], []
+        states, weights = [], []
         for step in range(inputs.size(1)):  # an RNN: the loop over time steps is the model
             alpha = self.attention_score(torch.tanh(keys + self.attend_hidden(h).unsqueeze(1))).squeeze(-1).softmax(-1)
             context = torch.sigmoid(self.gate(h)) * (alpha.unsqueeze(-1) * features).sum(dim=1)
             h, c = self.cell(torch.cat([inputs[:, step], context], dim=-1), (h, c))
-            logits.append(self.vocabulary(self.dropout(h)))
+            states.append(h)
             weights.append(alpha)
-        return torch.stack(logits, dim=1), torch.stack(weights, dim=1)
+        # The vocabulary projection reads no recurrent state: one matmul over all steps, not one per step.
+        return self.vocabulary(self.dropout(torch.stack(states, dim=1))), torch.stack(weights, dim=1)
 
     def loss(self, features: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """L_it: cross-entropy over the real target tokens + the doubly stochastic attention penalty."""
