@@ -48,6 +48,21 @@ def test_gradient_reaches_an_unfrozen_image_encoder(tiny_overrides):
     assert all(g is not None for g in grads) and sum(g.abs().sum() for g in grads) > 0
 
 
+@pytest.mark.parametrize("fusion", ["hvpnet", "pmei"])
+def test_encoders_method_layers_and_task_heads_get_their_own_learning_rates(tiny_overrides, fusion):
+    model, _, _ = _model_and_batch(tiny_overrides + [f"fusion={fusion}", "task=mner", "encoder.vision.freeze=false",
+                                                     "optim.lr=3e-4", "optim.encoder_lr=2e-5", "optim.head_lr=5e-3"])
+    rate = {id(p): group["lr"] for group in model.parameter_groups() for p in group["params"]}
+    assert rate[id(model.head.crf.transitions)] == 5e-3  # the CRF is part of the head
+    assert {rate[id(p)] for p in model.text.parameters()} | {rate[id(p)] for p in model.vision.parameters()} == {2e-5}
+    method = [p for name, p in model.named_parameters()
+              if not name.startswith(("text.", "vision.", "head.", "early.", "base.text.", "base.vision."))]
+    assert method and {rate[id(p)] for p in method} == {3e-4}
+    if fusion == "pmei":  # its early classifiers C'_e are task heads too
+        assert {rate[id(p)] for p in model.early.parameters()} == {5e-3}
+    assert len(rate) == sum(p.requires_grad for p in model.parameters())  # every parameter in exactly one group
+
+
 def test_frozen_image_encoder_is_served_from_the_cache_and_gets_no_gradient(tiny_overrides):
     model, batch, datamodule = _model_and_batch(tiny_overrides + ["fusion=concat", "encoder.vision.freeze=true"])
     assert isinstance(batch["image"], dict) and datamodule.stats["feature_cache"]["computed"] > 0
