@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from fusionlab.results import PROC_CLEAR_REFS, peak_memory, reset_peak_memory
 from fusionlab.train import assemble, run
 from tests.conftest import compose_config
 
@@ -113,3 +114,16 @@ def test_group_metrics_equal_scoring_each_group_alone(tmp_path, tiny_overrides):
     for group, metrics in saved["metrics"]["test_groups"].items():
         members = [r for r in rows if r["group"] == group]
         assert metrics["accuracy"] == pytest.approx(sum(r["gold"] == r["predicted"] for r in members) / len(members))
+
+
+@pytest.mark.skipif(not PROC_CLEAR_REFS.exists(), reason="resetting the CPU peak needs Linux's /proc")
+def test_peak_memory_is_per_run_not_per_process():
+    """Runs of a sweep share a process: an earlier run's peak must not show in the next one's."""
+    reset_peak_memory()
+    before, source = peak_memory()
+    block = torch.ones(128 * 2**20 // 4)  # 128 MB, touched
+    during, _ = peak_memory()
+    del block
+    reset_peak_memory()
+    after, _ = peak_memory()
+    assert source == "process_peak_rss" and during - before > 100 and during - after > 100

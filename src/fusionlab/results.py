@@ -17,10 +17,28 @@ def count_parameters(module: torch.nn.Module) -> dict[str, int]:
     return {"total": sum(p.numel() for p in params), "trainable": sum(p.numel() for p in params if p.requires_grad)}
 
 
+PROC_STATUS, PROC_CLEAR_REFS = Path("/proc/self/status"), Path("/proc/self/clear_refs")
+
+
+def reset_peak_memory() -> None:
+    """Start a run's high-water mark afresh: the runs of a sweep share a process (the basic launcher
+    runs them all in one, joblib reuses its workers), so a lifetime peak would carry over between them."""
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    if PROC_CLEAR_REFS.exists():
+        PROC_CLEAR_REFS.write_text("5")  # Linux: resets VmHWM, the peak resident set size
+
+
 def peak_memory() -> tuple[float, str]:
+    """The peak since ``reset_peak_memory`` in MB, and how it was measured. Without /proc (macOS,
+    Windows) the CPU figure is the process's lifetime peak, and its source says so."""
     if torch.cuda.is_available() and torch.cuda.max_memory_allocated() > 0:
         return torch.cuda.max_memory_allocated() / 2**20, "cuda_max_memory_allocated"
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process_max_rss"
+    if PROC_CLEAR_REFS.exists() and PROC_STATUS.exists():
+        for line in PROC_STATUS.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024, "process_peak_rss"
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process_lifetime_max_rss"
 
 
 def build_results(*, config: dict, monitor: str, recorder: RunRecorder, test_metrics: dict, model, data_stats: dict,

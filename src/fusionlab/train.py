@@ -24,7 +24,7 @@ from fusionlab.data.datamodule import FusionDataModule
 from fusionlab.fusion.base import FusionModule
 from fusionlab.media import WandbMedia
 from fusionlab.recorder import RunRecorder
-from fusionlab.results import build_results, write_failure, write_results
+from fusionlab.results import build_results, reset_peak_memory, write_failure, write_results
 from fusionlab.resume import StepSeeder, resume_checkpoint
 from fusionlab.transfer import transfer_weights
 from fusionlab.tasks.base import Task
@@ -79,6 +79,7 @@ def assemble(cfg: DictConfig) -> Assembly:
 
 
 def run(cfg: DictConfig) -> dict:
+    reset_peak_memory()
     L.seed_everything(cfg.seed, workers=True)
     run_dir = Path(cfg.output_dir)
     parts = assemble(cfg)
