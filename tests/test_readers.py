@@ -103,6 +103,61 @@ def test_casrel_bad_record_names_its_line(tmp_path):
         CasrelReader()(path)
 
 
+def test_mnre_reads_na_as_the_no_relation_label_none(tmp_path):
+    path = tmp_path / "mnre.txt"
+    record = {"token": ["A", "b", "C"], "h": {"pos": [0, 1]}, "t": {"pos": [2, 3]}, "img_id": "x.jpg",
+              "relation": "NA"}
+    path.write_text(f"{record!r}\n{ {**record, 'relation': 'None'}!r}\n{ {**record, 'relation': '/per/loc'}!r}\n")
+    assert [p.relations[0].label for p in MnreReader()(path).examples] == ["None", "None", "/per/loc"]
+    (grouped,) = MnreReader(group=True)(path).examples
+    assert [r.label for r in grouped.relations] == ["/per/loc"]
+
+
+def _mnre_line(word: str) -> str:
+    return repr({"token": [word, "b"], "h": {"pos": [0, 1]}, "t": {"pos": [1, 2]}, "relation": "None"})
+
+
+# Per reader: a label file of two examples, the second on the given line, holding the word "fine"
+# and read as the given words.
+LABEL_FILES = {
+    "conll": (ConllReader, "IMGID:1\nok\tO\n\nIMGID:2\nfine\tO\n", 5, ["fine"]),
+    "mnre": (MnreReader, f"{_mnre_line('ok')}\n{_mnre_line('fine')}\n", 2, ["fine", "b"]),
+    "casrel": (CasrelReader, '{"text": "ok", "triple_list": []}\n{"text": "fine", "triple_list": []}\n', 2, ["fine"]),
+    "mvsa": (MvsaReader, "ID\ttext,image\n1\tpositive,positive\nfine\tneutral,negative\n", 3, ["post", "fine"]),
+}
+
+
+def _label_file(folder, reader: str, raw: bytes):
+    """``raw`` as ``folder/<reader>.txt``, with MVSA's post files (opening with a BOM) beside it."""
+    (folder / "data").mkdir(parents=True)
+    for post in ("1", "fine"):
+        (folder / "data" / f"{post}.txt").write_bytes(b"\xef\xbb\xbfpost " + post.encode())
+    path = folder / f"{reader}.txt"
+    path.write_bytes(raw)
+    return path
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"], ids=["plain", "bom"])
+@pytest.mark.parametrize("reader", LABEL_FILES)
+def test_non_utf8_bytes_in_a_label_file_name_the_file_the_line_and_utf8(tmp_path, reader, bom):
+    read, text, line, _ = LABEL_FILES[reader]
+    path = _label_file(tmp_path, reader, bom + text.encode().replace(b"fine", b"caf\xe9"))
+    with pytest.raises(DataFormatError) as error:
+        read()(path)
+    assert str(error.value).startswith(f"{path}:{line}: expected UTF-8 text (byte 0xe9 is not UTF-8); found ")
+    assert "caf\ufffd" in str(error.value) and error.value.line == line  # the line, the bad byte replaced
+
+
+@pytest.mark.parametrize("reader", LABEL_FILES)
+def test_a_utf8_bom_opening_a_label_file_is_accepted(tmp_path, reader):
+    read, text, _, words = LABEL_FILES[reader]
+    plain = read()(_label_file(tmp_path / "plain", reader, text.encode())).examples
+    marked = read()(_label_file(tmp_path / "bom", reader, b"\xef\xbb\xbf" + text.encode())).examples
+    assert len(marked) == 2 and marked[1].words == words  # MVSA: its post files open with a BOM too
+    assert [(e.words, e.image, e.tags, e.label, e.relations) for e in marked] == [
+        (e.words, e.image, e.tags, e.label, e.relations) for e in plain]
+
+
 @pytest.mark.parametrize("split, count", [("train.txt", 4000), ("valid.txt", 1000), ("test.txt", 3257)])
 def test_real_twitter2015_sentence_counts(split, count):
     examples = ConllReader()(shared_file("twitter2015", split)).examples

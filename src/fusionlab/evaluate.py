@@ -30,9 +30,9 @@ def evaluate(run_dir: str | Path, checkpoint: str | Path, test_images: str, trai
     cfg.output_dir = str(run_dir / f"evaluate_{test_images}")
     Path(cfg.output_dir).mkdir(exist_ok=True)
     L.seed_everything(cfg.seed, workers=True)
-    parts = assemble(cfg)
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
-    parts.model.load_state_dict(state)
+    weights = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    parts = assemble(cfg, labels=weights["fusionlab"]["labels"])  # the heads' vocabulary, as trained
+    parts.model.load_state_dict(weights["state_dict"])
     trainer = instantiate(trainer_config, logger=False, default_root_dir=cfg.output_dir)
     metrics = trainer.test(parts.model, datamodule=parts.datamodule, verbose=False)[0]
     record = {"fusion": saved["fusion"], "task": saved["task"], "dataset": saved["dataset"], "seed": saved["seed"],

@@ -1,11 +1,12 @@
 """``python -m fusionlab.predict ckpt=<path> text="..." [image=<path>] [head=0:2 tail=4:5]``
 or ``python -m fusionlab.predict ckpt=<path> inputs=<file.jsonl>``: predictions as JSON lines.
 
-The run is rebuilt from the resolved config in the ``results.json`` beside the checkpoint's
-``checkpoints/`` folder (its dataset must be where the run found it: the label vocabulary is
-fixed from it). Each input is a sentence (split on whitespace), an optional image path, and for
-mre the head and tail word spans ``start:end`` (end exclusive). Inputs files hold one JSON
-object per line with the same keys (spans as ``[start, end]``).
+The run is rebuilt from the checkpoint alone: it holds the run's config and label vocabulary, so no
+split of the dataset is read and no feature cache is filled (a frozen vision encoder runs on the
+given image). Each input is a sentence (split on whitespace), an optional image path, and for mre the
+head and tail word spans ``start:end`` (end exclusive). Inputs files hold one JSON object per line
+with the same keys (spans as ``[start, end]``). A sentence longer than the run's ``max_length`` is
+read up to there: its row says ``"truncated": true`` and how many words were read.
 """
 
 from __future__ import annotations
@@ -25,40 +26,57 @@ KEYS = ("ckpt", "text", "image", "head", "tail", "inputs")
 
 def load_run(checkpoint: str | Path) -> Assembly:
     """The run's task, datamodule and model, with the checkpoint's weights, in eval mode."""
-    checkpoint = Path(checkpoint)
-    results = checkpoint.resolve().parent.parent / "results.json"
-    if not results.exists():
-        raise FileNotFoundError(f"{results} not found: predict reads the run's config from the results.json "
-                                f"of the run directory that holds {checkpoint}")
-    parts = assemble(OmegaConf.create(json.loads(results.read_text())["config"]))
-    parts.model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"])
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    if "fusionlab" not in saved:
+        raise ValueError(f"{checkpoint}: not a fusionlab checkpoint that describes itself (no 'fusionlab' entry "
+                         f"with the config and label vocabulary); train the run again with this version")
+    described = saved["fusionlab"]
+    parts = assemble(OmegaConf.create(described["config"]), labels=described["labels"], read_data=False)
+    parts.model.load_state_dict(saved["state_dict"])
     parts.model.eval()
     return parts
 
 
-def _span(value) -> Span:
-    start, end = (int(v) for v in (value.split(":") if isinstance(value, str) else value))
+def _span(value, name: str, n_words: int, where: str) -> Span:
+    try:
+        start, end = (int(v) for v in (value.split(":") if isinstance(value, str) else value))
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: {name} must be 'start:end' or [start, end], got {value!r}") from None
+    if not 0 <= start < end <= n_words:
+        raise ValueError(f"{where}: {name} {start}:{end} is outside the sentence's {n_words} words "
+                         f"(expected 0 <= start < end <= {n_words})")
     return Span(start, end)
 
 
-def to_example(record: dict) -> Example:
-    if not record.get("text"):
-        raise ValueError(f"an input needs a non-empty 'text', got {record}")
-    image = str(Path(record["image"]).resolve()) if record.get("image") else None
-    entities = [_span(record[k]) for k in ("head", "tail") if record.get(k) is not None]
-    return Example(record["text"].split(), image, entities=entities)
+def to_example(record: dict, where: str = "input") -> Example:
+    text = record.get("text")
+    if not isinstance(text, str) or not text.split():
+        raise ValueError(f"{where}: an input needs a 'text' with at least one word, got {text!r}")
+    words = text.split()
+    image = None
+    if record.get("image"):
+        path = Path(record["image"]).resolve()
+        if not path.is_file():
+            raise FileNotFoundError(f"{where}: image {record['image']} does not exist")
+        image = str(path)
+    entities = [_span(record[k], k, len(words), where) for k in ("head", "tail") if record.get(k) is not None]
+    return Example(words, image, entities=entities)
 
 
 @torch.no_grad()
 def predict(parts: Assembly, records: list[dict]) -> list[dict]:
     task, model = parts.task, parts.model
-    examples = [task.unlabeled(to_example(r)) for r in records]
+    examples = [task.unlabeled(to_example(r, f"input {n}")) for n, r in enumerate(records, start=1)]
+    dataset = parts.datamodule.serve(examples)
     rows = []
-    for batch in parts.datamodule.loader(parts.datamodule.dataset(examples)):
+    for batch in parts.datamodule.loader(dataset):
         batch = model.transfer_batch_to_device(batch, model.device, 0)
         predictions = model.head.decode(model.fuse(batch).states, batch)
-        rows += [{"text": " ".join(e.words), "image": e.image, **task.prediction(e, p)}
-                 for e, p in zip(batch["examples"], predictions)]
+        for example, prediction in zip(batch["examples"], predictions):
+            encoded = dataset.encoded[len(rows)]
+            truncated = {"truncated": True, "words_read": encoded.kept_words} if encoded.truncated else {}
+            rows.append({"text": " ".join(example.words), "image": example.image, **truncated,
+                         **task.prediction(example, prediction)})
     return rows
 
 

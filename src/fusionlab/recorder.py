@@ -1,5 +1,6 @@
-"""A Lightning callback that records what results.json reports: per-epoch validation
-metrics (to name the best epoch), training time per epoch and evaluation time."""
+"""A Lightning callback that records what results.json reports: every validation's metrics with the
+epoch and step it ran at (the best one is then read from the checkpoint actually kept), training time
+per epoch and evaluation time."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import lightning as L
 
 class RunRecorder(L.Callback):
     def __init__(self):
-        self.val_history: list[dict[str, float]] = []
+        self.val_history: list[dict] = []  # {"epoch", "step", "metrics"} per validation
         self.epoch_seconds: list[float] = []
         self.train_samples = 0
         self.test_seconds = 0.0
@@ -38,10 +39,17 @@ class RunRecorder(L.Callback):
     def on_train_epoch_end(self, trainer, module):
         self.epoch_seconds.append(time.perf_counter() - self._epoch_start)
 
-    def on_validation_epoch_end(self, trainer, module):
+    def on_validation_end(self, trainer, module):
+        """After the module has logged this validation's metrics (``on_validation_epoch_end`` of a
+        callback runs before the module's, and would still see the previous epoch's)."""
         if not trainer.sanity_checking:
-            self.val_history.append({k[4:]: float(v) for k, v in trainer.callback_metrics.items()
-                                     if k.startswith("val/")})
+            self.val_history.append({"epoch": trainer.current_epoch, "step": trainer.global_step,
+                                     "metrics": {k[4:]: float(v) for k, v in trainer.callback_metrics.items()
+                                                 if k.startswith("val/")}})
+
+    def validation_at(self, step: int) -> dict | None:
+        """The validation that ran at global ``step`` (what a checkpoint saved then was chosen by)."""
+        return next((entry for entry in self.val_history if entry["step"] == step), None)
 
     def on_test_start(self, trainer, module):
         self._test_start = time.perf_counter()

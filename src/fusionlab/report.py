@@ -36,12 +36,16 @@ SIGNIFICANCE = 0.05
 
 @dataclass
 class Cell:
-    """All runs of one fusion on one (dataset, task, sample ratio)."""
+    """All runs of one fusion, with one setting of every other config key, on one (dataset, task, ratio).
+    ``fusion`` is the row's name: the fusion, followed by the keys that set this row apart from the other
+    runs of that fusion on the column (e.g. ``concat [optim.lr=0.0001]``)."""
 
     fusion: str
     column: tuple[str, str, float]  # dataset, task, sample ratio
+    method: str = ""  # the fusion alone
     runs: list[dict] = field(default_factory=list)
     failed: int = 0
+    unfinished: int = 0  # started (run.json) but neither finished nor failed: killed, or still training
     perturbed: dict[str, list[dict]] = field(default_factory=dict)  # fusionlab.evaluate: shuffled / removed
 
     @property
@@ -58,26 +62,93 @@ class Cell:
                 if group in r["metrics"].get("test_groups", {})]
 
 
+# Config keys that never set runs apart: where files live, how often to checkpoint or log, the seed
+# (what a row averages over) and the sample ratio (a column of its own).
+IGNORED_KEYS = ("seed", "output_dir", "cache_root", "data_root", "resume", "logger", "init_from",
+                "checkpoint_every_n_steps", "checkpoint_every_minutes", "data.num_workers", "data.pin_memory",
+                "data.eval_batch_size", "data.cache_dir", "data.sample_ratio", "trainer.enable_progress_bar",
+                "trainer.log_every_n_steps")
+PATH_PARTS = ("root", "dir", "mapping", "splits", "groups")  # dataset keys that are file locations
+
+
+def _flatten(config, prefix: str = "") -> dict[str, str]:
+    if isinstance(config, dict):
+        return {k: v for key, value in config.items() for k, v in _flatten(value, f"{prefix}{key}.").items()}
+    return {prefix[:-1]: json.dumps(config, sort_keys=True) if isinstance(config, list) else str(config)}
+
+
+def _ignored(key: str) -> bool:
+    if any(key == k or key.startswith(k + ".") for k in IGNORED_KEYS):
+        return True
+    return key.startswith("dataset.") and any(part in key for part in PATH_PARTS)
+
+
+def _column(record: dict) -> tuple[str, str, float]:
+    ratio = float(record.get("config", {}).get("data", {}).get("sample_ratio", 1.0))
+    return record["dataset"], record["task"], ratio
+
+
+def row_names(records: list[dict]) -> list[str]:
+    """Each record's row: its fusion, plus every config key whose value differs between the runs of
+    that fusion on the same column (so runs of two sweeps over a hyperparameter are never pooled)."""
+    flat = [{k: v for k, v in _flatten(r.get("config", {})).items() if not _ignored(k)} for r in records]
+    by_setting: dict[tuple, list[int]] = defaultdict(list)
+    for index, record in enumerate(records):
+        by_setting[record["fusion"], _column(record)].append(index)
+    names = [record["fusion"] for record in records]
+    for members in by_setting.values():
+        keys = sorted({k for i in members for k in flat[i]})
+        varying = [k for k in keys if len({flat[i].get(k) for i in members}) > 1]
+        for i in members:
+            if varying:
+                names[i] += " [" + ", ".join(f"{k}={flat[i].get(k, '-')}" for k in varying) + "]"
+    return names
+
+
 def collect(root: Path) -> dict[tuple, Cell]:
-    cells: dict[tuple, Cell] = {}
-
-    def cell(record: dict) -> Cell:
-        ratio = float(record.get("config", {}).get("data", {}).get("sample_ratio", 1.0))
-        column = (record["dataset"], record["task"], ratio)
-        return cells.setdefault((record["fusion"], column), Cell(record["fusion"], column))
-
+    """Every run under ``root``: finished (results.json), failed (failed.json) and unfinished (run.json
+    alone: killed, or still training)."""
+    records: list[tuple[str, dict, Path]] = []
     for path in sorted(root.rglob("results.json")):
-        record = json.loads(path.read_text())
-        cell(record).runs.append(record)
-        for evaluation in sorted(path.parent.glob("evaluation_*.json")):
-            tested = json.loads(evaluation.read_text())
-            if tested["test_images"] != "clean":
-                cell(record).perturbed.setdefault(tested["test_images"], []).append(tested)
+        records.append(("finished", json.loads(path.read_text()), path))
     for path in sorted(root.rglob("failed.json")):
-        cell(json.loads(path.read_text())).failed += 1
-    if not cells:
-        raise SystemExit(f"no results.json or failed.json under {root}")
+        if not (path.parent / "results.json").exists():
+            records.append(("failed", json.loads(path.read_text()), path))
+    for path in sorted(root.rglob("run.json")):
+        if not any((path.parent / name).exists() for name in ("results.json", "failed.json")):
+            records.append(("unfinished", json.loads(path.read_text()), path))
+    if not records:
+        raise SystemExit(f"no results.json, failed.json or run.json under {root}")
+    cells: dict[tuple, Cell] = {}
+    for (status, record, path), row in zip(records, row_names([r for _, r, _ in records])):
+        column = _column(record)
+        cell = cells.setdefault((row, column), Cell(row, column, record["fusion"]))
+        if status == "failed":
+            cell.failed += 1
+        elif status == "unfinished":
+            cell.unfinished += 1
+        else:
+            seeds = [r["seed"] for r in cell.runs]
+            if record["seed"] in seeds:
+                raise SystemExit(f"{path}: a second run of {row} on {_column_name(column)} with seed "
+                                 f"{record['seed']} and the same config: remove the duplicate")
+            cell.runs.append(record)
+            for evaluation in sorted(path.parent.glob("evaluation_*.json")):
+                tested = json.loads(evaluation.read_text())
+                if tested["test_images"] != "clean":
+                    cell.perturbed.setdefault(tested["test_images"], []).append(tested)
     return cells
+
+
+def baseline_cell(cells: dict[tuple, Cell], cell: Cell, baseline: str) -> Cell | None:
+    """The baseline run set ``cell`` is compared with: the baseline's row with the same distinguishing
+    keys, else its only row on the column."""
+    suffix = cell.fusion[len(cell.method):]
+    same = cells.get((baseline + suffix, cell.column))
+    if same is not None:
+        return same
+    rows = [c for (_, column), c in cells.items() if column == cell.column and c.method == baseline]
+    return rows[0] if len(rows) == 1 else None
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -86,7 +157,7 @@ def mean_std(values: list[float]) -> tuple[float, float]:
 
 def paired_test(cell: Cell, baseline: Cell | None) -> dict | None:
     """Paired t-test of ``cell`` against the baseline over the seeds both have (None below 2 pairs)."""
-    if baseline is None or cell.fusion == baseline.fusion:
+    if baseline is None or cell.method == baseline.method:
         return None
     mine, theirs = cell.scores(), baseline.scores()
     seeds = sorted(mine.keys() & theirs.keys())
@@ -106,14 +177,14 @@ def _column_name(column) -> str:
 
 
 def build_tables(cells: dict[tuple, Cell]) -> dict:
-    fusions = sorted({f for f, _ in cells}, key=lambda f: (f != BASELINE, f))
+    fusions = sorted({f for f, _ in cells}, key=lambda f: (f.split(" [")[0] != BASELINE, f))
     columns = sorted({c for _, c in cells})
     best = {}
     for column in columns:
         means = {f: mean_std(list(cells[f, column].scores().values()))[0] for f in fusions
                  if (f, column) in cells and cells[f, column].scores()}
         best[column] = max(means, key=means.get) if means else None
-    tests = {(f, c): paired_test(cells[f, c], cells.get((BASELINE, c))) for f, c in cells}
+    tests = {(f, c): paired_test(cells[f, c], baseline_cell(cells, cells[f, c], BASELINE)) for f, c in cells}
     return {"fusions": fusions, "columns": columns, "best": best, "tests": tests}
 
 
@@ -138,8 +209,8 @@ def markdown(cells: dict[tuple, Cell], tables: dict) -> str:
              "", *header(["fusion", *map(_column_name, columns)])]
     lines += [f"| {f} | " + " | ".join(_cell_text(cells, tables, f, c) for c in columns) + " |" for f in fusions]
     lines += ["", "## Seeds and failed runs", "", *header(["fusion", *map(_column_name, columns)])]
-    lines += [f"| {f} | " + " | ".join(f"{len(cells[f, c].runs)} ok, {cells[f, c].failed} failed"
-                                        if (f, c) in cells else "-" for c in columns) + " |" for f in fusions]
+    lines += [f"| {f} | " + " | ".join(_counts(cells[f, c]) if (f, c) in cells else "-" for c in columns) + " |"
+              for f in fusions]
     lines += ["", f"## Paired t-test against {BASELINE}", "",
               *header(["fusion", "dataset/task", "seeds paired", "mean difference (points)", "p"])]
     for (f, c), test in sorted(tables["tests"].items(), key=lambda kv: (kv[0][1], kv[0][0])):
@@ -176,6 +247,11 @@ def markdown(cells: dict[tuple, Cell], tables: dict) -> str:
         if cell.runs:
             lines.append(f"| {f} | {_column_name(c)} | " + " | ".join(_efficiency(cell)) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _counts(cell: Cell) -> str:
+    text = f"{len(cell.runs)} ok, {cell.failed} failed"
+    return text + (f", {cell.unfinished} unfinished (killed or still training)" if cell.unfinished else "")
 
 
 def allocation_means(cell: Cell) -> dict[str, list[float]] | None:

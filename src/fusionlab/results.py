@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import resource
+import subprocess
 import traceback
 from pathlib import Path
 
@@ -41,22 +42,38 @@ def peak_memory() -> tuple[float, str]:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process_lifetime_max_rss"
 
 
-def build_results(*, config: dict, monitor: str, recorder: RunRecorder, test_metrics: dict, model, data_stats: dict,
-                  failed_images: int) -> dict:
-    history = recorder.val_history
-    best = max(range(len(history)), key=lambda i: history[i].get(monitor, float("-inf"))) if history else None
+def code_version() -> dict:
+    """The commit the run's code came from, and whether the work tree differed from it (None outside git)."""
+    here = Path(__file__).parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10)
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                                capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return {"commit": None, "dirty": None}
+    if commit.returncode:
+        return {"commit": None, "dirty": None}
+    return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
+
+
+def build_results(*, config: dict, monitor: str, recorder: RunRecorder, best: dict | None, test_metrics: dict,
+                  model, data_stats: dict, failed_images: int, labels: dict, run: dict) -> dict:
+    """``best``: the validation (``RunRecorder.val_history`` entry) of the checkpoint that was tested."""
     train_seconds = sum(recorder.epoch_seconds)
     memory, source = peak_memory()
     return {
         "fusion": config["fusion"]["name"], "task": config["task"]["name"], "dataset": config["dataset"]["name"],
         "seed": config["seed"],
         "encoders": {"text": config["encoder"]["text"]["name"], "vision": config["encoder"]["vision"]["name"]},
-        "metrics": {"val": history[best] if best is not None else {},
+        "metrics": {"val": best["metrics"] if best else {},
                     "test": {k.removeprefix("test/"): float(v) for k, v in test_metrics.items()
                              if k.startswith("test/")},
                     "test_groups": per_group(test_metrics)},
-        "best_epoch": best,
+        "best_epoch": best["epoch"] if best else None,
+        "best_step": best["step"] if best else None,
+        "val_history": recorder.val_history,
         "monitor": monitor,
+        "labels": labels,
         "params": count_parameters(model),
         **({"method": model.summary()} if model.summary() else {}),
         "timing": {"train_seconds_per_epoch": recorder.epoch_seconds,
@@ -64,6 +81,7 @@ def build_results(*, config: dict, monitor: str, recorder: RunRecorder, test_met
                    "train_samples_per_second": recorder.train_samples / train_seconds if train_seconds else None},
         "peak_memory_mb": memory, "peak_memory_source": source,
         "data": {**data_stats, "unreadable_images": failed_images},
+        "run": run,
         "config": config,
     }
 

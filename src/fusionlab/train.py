@@ -1,14 +1,19 @@
 """Hydra entry point: ``python -m fusionlab.train fusion=<f> task=<t> dataset=<d> seed=<s>``.
 
-Fits on train, picks the best epoch by the task's validation metric, tests that
-checkpoint, and writes ``results.json`` and the test predictions into the run directory.
+Fits on train, picks the best epoch by the task's validation metric, tests the checkpoint that
+epoch left, and writes ``results.json`` and the test predictions into the run directory, whose name
+is the run's identity (``fusionlab.run_identity``): the same command finds the same folder, so an
+interrupted run continues and a finished one is not trained again.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
+from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import hydra
@@ -16,16 +21,20 @@ import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import get_class, instantiate
+from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
+from fusionlab.config_checks import check_combination, check_settings
 from fusionlab.data.datamodule import FusionDataModule
 from fusionlab.fusion.base import FusionModule
 from fusionlab.media import WandbMedia
 from fusionlab.recorder import RunRecorder
-from fusionlab.results import build_results, reset_peak_memory, write_failure, write_results
-from fusionlab.resume import StepSeeder, resume_checkpoint
+from fusionlab.results import build_results, code_version, reset_peak_memory, write_failure, write_results
+from fusionlab.resume import StepSeeder
+from fusionlab.run_identity import (FAILED_FILE, RunInProgressError, RunLock, checkpoint_position, finished_results,
+                                    last_checkpoint, mark_started, resume_from, run_name)
 from fusionlab.transfer import transfer_weights
 from fusionlab.tasks.base import Task
 
@@ -40,15 +49,7 @@ def sweep_group() -> str:
 
 
 OmegaConf.register_new_resolver("sweep_group", sweep_group, replace=True)
-
-
-def check_combination(cfg: DictConfig) -> None:
-    """Fail at config time when the fusion, task and dataset do not go together."""
-    fusion, task, dataset = cfg.fusion.name, cfg.task.name, cfg.dataset.name
-    get_class(cfg.fusion.module._target_).check_task(task, cfg.fusion.module)
-    if task not in cfg.dataset.tasks:
-        raise ValueError(f"dataset {dataset!r} serves tasks {sorted(cfg.dataset.tasks)}, not {task!r} "
-                         f"(fusion={fusion})")
+OmegaConf.register_new_resolver("run_name", run_name, replace=True)
 
 
 @dataclass
@@ -58,74 +59,131 @@ class Assembly:
     model: FusionModule
 
 
-def assemble(cfg: DictConfig) -> Assembly:
-    """Encoders, task, datamodule (set up) and LightningModule, as the config names them."""
+def assemble(cfg: DictConfig, labels: dict | None = None, read_data: bool = True) -> Assembly:
+    """Encoders, task, datamodule and LightningModule, as the config names them. The label vocabulary
+    the heads are sized by is fitted on the training split (``read_data``), or given (``labels``, from
+    a checkpoint: then ``read_data=False`` builds the run without touching its dataset)."""
     check_combination(cfg)
+    check_settings(cfg)
     needs = get_class(cfg.fusion.module._target_).data_needs(cfg.fusion.module)
     text = instantiate(cfg.encoder.text)
     vision = instantiate(cfg.encoder.vision) if needs["image_mode"] != "none" else None
     task = instantiate(cfg.task.head)
+    if labels is not None:
+        task.load_vocabulary(labels)
     text.add_special_tokens(list(task.special_tokens))
     datamodule = instantiate(cfg.data, dataset=OmegaConf.to_container(cfg.dataset, resolve=True), task=task,
                              tokenizer=text.tokenizer, seed=cfg.seed, **needs)
     if vision is not None:
         datamodule.attach_vision(vision)
-    datamodule.setup()  # fixes the label vocabulary the head is sized by
+    if read_data:
+        datamodule.setup()
     extras = {argument: instantiate(cfg.encoder[key])
               for argument, key in get_class(cfg.fusion.module._target_).extra_encoders(cfg.fusion.module).items()}
     model = instantiate(cfg.fusion.module, task=task, text_encoder=text, vision_encoder=vision, **extras,
                         **cfg.optim, _convert_="all")  # plain dicts, so that checkpoints load with weights_only
+    model.run_config = OmegaConf.to_container(cfg, resolve=True)  # kept in every checkpoint it writes
     return Assembly(task, datamodule, model)
 
 
+def checkpoint_callbacks(cfg: DictConfig, run_dir: Path, monitor: str) -> tuple[ModelCheckpoint, ModelCheckpoint]:
+    """best.ckpt (what is tested, evaluated, predicted with and transferred) holds the weights only: the
+    optimiser state would triple its size. last.ckpt holds everything a resume needs, written every
+    ``checkpoint_every_n_steps`` steps or, when set, every ``checkpoint_every_minutes`` minutes; it is
+    removed once the run has finished, so a sweep does not keep two checkpoints per run."""
+    best = ModelCheckpoint(dirpath=run_dir / "checkpoints", monitor=f"val/{monitor}", mode="max",
+                           save_top_k=1, filename="best", save_weights_only=True, enable_version_counter=False)
+    every = ({"train_time_interval": timedelta(minutes=cfg.checkpoint_every_minutes)}
+             if cfg.get("checkpoint_every_minutes") else {"every_n_train_steps": cfg.checkpoint_every_n_steps})
+    last = ModelCheckpoint(dirpath=run_dir / "checkpoints", save_top_k=0, save_last=True, **every)
+    return best, last
+
+
 def run(cfg: DictConfig) -> dict:
+    """Train, test and record one run; a finished run's recorded results are returned as they are."""
+    run_dir = Path(cfg.output_dir)
+    finished = finished_results(run_dir)
+    if finished is not None:
+        if str(cfg.resume).lower() not in ("auto", "true"):
+            raise FileExistsError(f"{run_dir} holds a finished run (results.json) and resume={cfg.resume}: "
+                                  f"remove the folder to train it again")
+        log.warning("%s already finished: not training it again (its results.json is kept; remove the folder "
+                    "to train anew)", run_dir)
+        return finished
+    with RunLock(run_dir) if rank_zero_only.rank == 0 else nullcontext():
+        return _train_and_test(cfg, run_dir)
+
+
+def _train_and_test(cfg: DictConfig, run_dir: Path) -> dict:
+    resumed_from = resume_from(cfg.resume, run_dir)
+    if resumed_from is None and rank_zero_only.rank == 0 and (run_dir / "checkpoints").exists():
+        log.warning("%s: an earlier attempt left no resume point; starting afresh", run_dir)
+        shutil.rmtree(run_dir / "checkpoints")
+    config = OmegaConf.to_container(cfg, resolve=True)
+    if rank_zero_only.rank == 0:
+        mark_started(run_dir, config, resumed_from)
     reset_peak_memory()
     L.seed_everything(cfg.seed, workers=True)
-    run_dir = Path(cfg.output_dir)
     parts = assemble(cfg)
     task, datamodule, model = parts.task, parts.datamodule, parts.model
     if cfg.init_from:  # cross-task transfer: everything but the task's heads
         transfer_weights(model, cfg.init_from)
 
-    # best.ckpt (what is tested, evaluated, predicted with and transferred) holds the weights only: the
-    # optimiser state would triple its size. last.ckpt holds everything a resume needs; it is removed
-    # once the run has finished, so a sweep does not keep two checkpoints per run.
-    checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", monitor=f"val/{task.monitor}", mode="max",
-                                 save_top_k=1, filename="best", save_weights_only=True)
-    last = ModelCheckpoint(dirpath=run_dir / "checkpoints", save_top_k=0, save_last=True,
-                           every_n_train_steps=cfg.checkpoint_every_n_steps)  # what resume=true starts from
+    checkpoint, last = checkpoint_callbacks(cfg, run_dir, task.monitor)
     recorder = RunRecorder()
     logger = instantiate(cfg.logger) if cfg.logger else False
     if logger:
-        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+        logger.log_hyperparams(config)
     callbacks = [checkpoint, last, recorder, StepSeeder(cfg.seed), WandbMedia(), *map(instantiate, cfg.callbacks)]
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger, default_root_dir=str(run_dir))
-    trainer.fit(model, datamodule=datamodule, ckpt_path=resume_checkpoint(cfg.resume, run_dir))
-    if trainer.is_global_zero and last.last_model_path:
-        Path(last.last_model_path).unlink(missing_ok=True)
-    test_metrics = trainer.test(model, datamodule=datamodule, ckpt_path="best", verbose=False)[0]
+    trainer.fit(model, datamodule=datamodule, ckpt_path=resumed_from)
+    best = None
+    if checkpoint.best_model_path:  # none under fast_dev_run, which writes no checkpoint: the last weights are tested
+        best = recorder.validation_at(checkpoint_position(checkpoint.best_model_path)[1])
+    test_metrics = trainer.test(model, datamodule=datamodule, ckpt_path=checkpoint.best_model_path or None,
+                                verbose=False)[0]
     if isinstance(logger, WandbLogger):
         logger.experiment.finish()  # flush now: the next run of a sweep may start in this process
 
-    results = build_results(config=OmegaConf.to_container(cfg, resolve=True), monitor=task.monitor,
-                            recorder=recorder, test_metrics=test_metrics, model=model,
-                            data_stats=datamodule.stats, failed_images=sum(datamodule.store.failed.values()))
+    results = build_results(config=config, monitor=task.monitor, recorder=recorder, best=best,
+                            test_metrics=test_metrics, model=model, data_stats=datamodule.stats,
+                            failed_images=len(datamodule.store.unreadable), labels=task.vocabulary(),
+                            run={"name": run_dir.name, "dir": str(run_dir.resolve()), "resumed_from": resumed_from,
+                                 "fast_dev_run": bool(trainer.fast_dev_run), "code": code_version(),
+                                 "processes": trainer.world_size})
     if trainer.is_global_zero:
+        last_checkpoint(run_dir).unlink(missing_ok=True)
+        (run_dir / FAILED_FILE).unlink(missing_ok=True)  # an earlier attempt's failure, now superseded
         path = write_results(results, run_dir)
-        print(f"test metrics ({results['fusion']} / {results['task']} / {results['dataset']}, seed {cfg.seed}):")
-        print(json.dumps(results["metrics"]["test"], indent=2))
-        print(f"results: {path}")
+        log.info("test metrics (%s / %s / %s, seed %s):\n%s", results["fusion"], results["task"],
+                 results["dataset"], cfg.seed, json.dumps(results["metrics"]["test"], indent=2))
+        log.info("results: %s", path)
     return results
+
+
+def guard_ddp_sweep(cfg: DictConfig) -> None:
+    """``-m`` with a multi-process DDP trainer under a local launcher: Lightning starts each DDP child by
+    re-running this command line, ``-m`` included, so every child would run the whole sweep again."""
+    hydra_cfg = HydraConfig.get()
+    strategy, devices = str(cfg.trainer.get("strategy", "auto")), cfg.trainer.get("devices", 1)
+    spawns_children = strategy.startswith("ddp") and "spawn" not in strategy and devices not in (1, "1")
+    if hydra_cfg.mode == RunMode.MULTIRUN and spawns_children and "submitit" not in hydra_cfg.launcher._target_:
+        raise SystemExit(
+            f"trainer.strategy={strategy} with devices={devices} cannot run under -m with the local launcher "
+            f"({hydra_cfg.launcher._target_}): Lightning would re-run the whole sweep in every DDP child. Use "
+            f"hydra/launcher=slurm (one job per run, one process per device), run each configuration without -m, "
+            f"or use trainer.strategy=ddp_spawn.")
 
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="config")
 def main(cfg: DictConfig) -> float:
     """One run; returns the best validation score (what a sweeper optimises: never a test score).
     In a sweep (``-m``) a failing run leaves ``failed.json`` and the sweep goes on."""
+    guard_ddp_sweep(cfg)
     try:
         results = run(cfg)
     except Exception as error:
-        if HydraConfig.get().mode != RunMode.MULTIRUN:
+        if HydraConfig.get().mode != RunMode.MULTIRUN or isinstance(error, RunInProgressError):
             raise
         path = write_failure(OmegaConf.to_container(cfg, resolve=True), error, cfg.output_dir)
         log.exception(f"run failed; recorded in {path}; the sweep goes on")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 from collections import Counter
 from dataclasses import replace
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.pytorch.accelerators import CUDAAccelerator
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset, Subset
 
@@ -58,16 +60,19 @@ class MultimodalDataset(Dataset):
         self.target_pixels = target_pixels
         self.encoded = [encode_words(task.words(e), tokenizer, max_length) for e in examples]
         self.truncated = sum(e.truncated for e in self.encoded)
+        self.targets_cut = sum(task.target_cut(e, encoded) for e, encoded in zip(examples, self.encoded))
 
     def __len__(self) -> int:
         return len(self.examples)
 
     def _visual(self, path: Path | None) -> tuple[object, bool]:
+        """Pixels or cached features and True, or zeros and False (the missing-image policy)."""
         if self.image_mode == "pixels":
             return self.store.load(path)
-        if path is not None and path.is_file():
-            return self.cache.get(path), True
-        return {k: torch.zeros_like(v) for k, v in self.template.items()}, False
+        features = self.cache.get(path, self.store)
+        if features is None:
+            return {k: torch.zeros_like(v) for k, v in self.template.items()}, False
+        return features, True
 
     def __getitem__(self, index: int) -> dict:
         example, encoded = self.examples[index], self.encoded[index]
@@ -138,10 +143,10 @@ class FusionDataModule(L.LightningDataModule):
     ``load_aux`` come from the fusion class."""
 
     def __init__(self, dataset: dict, task: Task, tokenizer, batch_size: int = 32, eval_batch_size: int = 64,
-                 max_length: int = 128, num_workers: int = 0, sample_ratio: float = 1.0, seed: int = 1,
+                 max_length: int = 128, num_workers: int | str = 0, sample_ratio: float = 1.0, seed: int = 1,
                  image_size: int = 224, max_aux: int = 3, image_mode: str = "pixels", load_aux: bool = False,
                  target_pixels: int | None = None, test_images: str = "clean",
-                 feature_cache: bool = True, cache_dir: str = ".cache/features"):
+                 feature_cache: bool = True, cache_dir: str = ".cache/features", pin_memory: bool | str = "auto"):
         super().__init__()
         if image_mode not in IMAGE_MODES:
             raise ValueError(f"image_mode must be one of {IMAGE_MODES}, not {image_mode!r}")
@@ -151,7 +156,7 @@ class FusionDataModule(L.LightningDataModule):
             raise ValueError(f"sample_ratio must be in (0, 1], not {sample_ratio}")
         self.source, self.task, self.tokenizer = dataset, task, tokenizer
         self.batch_size, self.eval_batch_size, self.max_length = batch_size, eval_batch_size, max_length
-        self.num_workers, self.sample_ratio, self.seed = num_workers, sample_ratio, seed
+        self.num_workers, self.pin_memory, self.sample_ratio, self.seed = num_workers, pin_memory, sample_ratio, seed
         self.image_size, self.max_aux, self.image_mode, self.load_aux = image_size, max_aux, image_mode, load_aux
         self.target_pixels = target_pixels  # a generation target of this size (MuSE's image decoder)
         self.test_images = test_images
@@ -186,6 +191,10 @@ class FusionDataModule(L.LightningDataModule):
             if result.dropped:
                 log.warning("%s: dropped %s", path, dict(result.dropped))
                 self.stats.setdefault("dropped", {})[split] = dict(result.dropped)
+            if not result.examples:
+                raise ValueError(f"{self.source['name']} {split} split: {path} holds no examples"
+                                 + (f" (every record was dropped: {dict(result.dropped)})" if result.dropped else
+                                    " (an empty file or an empty list)"))
         return examples
 
     def _attach_groups(self, examples: dict[str, list[Example]]) -> None:
@@ -215,7 +224,9 @@ class FusionDataModule(L.LightningDataModule):
         self._attach_groups(examples)
         examples["train"] = self._subsample(examples["train"])
         examples["test"] = perturb_images(examples["test"], self.test_images, self.seed)
-        self.task.fit([e for split in SPLITS for e in examples[split]])
+        if not self.task.fitted:  # a checkpoint's vocabulary (evaluate) is kept as it is
+            self.task.fit(examples["train"])
+        self._report_unseen_labels(examples)
         mapping = self.source.get("aux_mapping") or {}
         mapping = {k: v for f in ([mapping] if isinstance(mapping, str) else mapping.values())
                    for k, v in load_aux_mapping(f).items()}
@@ -238,10 +249,31 @@ class FusionDataModule(L.LightningDataModule):
             self.splits[split] = dataset
             counts = store.audit([e.image for e in examples[split]], self.load_aux) if self.image_mode != "none" else {}
             self.stats.setdefault("splits", {})[split] = {"examples": len(dataset), "truncated": dataset.truncated,
-                                                          **counts}
+                                                          "targets_cut": dataset.targets_cut, **counts}
+            if dataset.targets_cut:
+                log.warning("%s %s: in %d of %d sentences, max_length=%d cut off what the %s head reads (entity "
+                            "markers are then read at [CLS]); raise data.max_length", self.source["name"], split,
+                            dataset.targets_cut, len(dataset), self.max_length, self.task.name)
             if counts.get("missing_images"):
                 log.warning("%s %s: %d of %d images missing; they are masked (missing-image policy)",
                             self.source["name"], split, counts["missing_images"], len(dataset))
+
+    def _report_unseen_labels(self, examples: dict[str, list[Example]]) -> None:
+        """Labels first seen in val or test: counted, named and warned; the heads never get them."""
+        for split in ("val", "test"):
+            unseen = self.task.unseen_labels(examples[split])
+            if unseen:
+                self.stats.setdefault("unseen_labels", {})[split] = unseen
+                log.warning("%s %s: %d labels not in the training split (%s): scored as misses",
+                            self.source["name"], split, len(unseen), ", ".join(f"{k} x{v}" for k, v in unseen.items()))
+
+    def serve(self, examples: list[Example]) -> MultimodalDataset:
+        """New inputs (prediction) without the dataset: image paths as given, pixels through the vision
+        encoder (no feature cache is read or filled), no object crops (their slots are masked)."""
+        store = ImageStore("/", None, {}, self.max_aux, self.image_size)  # inputs name images by absolute path
+        mode = "none" if self.image_mode == "none" else "pixels"
+        return MultimodalDataset(examples, self.task, self.tokenizer, self.max_length, store, mode,
+                                 self.load_aux, None, None, self.target_pixels)
 
     def dataset(self, examples: list[Example]) -> MultimodalDataset:
         """``examples`` served like the splits (after ``setup``): new inputs for prediction, too."""
@@ -254,22 +286,37 @@ class FusionDataModule(L.LightningDataModule):
         collate = Collator(self.task, self.tokenizer.pad_token_id or 0)
         sampler = None
         trainer = self.trainer
-        if train:  # shuffled per epoch from (seed, epoch): replayable on resume
-            sampler = EpochSampler(len(dataset), self.seed)
-        elif trainer is not None and trainer.world_size > 1:
+        replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        if train:  # shuffled per epoch from (seed, epoch), this process's share: replayable on resume
+            sampler = EpochSampler(len(dataset), self.seed, replicas, rank)
+        elif replicas > 1:
             # evaluation under DDP: each sample on exactly one process (no padding duplicates);
             # the torchmetrics states are summed across processes
-            sampler = UnrepeatedDistributedSampler(dataset, num_replicas=trainer.world_size,
-                                                   rank=trainer.global_rank, shuffle=False)
+            sampler = UnrepeatedDistributedSampler(dataset, num_replicas=replicas, rank=rank, shuffle=False)
+        workers = self.workers()
         return DataLoader(dataset, batch_size=self.batch_size if train else self.eval_batch_size, sampler=sampler,
-                          num_workers=self.num_workers, collate_fn=collate, persistent_workers=self.num_workers > 0)
+                          num_workers=workers, collate_fn=collate, persistent_workers=workers > 0,
+                          pin_memory=self._on_gpu() if self.pin_memory == "auto" else bool(self.pin_memory))
+
+    def _on_gpu(self) -> bool:
+        trainer = self.trainer
+        return trainer is not None and isinstance(trainer.accelerator, CUDAAccelerator)
+
+    def workers(self) -> int:
+        """``num_workers: auto``: none on CPU (the training process uses every core), on GPU a few per
+        device (decoding images and collating keep up with the device)."""
+        if self.num_workers != "auto":
+            return int(self.num_workers)
+        if not self._on_gpu():
+            return 0
+        return max(1, min(8, (os.cpu_count() or 2) // max(1, self.trainer.num_devices)))
 
     def estimation_loader(self, samples: int | None = None) -> DataLoader:
         """The first ``samples`` training sentences in file order, whole on every process (an
         estimate every process must agree on, such as MASE's E-step)."""
         train = self.splits["train"]
         subset = Subset(train, range(min(samples or len(train), len(train))))
-        return DataLoader(subset, batch_size=self.eval_batch_size, num_workers=self.num_workers,
+        return DataLoader(subset, batch_size=self.eval_batch_size, num_workers=self.workers(),
                           collate_fn=Collator(self.task, self.tokenizer.pad_token_id or 0))
 
     def train_dataloader(self):
@@ -278,7 +325,8 @@ class FusionDataModule(L.LightningDataModule):
         return loader
 
     def state_dict(self) -> dict:
-        """Kept in every checkpoint: how many batches of the current epoch were trained on."""
+        """Kept in every checkpoint: how many batches of the current epoch this process trained on
+        (the same on every process: each trains on its own share, batch for batch)."""
         trainer = self.trainer
         return {"batches_done": trainer.fit_loop.epoch_loop.batch_progress.current.processed if trainer else 0}
 

@@ -26,15 +26,25 @@ class FeatureCache:
         digest = hashlib.sha1(ident.encode()).hexdigest()
         return self.root / digest[:2] / f"{digest}.pt"
 
-    def get(self, image: Path) -> dict[str, torch.Tensor]:
-        return torch.load(self.entry(image), weights_only=True)
+    def get(self, image: Path | None, store: ImageStore) -> dict[str, torch.Tensor] | None:
+        """The cached features of ``image``, or None under the missing-image policy: absent, unreadable
+        (``fill`` recorded it in ``store``), or without an entry (recorded now: changed since ``fill``)."""
+        if image is None or not image.is_file() or str(image) in store.unreadable:
+            return None
+        try:
+            return torch.load(self.entry(image), weights_only=True)
+        except FileNotFoundError:
+            store.mark_unreadable(image, "no cached features: the file changed after the feature cache was filled")
+            return None
 
     @torch.no_grad()
     def fill(self, images: list[Path], encoder: torch.nn.Module, store: ImageStore, batch_size: int = 64) -> int:
-        """Compute and store the features of every readable image not cached yet."""
+        """Compute and store the features of every readable image not cached yet; return how many.
+        The unreadable ones go to ``store.unreadable`` (each run finds them again: they are never cached)."""
         todo = [p for p in dict.fromkeys(images) if p.is_file() and not self.entry(p).exists()]
         encoder.eval()
         device = next(encoder.parameters()).device
+        stored = 0
         for first in range(0, len(todo), batch_size):
             chunk = todo[first:first + batch_size]
             loaded = [store.load(p) for p in chunk]
@@ -48,4 +58,5 @@ class FeatureCache:
                 partial = target.with_suffix(f".{os.getpid()}.tmp")  # atomic: parallel runs share the cache
                 torch.save({k: v[row].detach().cpu().clone() for k, v in features.items()}, partial)
                 os.replace(partial, target)
-        return len(todo)
+            stored += len(kept)
+        return stored

@@ -1,9 +1,14 @@
 """Image files: transforms, global image + object crops, masks and the missing-image policy.
 
-Missing-image policy: an image or crop that is absent or unreadable becomes an all-zero
-tensor with its mask entry False, so fusion methods ignore it. Absent files are found
-and counted when the datamodule sets up (``ImageStore.audit``); a file that fails to
-decode later is logged and counted by the worker that met it.
+Missing-image policy: an image or crop that is absent or unreadable (empty, truncated, not
+an image, a decompression bomb) becomes an all-zero tensor with its mask entry False, so
+fusion methods ignore it; with cached features it gets all-zero features. Absent files are
+counted per split when the datamodule sets up (``ImageStore.audit``). Unreadable files are
+kept in ``ImageStore.unreadable`` (path -> reason): each is counted and warned about (with
+its path) once, the first time it fails, and not read again. The audit already opens every
+header, and filling the feature cache decodes every image, in the main process; a file that
+fails only when decoded in a DataLoader worker (``num_workers > 0``) is warned about by
+that worker but missing from the main process's count.
 """
 
 from __future__ import annotations
@@ -11,17 +16,23 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
+import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torchvision.transforms import v2
 
 log = logging.getLogger(__name__)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# What reading a bad file raises: OSError (and PIL's UnidentifiedImageError), SyntaxError
+# (PIL's "broken PNG file") and DecompressionBombError (over 2 * Image.MAX_IMAGE_PIXELS).
+UNREADABLE = (OSError, SyntaxError, Image.DecompressionBombError)
+T = TypeVar("T")
 
 
 def build_transform(size: int = 224, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> v2.Compose:
@@ -31,6 +42,15 @@ def build_transform(size: int = 224, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> v2
         v2.ToDtype(torch.float32, scale=True),
         v2.Normalize(list(mean), list(std)),
     ])
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """``image`` as 8-bit RGB. Integer greyscale (modes ``I;16*`` and ``I``, as 16-bit PNGs open)
+    is scaled from 0..65535 to 0..255: ``convert("RGB")`` alone clips it to white."""
+    if image.mode.startswith("I"):
+        values = np.asarray(image, dtype=np.float64) / 257
+        image = Image.fromarray(np.clip(values.round(), 0, 255).astype(np.uint8))
+    return image.convert("RGB")
 
 
 def load_aux_mapping(path: str | Path | None) -> dict[str, list[str]]:
@@ -57,7 +77,7 @@ class ImageStore:
         self.max_aux = max_aux
         self.size = size
         self.transform = build_transform(size)
-        self.failed = Counter()
+        self.unreadable: dict[str, str] = {}  # path -> why: the missing-image policy's count
 
     @property
     def transform_id(self) -> str:
@@ -72,30 +92,50 @@ class ImageStore:
         return [self.aux_dir / crop for crop in self.aux_mapping.get(image, [])[: self.max_aux]]
 
     def audit(self, images: list[str | None], with_aux: bool) -> dict[str, int]:
-        """Count absent global images (and crops, when loaded) of one split: the missing-image policy."""
+        """Count absent global images (and crops, when loaded) of one split, and open the headers
+        of the present ones: a file that cannot be opened goes to ``unreadable``."""
         counts = {"missing_images": 0}
         if with_aux:
             counts.update(missing_aux=0, aux_slots_empty=0)
         for image in images:
             path = self.image_path(image)
-            counts["missing_images"] += path is None or not path.is_file()
+            files = [path] if path is not None and path.is_file() else []
+            counts["missing_images"] += not files
             if with_aux:
                 crops = self.aux_paths(image)
-                counts["missing_aux"] += sum(not p.is_file() for p in crops)
+                present = [p for p in crops if p.is_file()]
+                counts["missing_aux"] += len(crops) - len(present)
                 counts["aux_slots_empty"] += self.max_aux - len(crops)
+                files += present
+            for file in files:
+                self._read(file, lambda _: True)
         return counts
+
+    def mark_unreadable(self, path: Path, reason: str) -> None:
+        """Record ``path`` under the missing-image policy; warn with its path the first time only."""
+        if str(path) not in self.unreadable:
+            self.unreadable[str(path)] = reason
+            log.warning("unreadable image %s (%s): using the missing-image fallback", path, reason)
+
+    def _read(self, path: Path, decode: Callable[[Image.Image], T]) -> T | None:
+        """``decode`` of the opened image, or None when the file is (or turns out) unreadable."""
+        if str(path) in self.unreadable:
+            return None
+        try:
+            with Image.open(path) as image:
+                return decode(image)
+        except UNREADABLE as error:
+            self.mark_unreadable(path, f"{type(error).__name__}: {error}")
+            return None
 
     def load(self, path: Path | None, size: int | None = None) -> tuple[torch.Tensor, bool]:
         """The transformed image and True, or zeros and False when it cannot be had. With ``size``:
         the image as a generation target instead, ``size`` x ``size`` with values in [-1, 1]."""
         transform = self.transform if size is None else self._target_transform(size)
         if path is not None and path.is_file():
-            try:
-                with Image.open(path) as image:
-                    return transform(image.convert("RGB")), True
-            except (OSError, UnidentifiedImageError) as error:
-                self.failed["unreadable_images"] += 1
-                log.warning("unreadable image %s (%s): using the missing-image fallback", path, error)
+            pixels = self._read(path, lambda image: transform(to_rgb(image)))
+            if pixels is not None:
+                return pixels, True
         return torch.zeros(3, size or self.size, size or self.size), False
 
     @functools.cache

@@ -50,7 +50,13 @@ class FusionModule(L.LightningModule, ABC):
         self.weight_decay, self.warmup_ratio = weight_decay, warmup_ratio
         self.predictions_file = predictions_file
         self.save_hyperparameters(ignore=["task", "text_encoder", "vision_encoder", "proxy_encoder"])
+        self.run_config: dict | None = None  # the resolved run config, set by ``train.assemble``
         self._rows: list[dict] = []
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Every checkpoint describes itself: the label vocabulary its heads are sized by and the run's
+        config, so ``fusionlab.predict`` rebuilds the model from the checkpoint alone."""
+        checkpoint["fusionlab"] = {"labels": self.task.vocabulary(), "config": self.run_config}
 
     @classmethod
     def check_task(cls, task: str, options: dict | None = None) -> None:

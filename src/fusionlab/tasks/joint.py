@@ -78,17 +78,26 @@ class JointTask(Task):
         super().__init__(dropout)
         self.pair_hidden, self.threshold = pair_hidden, threshold
 
-    def fit(self, examples):
-        self.types = sorted({s.label for e in examples for s in e.entities}) or ["ENT"]
+    vocabulary_keys = ("types", "relations")
+
+    def labels_of(self, examples):
+        return {"types": {s.label for e in examples for s in e.entities},
+                "relations": {r.label for e in examples for r in e.relations}}
+
+    def load_vocabulary(self, vocabulary):
+        super().load_vocabulary(vocabulary)
+        self.types = self.types or ["ENT"]
         self.tags = tag_vocabulary(self.types, "BIOES")
-        self.relations = sorted({r.label for e in examples for r in e.relations})
+        self.tag_ids = {tag: index for index, tag in enumerate(self.tags)}
 
     def targets(self, example, encoded: Encoded):
+        """Entities of a type, and triples of a relation, unseen in training get no target (``O``, no
+        pair): the metric scores the gold triples themselves, so they are misses."""
         kept = encoded.kept_words
         tags = tags_from_spans(example.entities, len(example.words), "BIOES")[:kept]
-        pairs = [(r.head.last, r.tail.last, self.relations.index(r.label))
-                 for r in example.relations if r.head.last < kept and r.tail.last < kept]
-        return {"tags": [self.tags.index(t) for t in tags], "pairs": pairs}
+        pairs = [(r.head.last, r.tail.last, self.relations.index(r.label)) for r in example.relations
+                 if r.head.last < kept and r.tail.last < kept and r.label in self.relations]
+        return {"tags": [self.tag_ids.get(t, 0) for t in tags], "pairs": pairs}
 
     def collate(self, items, width):
         targets = torch.zeros(len(items), width, width, len(self.relations))

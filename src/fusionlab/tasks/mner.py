@@ -40,15 +40,21 @@ class CrfTagger(TaskHead):
 
 class MnerTask(Task):
     name = "mner"
+    vocabulary_keys = ("types",)
 
-    def fit(self, examples):
-        types = {span.label for e in examples for span in spans_from_tags(e.tags)}
-        self.types = sorted(types)
+    def labels_of(self, examples):
+        return {"types": {span.label for e in examples for span in spans_from_tags(e.tags)}}
+
+    def load_vocabulary(self, vocabulary):
+        super().load_vocabulary(vocabulary)
         self.tags = tag_vocabulary(self.types, "BIO")
+        self.tag_ids = {tag: index for index, tag in enumerate(self.tags)}
 
     def targets(self, example: Example, encoded: Encoded):
+        """Tags of a type unseen in training are ``O`` here (only a val/test loss reads them); the metric
+        scores the gold entities themselves, so such an entity is a miss."""
         kept = encoded.kept_words
-        return {"tags": [self.tags.index(t) for t in example.tags[:kept]]}
+        return {"tags": [self.tag_ids.get(t, 0) for t in example.tags[:kept]]}
 
     def collate(self, items, width):
         return {"tags": pad([i["tags"] for i in items])}

@@ -14,7 +14,7 @@ from torch.nn import functional as F
 
 from fusionlab.data.encoding import Encoded
 from fusionlab.data.example import Example, Relation
-from fusionlab.tasks.base import Task, TaskHead, repeat_sentence, span_record
+from fusionlab.tasks.base import UNSEEN, Task, TaskHead, repeat_sentence, span_record
 from fusionlab.tasks.metrics.relation import RelationF1
 
 MARKERS = ("<s>", "</s>", "<o>", "</o>")
@@ -62,19 +62,30 @@ class PairClassifier(TaskHead):
 class MreTask(Task):
     name = "mre"
     special_tokens = MARKERS
+    vocabulary_keys = ("relations",)
 
-    def fit(self, examples):
-        labels = {e.relations[0].label for e in examples}
-        self.relations = [NO_RELATION] + sorted(labels - {NO_RELATION})
+    def labels_of(self, examples):
+        return {"relations": {e.relations[0].label for e in examples} | {NO_RELATION}}
+
+    def load_vocabulary(self, vocabulary):
+        super().load_vocabulary(vocabulary)
+        self.relations = [NO_RELATION] + sorted(set(self.relations) - {NO_RELATION})
 
     def words(self, example):
         return mark(example)[0]
 
+    def target_cut(self, example, encoded: Encoded):
+        _, head_at, tail_at = mark(example)
+        return max(head_at, tail_at) >= encoded.kept_words
+
     def targets(self, example, encoded: Encoded):
+        """A marker cut off by truncation is read at [CLS] (counted and warned by the datamodule); a
+        relation unseen in training gets ``UNSEEN``: no loss, and scored as a relation never predicted."""
         _, head_at, tail_at = mark(example)
         position = lambda at: encoded.word_index[at] if at < encoded.kept_words else 0  # noqa: E731
+        label = example.relations[0].label
         return {"head_pos": position(head_at), "tail_pos": position(tail_at),
-                "relation": self.relations.index(example.relations[0].label)}
+                "relation": self.relations.index(label) if label in self.relations else UNSEEN}
 
     def collate(self, items, width):
         return {key: torch.tensor([i[key] for i in items]) for key in ("head_pos", "tail_pos", "relation")}

@@ -10,7 +10,7 @@ from torch.nn import functional as F
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-from fusionlab.tasks.base import Task, TaskHead, repeat_sentence
+from fusionlab.tasks.base import UNSEEN, Task, TaskHead, repeat_sentence
 
 
 class SentenceClassifier(TaskHead):
@@ -35,12 +35,14 @@ class SentenceClassifier(TaskHead):
 class MsaTask(Task):
     name = "msa"
     monitor = "accuracy"
+    vocabulary_keys = ("labels",)
 
-    def fit(self, examples):
-        self.labels = sorted({e.label for e in examples})
+    def labels_of(self, examples):
+        return {"labels": {e.label for e in examples}}
 
     def targets(self, example, encoded):
-        return {"label": self.labels.index(example.label)}
+        """A label unseen in training gets ``UNSEEN``: no loss, and a miss for the metrics."""
+        return {"label": self.labels.index(example.label) if example.label in self.labels else UNSEEN}
 
     def collate(self, items, width):
         return {"label": torch.tensor([i["label"] for i in items])}
@@ -55,12 +57,15 @@ class MsaTask(Task):
         return batch["label"]
 
     def metric(self):
-        n = len(self.labels)
+        """One class more than the head predicts: the gold of labels unseen in training (a class with
+        no gold and no prediction does not enter the macro average)."""
+        n = len(self.labels) + 1
         return MetricCollection({"accuracy": MulticlassAccuracy(n, average="micro"),
                                  "macro_f1": MulticlassF1Score(n, average="macro")})
 
     def score(self, metric, predictions, batch):
-        metric.update(torch.tensor(predictions, device=batch["label"].device), batch["label"])
+        gold = batch["label"].masked_fill(batch["label"] == UNSEEN, len(self.labels))
+        metric.update(torch.tensor(predictions, device=gold.device), gold)
 
     def readable(self, example, prediction):
         return {"words": example.words, "gold": example.label, "predicted": self.labels[prediction]}

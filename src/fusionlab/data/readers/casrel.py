@@ -15,6 +15,7 @@ from pathlib import Path
 from fusionlab.data.errors import DataFormatError
 from fusionlab.data.example import Example, Relation, Span
 from fusionlab.data.readers.result import ReadResult
+from fusionlab.data.readers.text import numbered_lines, read_text
 
 _EXPECTED = 'an object {"text": str, "triple_list": [[subject, relation, object], ...]}'
 
@@ -29,18 +30,18 @@ def _locate(words: list[str], phrase: str) -> Span | None:
 
 def _records(path: Path):
     """Yield (line number, record) from a JSON array file or a JSON-lines file."""
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)
     if text.lstrip().startswith("["):
         try:
             records = json.loads(text)
         except json.JSONDecodeError as error:
             raise DataFormatError(path, error.lineno, "a JSON array of objects", error.msg) from None
         # json gives no line per element; count the opening lines of the objects instead.
-        starts = [n for n, line in enumerate(text.splitlines(), 1) if line.lstrip().startswith("{")]
+        starts = [n for n, line in numbered_lines(text) if line.lstrip().startswith("{")]
         numbers = starts if len(starts) == len(records) else [1] * len(records)
         yield from zip(numbers, records)
         return
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in numbered_lines(text):
         if line.strip():
             try:
                 yield number, json.loads(line)

@@ -13,6 +13,7 @@ from pathlib import Path
 from fusionlab.data.errors import DataFormatError
 from fusionlab.data.example import Example
 from fusionlab.data.readers.result import ReadResult
+from fusionlab.data.readers.text import numbered_lines, read_text
 
 _TAG = re.compile(r"^(O|[BI]-\S+)$")
 _RENAME = {"OTHER": "MISC"}
@@ -44,22 +45,20 @@ class ConllReader:
                 raise DataFormatError(path, start, "at least one token line after IMGID")
             words, tags, image = [], [], None
 
-        with open(path, encoding="utf-8") as handle:
-            for number, raw in enumerate(handle, 1):
-                line = raw.rstrip("\n").rstrip("\r")
-                if not line.strip():
-                    close()
-                    continue
-                if line.startswith("IMGID:"):
-                    close()
-                    image, start = line[len("IMGID:"):].strip() + self.image_suffix, number
-                    continue
-                parts = line.split("\t")
-                if len(parts) != 2 or not parts[0] or not _TAG.match(parts[1]):
-                    raise DataFormatError(path, number, "'token<TAB>tag' with tag O, B-X or I-X", line)
-                if not words and image is None:
-                    start = number
-                words.append(parts[0])
-                tags.append(_normalise(parts[1]))
+        for number, line in numbered_lines(read_text(path)):
+            if not line.strip():
+                close()
+                continue
+            if line.startswith("IMGID:"):
+                close()
+                image, start = line[len("IMGID:"):].strip() + self.image_suffix, number
+                continue
+            parts = line.split("\t")
+            if len(parts) != 2 or not parts[0] or not _TAG.match(parts[1]):
+                raise DataFormatError(path, number, "'token<TAB>tag' with tag O, B-X or I-X", line)
+            if not words and image is None:
+                start = number
+            words.append(parts[0])
+            tags.append(_normalise(parts[1]))
         close()
         return ReadResult(examples)

@@ -1,7 +1,8 @@
 """MNRE lines: one Python-dict literal per line.
 
 Keys: ``token`` (words), ``h`` and ``t`` (``name`` and ``pos`` as ``[start, end)`` word
-offsets), ``img_id`` and ``relation`` (``None`` is the no-relation label).
+offsets), ``img_id`` and ``relation``. ``None`` is the no-relation label; ``NA``, which some
+releases write instead, is read as ``None``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from pathlib import Path
 from fusionlab.data.errors import DataFormatError
 from fusionlab.data.example import Example, Relation, Span
 from fusionlab.data.readers.result import ReadResult
+from fusionlab.data.readers.text import numbered_lines, read_text
 
+NO_RELATION = "None"
 _EXPECTED = "a dict literal with token, h{pos}, t{pos}, img_id, relation"
 
 
@@ -34,7 +37,7 @@ def group_sentences(examples: list[Example]) -> list[Example]:
         key = (tuple(example.words), example.image)
         target = grouped.setdefault(key, Example(example.words, example.image, source=example.source))
         target.entities += [s for s in example.entities if s not in target.entities]
-        target.relations += [r for r in example.relations if r.label != "None"]
+        target.relations += [r for r in example.relations if r.label != NO_RELATION]
     return list(grouped.values())
 
 
@@ -46,26 +49,26 @@ class MnreReader:
 
     def __call__(self, path: str | Path) -> ReadResult:
         examples = []
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = ast.literal_eval(line.strip())
-                except (ValueError, SyntaxError):
-                    raise DataFormatError(path, number, _EXPECTED, line) from None
-                if not isinstance(record, dict) or not {"token", "h", "t", "relation"} <= record.keys():
-                    raise DataFormatError(path, number, _EXPECTED, line)
-                words = [str(w) for w in record["token"]]
-                head = _span(record, "h", len(words), path, number)
-                tail = _span(record, "t", len(words), path, number)
-                examples.append(
-                    Example(
-                        words,
-                        image=record.get("img_id"),
-                        entities=[head, tail],
-                        relations=[Relation(head, tail, str(record["relation"]))],
-                        source=f"{path}:{number}",
-                    )
+        for number, line in numbered_lines(read_text(path)):
+            if not line.strip():
+                continue
+            try:
+                record = ast.literal_eval(line.strip())
+            except (ValueError, SyntaxError):
+                raise DataFormatError(path, number, _EXPECTED, line) from None
+            if not isinstance(record, dict) or not {"token", "h", "t", "relation"} <= record.keys():
+                raise DataFormatError(path, number, _EXPECTED, line)
+            words = [str(w) for w in record["token"]]
+            head = _span(record, "h", len(words), path, number)
+            tail = _span(record, "t", len(words), path, number)
+            label = str(record["relation"])
+            examples.append(
+                Example(
+                    words,
+                    image=record.get("img_id"),
+                    entities=[head, tail],
+                    relations=[Relation(head, tail, NO_RELATION if label == "NA" else label)],
+                    source=f"{path}:{number}",
                 )
+            )
         return ReadResult(group_sentences(examples) if self.group else examples)

@@ -15,6 +15,7 @@ from pathlib import Path
 from fusionlab.data.errors import DataFormatError
 from fusionlab.data.example import Example
 from fusionlab.data.readers.result import ReadResult
+from fusionlab.data.readers.text import numbered_lines, read_text
 
 LABELS = ("positive", "neutral", "negative")
 
@@ -33,10 +34,10 @@ def consistent_label(text: str, image: str) -> str | None:
     return None
 
 
-def _read_text(path: Path) -> str:
+def _read_post(path: Path) -> str:
     raw = path.read_bytes()
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError:  # MVSA ships some posts in Latin-1.
         return raw.decode("latin-1")
 
@@ -48,30 +49,29 @@ class MvsaReader:
     def __call__(self, path: str | Path) -> ReadResult:
         path = Path(path)
         examples, dropped = [], Counter()
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                fields = line.split()
-                if not fields or (number == 1 and fields[0].upper() == "ID"):
-                    continue
-                pairs = [f.split(",") for f in fields[1:]]
-                if not pairs or any(len(p) != 2 or not set(p) <= set(LABELS) for p in pairs):
-                    raise DataFormatError(path, number, "'<id><TAB>text,image' labels in " + "/".join(LABELS), line)
-                text_label = _majority([p[0] for p in pairs])
-                image_label = _majority([p[1] for p in pairs])
-                if text_label is None or image_label is None:
-                    dropped["mvsa_no_majority"] += 1
-                    continue
-                label = consistent_label(text_label, image_label)
-                if label is None:
-                    dropped["mvsa_text_image_conflict"] += 1
-                    continue
-                post = fields[0]
-                text_file = path.parent / self.text_dir / f"{post}.txt"
-                if not text_file.exists():
-                    raise DataFormatError(path, number, f"a text file {text_file} for post {post}")
-                words = _read_text(text_file).split()
-                if not words:
-                    dropped["mvsa_empty_text"] += 1
-                    continue
-                examples.append(Example(words, image=post + self.image_suffix, label=label, source=f"{path}:{number}"))
+        for number, line in numbered_lines(read_text(path)):
+            fields = line.split()
+            if not fields or (number == 1 and fields[0].upper() == "ID"):
+                continue
+            pairs = [f.split(",") for f in fields[1:]]
+            if not pairs or any(len(p) != 2 or not set(p) <= set(LABELS) for p in pairs):
+                raise DataFormatError(path, number, "'<id><TAB>text,image' labels in " + "/".join(LABELS), line)
+            text_label = _majority([p[0] for p in pairs])
+            image_label = _majority([p[1] for p in pairs])
+            if text_label is None or image_label is None:
+                dropped["mvsa_no_majority"] += 1
+                continue
+            label = consistent_label(text_label, image_label)
+            if label is None:
+                dropped["mvsa_text_image_conflict"] += 1
+                continue
+            post = fields[0]
+            text_file = path.parent / self.text_dir / f"{post}.txt"
+            if not text_file.exists():
+                raise DataFormatError(path, number, f"a text file {text_file} for post {post}")
+            words = _read_post(text_file).split()
+            if not words:
+                dropped["mvsa_empty_text"] += 1
+                continue
+            examples.append(Example(words, image=post + self.image_suffix, label=label, source=f"{path}:{number}"))
         return ReadResult(examples, dropped)
