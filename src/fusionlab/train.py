@@ -64,7 +64,6 @@ def assemble(cfg: DictConfig, labels: dict | None = None, read_data: bool = True
     the heads are sized by is fitted on the training split (``read_data``), or given (``labels``, from
     a checkpoint: then ``read_data=False`` builds the run without touching its dataset)."""
     check_combination(cfg)
-    check_settings(cfg)
     needs = get_class(cfg.fusion.module._target_).data_needs(cfg.fusion.module)
     text = instantiate(cfg.encoder.text)
     vision = instantiate(cfg.encoder.vision) if needs["image_mode"] != "none" else None
@@ -101,6 +100,7 @@ def checkpoint_callbacks(cfg: DictConfig, run_dir: Path, monitor: str) -> tuple[
 
 def run(cfg: DictConfig) -> dict:
     """Train, test and record one run; a finished run's recorded results are returned as they are."""
+    check_settings(cfg)
     run_dir = Path(cfg.output_dir)
     finished = finished_results(run_dir)
     if finished is not None:

@@ -227,7 +227,7 @@ class FusionDataModule(L.LightningDataModule):
         if not self.task.fitted:  # a checkpoint's vocabulary (evaluate) is kept as it is
             self.task.fit(examples["train"])
         self._report_unseen_labels(examples)
-        mapping = self.source.get("aux_mapping") or {}
+        mapping = (self.source.get("aux_mapping") or {}) if self.load_aux else {}  # crops only for methods reading them
         mapping = {k: v for f in ([mapping] if isinstance(mapping, str) else mapping.values())
                    for k, v in load_aux_mapping(f).items()}
         store = ImageStore(self.source.get("image_dir"), self.source.get("aux_image_dir"), mapping,

@@ -21,7 +21,8 @@ def prf(tp: torch.Tensor, pred: torch.Tensor, gold: torch.Tensor, prefix: str = 
 
 
 class EntityF1(Metric):
-    """Micro P/R/F1 over exact (type, start, end) spans; ``f1_<TYPE>`` per type."""
+    """Micro P/R/F1 over exact (type, start, end) spans; ``f1_<TYPE>`` per type. Gold entities of a type
+    outside ``types`` (unseen in training) count in one extra slot: misses in the micro scores."""
 
     full_state_update = False
 
@@ -29,7 +30,7 @@ class EntityF1(Metric):
         super().__init__()
         self.types = sorted(types)
         for name in ("tp", "pred", "gold"):
-            self.add_state(name, torch.zeros(len(self.types), dtype=torch.long), dist_reduce_fx="sum")
+            self.add_state(name, torch.zeros(len(self.types) + 1, dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, predicted: list[list[Span]], gold: list[list[Span]]) -> None:
         for pred_spans, gold_spans in zip(predicted, gold):
@@ -37,8 +38,7 @@ class EntityF1(Metric):
             for name, spans in (("pred", pred_set), ("gold", gold_set), ("tp", pred_set & gold_set)):
                 state = getattr(self, name)
                 for span in spans:
-                    if span.label in self.types:
-                        state[self.types.index(span.label)] += 1
+                    state[self.types.index(span.label) if span.label in self.types else -1] += 1
 
     def compute(self) -> dict[str, float]:
         scores = prf(self.tp.sum(), self.pred.sum(), self.gold.sum())
