@@ -42,6 +42,13 @@ def test_bad_image_files_are_counted_once_per_file_over_three_epochs_and_warned_
     assert [warnings_about(caplog, path) for path in bad] == [1] * 6
 
 
+def test_bad_image_files_found_by_dataloader_workers_are_counted_once_per_file(tmp_path, bad_images):
+    """Truncated files fail only when decoded, inside a worker: the count still reaches results.json."""
+    overrides, _ = bad_images
+    results = run(compose_config(overrides + ["encoder.vision.freeze=false", "data.num_workers=2"]))
+    assert results["data"]["unreadable_images"] == 6
+
+
 def test_cached_features_of_a_bad_image_are_masked_zeros_not_a_missing_cache_file(bad_images):
     overrides, bad = bad_images
     datamodule = assemble(compose_config(overrides + ["encoder.vision.freeze=true"])).datamodule
@@ -70,4 +77,5 @@ def test_predict_with_a_bad_image_predicts_as_without_one_and_warns_once_with_it
     assert [r["image"] for r in rows] == [str(image.resolve())] * 2
     (without,) = predict(parts, [{"text": text}])
     assert [r["entities"] for r in rows] == [without["entities"]] * 2  # masked: as if there were no image
+    assert all(r["image_unreadable"] for r in rows) and "image_unreadable" not in without
     assert warnings_about(caplog, image.resolve()) == 1

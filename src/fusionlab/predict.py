@@ -6,7 +6,8 @@ split of the dataset is read and no feature cache is filled (a frozen vision enc
 given image). Each input is a sentence (split on whitespace), an optional image path, and for mre the
 head and tail word spans ``start:end`` (end exclusive). Inputs files hold one JSON object per line
 with the same keys (spans as ``[start, end]``). A sentence longer than the run's ``max_length`` is
-read up to there: its row says ``"truncated": true`` and how many words were read.
+read up to there: its row says ``"truncated": true`` and how many words were read; an image that
+cannot be read is predicted without, and its row says why (``"image_unreadable"``).
 """
 
 from __future__ import annotations
@@ -74,8 +75,10 @@ def predict(parts: Assembly, records: list[dict]) -> list[dict]:
         predictions = model.head.decode(model.fuse(batch).states, batch)
         for example, prediction in zip(batch["examples"], predictions):
             encoded = dataset.encoded[len(rows)]
-            truncated = {"truncated": True, "words_read": encoded.kept_words} if encoded.truncated else {}
-            rows.append({"text": " ".join(example.words), "image": example.image, **truncated,
+            flags = {"truncated": True, "words_read": encoded.kept_words} if encoded.truncated else {}
+            if example.image in dataset.store.unreadable:  # predicted as without an image
+                flags["image_unreadable"] = dataset.store.unreadable[example.image]
+            rows.append({"text": " ".join(example.words), "image": example.image, **flags,
                          **task.prediction(example, prediction)})
     return rows
 

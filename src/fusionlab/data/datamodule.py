@@ -20,7 +20,7 @@ import lightning as L
 import torch
 from lightning.pytorch.accelerators import CUDAAccelerator
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, Subset, get_worker_info
 
 from fusionlab.data.encoding import encode_words, pad
 from fusionlab.data.example import Example
@@ -61,6 +61,14 @@ class MultimodalDataset(Dataset):
         self.encoded = [encode_words(task.words(e), tokenizer, max_length) for e in examples]
         self.truncated = sum(e.truncated for e in self.encoded)
         self.targets_cut = sum(task.target_cut(e, encoded) for e, encoded in zip(examples, self.encoded))
+        self._passed_on: set[str] = set()  # unreadable files this (worker) process has reported
+
+    def _newly_unreadable(self) -> dict[str, str]:
+        """Files a DataLoader worker found unreadable since its last item: the worker's ``ImageStore`` is
+        a copy, so they travel with the batch to the main process's count (``FusionDataModule``)."""
+        new = {path: why for path, why in self.store.unreadable.items() if path not in self._passed_on}
+        self._passed_on.update(new)
+        return new
 
     def __len__(self) -> int:
         return len(self.examples)
@@ -87,6 +95,8 @@ class MultimodalDataset(Dataset):
             paths = self.store.aux_paths(example.image)
             crops = [self._visual(p) for p in paths] + [self._visual(None)] * (self.store.max_aux - len(paths))
             item["aux"], item["aux_mask"] = [c for c, _ in crops], [ok for _, ok in crops]
+        if get_worker_info() is not None:
+            item["unreadable"] = self._newly_unreadable()
         return item
 
 
@@ -135,6 +145,8 @@ class Collator:
         if "aux" in items[0]:
             batch["aux"] = _stack([_stack(i["aux"]) for i in items])
             batch["aux_mask"] = torch.tensor([i["aux_mask"] for i in items])
+        if "unreadable" in items[0]:
+            batch["unreadable"] = {path: why for i in items for path, why in i["unreadable"].items()}
         return batch
 
 
@@ -318,6 +330,12 @@ class FusionDataModule(L.LightningDataModule):
         subset = Subset(train, range(min(samples or len(train), len(train))))
         return DataLoader(subset, batch_size=self.eval_batch_size, num_workers=self.workers(),
                           collate_fn=Collator(self.task, self.tokenizer.pad_token_id or 0))
+
+    def on_before_batch_transfer(self, batch, dataloader_idx):
+        """Count, once per file, the unreadable images DataLoader workers found (see ``_newly_unreadable``)."""
+        for path, why in batch.pop("unreadable", {}).items():
+            self.store.unreadable.setdefault(path, why)
+        return batch
 
     def train_dataloader(self):
         loader = self.loader(self.splits["train"], train=True)
