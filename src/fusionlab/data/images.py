@@ -7,8 +7,8 @@ counted per split when the datamodule sets up (``ImageStore.audit``). Unreadable
 kept in ``ImageStore.unreadable`` (path -> reason): each is counted and warned about (with
 its path) once, the first time it fails, and not read again. The audit already opens every
 header, and filling the feature cache decodes every image, in the main process; a file that
-fails only when decoded in a DataLoader worker (``num_workers > 0``) is warned about by
-that worker but missing from the main process's count.
+fails only when decoded in a DataLoader worker (``num_workers > 0``) is warned about by that
+worker and reaches the main process's count with the batch (``FusionDataModule``).
 """
 
 from __future__ import annotations
