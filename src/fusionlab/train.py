@@ -134,7 +134,8 @@ def _train_and_test(cfg: DictConfig, run_dir: Path) -> dict:
     logger = instantiate(cfg.logger) if cfg.logger else False
     if logger:
         logger.log_hyperparams(config)
-    callbacks = [checkpoint, last, recorder, StepSeeder(cfg.seed), WandbMedia(), *map(instantiate, cfg.callbacks)]
+    resume_point = [] if cfg.trainer.get("fast_dev_run") else [last]  # a smoke test needs no resume point
+    callbacks = [checkpoint, *resume_point, recorder, StepSeeder(cfg.seed), WandbMedia(), *map(instantiate, cfg.callbacks)]
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger, default_root_dir=str(run_dir))
     trainer.fit(model, datamodule=datamodule, ckpt_path=resumed_from)
     best = None
