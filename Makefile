@@ -38,6 +38,8 @@ sweep: install
 		task=mner,mre,msa,joint seed=1,2,3 logger=none trainer.enable_progress_bar=false hydra.sweep.dir=$(SWEEP_DIR)
 	$(BIN)/python -m fusionlab.report $(SWEEP_DIR)
 
+# With a CUDA GPU: training at the papers' shapes (random weights, built offline), bf16, with and without
+# torch.compile; otherwise the CPU benchmarks. Rewrites that machine's section of docs/benchmarks.md.
 bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.run_all
 

@@ -98,7 +98,7 @@ def _mnre(path: Path, split: str, options: dict, dataset: dict) -> list[str]:
                            "relation": relation}))
         lines.append(repr({"token": words, "h": entity(head), "t": entity(other), "img_id": image,
                            "relation": "None"}))
-        images.append(image)
+        images += [image, image]  # one per line: HVPNeT's MNRE crop mappings are keyed by line
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return images
 
@@ -135,12 +135,24 @@ WRITERS = {"ConllReader": _conll, "MnreReader": _mnre, "MvsaReader": _mvsa, "Cas
 
 
 def _mapping_files(mapping, splits: dict[str, list[str]]) -> dict[Path, list[str]]:
-    """Which mapping file lists which images: one file per split (a dict) or one for all (a path)."""
+    """Which mapping file lists which images (one per line of the split file): one file per split (a dict)
+    or one for all (a path)."""
     if not mapping:
         return {}
     if isinstance(mapping, str):
         return {Path(mapping): [image for images in splits.values() for image in images]}
     return {Path(path): splits.get(split, []) for split, path in mapping.items()}
+
+
+def _per_split(value, split: str):
+    return value.get(split) if isinstance(value, dict) else value
+
+
+def _write_relations(path: Path, relations: list[str], casrel: bool) -> None:
+    """The release's relation vocabulary: CasRel's [{id: rel}, {rel: id}] or HVPNeT's one-line {rel: id}."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ids = {relation: index for index, relation in enumerate(relations)}
+    path.write_text(json.dumps([{str(i): r for r, i in ids.items()}, ids] if casrel else ids))
 
 
 def write_dataset(cfg: DictConfig, crops: int = CROPS) -> dict:
@@ -161,28 +173,37 @@ def write_dataset(cfg: DictConfig, crops: int = CROPS) -> dict:
         splits[split] = WRITERS[reader](path, split, options, dataset)
 
     written = {"splits": splits, "images": 0, "crops": 0, "mappings": []}
-    image_dir = dataset.get("image_dir")
     names = sorted({image for images in splits.values() for image in images})
-    if image_dir:
-        for index, image in enumerate(names):
-            write_image(Path(image_dir) / image, index)
+    colour = {image: index for index, image in enumerate(names)}
+    if dataset.get("image_dir"):  # one folder, or one per split (HVPNeT's MNRE)
+        for split, images in splits.items():
+            for image in set(images):
+                write_image(Path(_per_split(dataset["image_dir"], split)) / image, colour[image])
         written["images"] = len(names)
 
     aux_dir, mapping = dataset.get("aux_image_dir"), dataset.get("aux_mapping")
     if aux_dir and mapping:  # crops only mean something where a mapping links them to their image
         crop_names = {image: [f"{Path(image).stem}_crop{k}.png" for k in range(crops)] for image in names}
-        for index, image in enumerate(names):
-            for k, crop in enumerate(crop_names[image]):
-                write_image(Path(aux_dir) / crop, 100 + 7 * index + k, size=IMAGE_SIZE // 2)
+        for split, images in splits.items():
+            for image in set(images):
+                for k, crop in enumerate(crop_names[image]):
+                    write_image(Path(_per_split(aux_dir, split)) / crop, 100 + 7 * colour[image] + k,
+                                size=IMAGE_SIZE // 2)
         written["crops"] = len(names) * crops
+        by_line = dataset.get("aux_key") == "line"  # HVPNeT's MNRE: keyed by the line's 0-based index
         for path, images in _mapping_files(mapping, splits).items():
             path.parent.mkdir(parents=True, exist_ok=True)
-            table = {image: crop_names[image] for image in images}
+            table = ({line: crop_names[image] for line, image in enumerate(images)} if by_line
+                     else {image: crop_names[image] for image in images})
             if path.suffix == ".json":
                 path.write_text(json.dumps(table, indent=1))
             else:
                 torch.save(table, path)
             written["mappings"].append(path)
+    if dataset.get("relations_file"):
+        relations = sorted({r for _, triples in _CASREL for _, r, _ in triples} if reader == "CasrelReader"
+                           else {"None", *(m[-1] for m in _MNRE)})
+        _write_relations(Path(dataset["relations_file"]), relations, casrel=reader == "CasrelReader")
 
     if dataset.get("groups"):  # optional evaluation subsets: none here
         Path(dataset["groups"]).parent.mkdir(parents=True, exist_ok=True)

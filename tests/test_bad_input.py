@@ -54,7 +54,7 @@ def test_cached_features_of_a_bad_image_are_masked_zeros_not_a_missing_cache_fil
     datamodule = assemble(compose_config(overrides + ["encoder.vision.freeze=true"])).datamodule
     assert datamodule.image_mode == "features"
     assert datamodule.stats["feature_cache"] == {"computed": 80 - 6, "images": 80}
-    assert datamodule.store.unreadable.keys() == {str(p) for p in bad}
+    assert datamodule.unreadable.keys() == {str(p) for p in bad}
     train = datamodule.splits["train"]
     for index in range(4):  # train_0..2 are bad, train_3 is fine
         item = train[index]

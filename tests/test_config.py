@@ -16,7 +16,7 @@ TASKS = sorted(p.stem for p in (CONF / "task").glob("*.yaml"))
 DATASETS = sorted(p.stem for p in (CONF / "dataset").glob("*.yaml"))
 SERVES = {"synthetic": {"mner", "mre", "joint", "msa"}, "twitter2015": {"mner"}, "twitter2017": {"mner"},
           "mnre": {"mre", "joint"}, "mvsa_single": {"msa"}, "mvsa_multiple": {"msa"}, "nyt": {"joint"},
-          "webnlg": {"joint"}}
+          "webnlg": {"joint"}, "nyt_star": {"joint"}, "webnlg_star": {"joint"}}
 
 
 FUSION_TASKS = {"muse_only_i": {"msa"}}  # fusions that serve fewer than all tasks

@@ -42,10 +42,6 @@ def needs(cfg) -> dict:
     return get_class(cfg.fusion.module._target_).data_needs(cfg.fusion.module)
 
 
-_NO_MNRE_CROPS = pytest.mark.xfail(strict=True, reason="conf/dataset/mnre.yaml: aux_mapping is null, so the "
-                                   "object crops in img_vg are never linked to their images (every crop slot empty)")
-
-
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_command_line_groups_beat_the_experiment_s_paper_encoders_and_gpu_trainer(experiment):
     cfg = compose_config([f"+experiment={experiment}", *TINY, "output_dir=/tmp/x"])
@@ -66,8 +62,7 @@ CROP_EXPERIMENTS = [e for e in EXPERIMENTS
                     if needs(compose_config([f"+experiment={e}", "output_dir=/tmp/x"]))["load_aux"]]
 
 
-@pytest.mark.parametrize("experiment", [pytest.param(e, marks=_NO_MNRE_CROPS) if e.endswith("_mnre") else e
-                                        for e in CROP_EXPERIMENTS])
+@pytest.mark.parametrize("experiment", CROP_EXPERIMENTS)
 def test_crop_methods_are_given_a_crop_mapping(experiment):
     """HVPNeT (and PMEI on its prefix) reads m object crops per image: the dataset must say which."""
     cfg = compose_config([f"+experiment={experiment}", "output_dir=/tmp/x"])

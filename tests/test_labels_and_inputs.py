@@ -37,7 +37,7 @@ def _twitter(root: Path, test: list[list[tuple[str, str]]] | None = None) -> lis
     _conll(root / "twitter2015" / "train.txt", train)
     _conll(root / "twitter2015" / "valid.txt", train)
     _conll(root / "twitter2015" / "test.txt", train if test is None else test)
-    return [f"data_root={root}", "dataset=twitter2015", "fusion=text_only"]
+    return [f"data_root={root}", "dataset=twitter2015", "dataset.layout=flat", "fusion=text_only"]
 
 
 def test_the_label_vocabulary_is_fitted_on_train_and_unseen_labels_are_scored_as_misses(tiny_overrides, tmp_path):
@@ -100,7 +100,8 @@ def test_mre_markers_cut_off_by_max_length_are_counted_and_warned(tiny_overrides
     root.mkdir(parents=True)
     for split in ("train", "val", "test"):
         (root / f"mnre_{split}.txt").write_text("\n".join(lines) + "\n")
-    overrides = _real(tiny_overrides) + [f"data_root={tmp_path}/data", "dataset=mnre", "task=mre", "fusion=text_only",
+    overrides = _real(tiny_overrides) + [f"data_root={tmp_path}/data", "dataset=mnre", "dataset.layout=flat",
+                                         "task=mre", "fusion=text_only",
                                   "data.max_length=16"]
     parts = assemble(compose_config(overrides))
     assert [parts.datamodule.stats["splits"][s]["targets_cut"] for s in ("train", "val", "test")] == [1, 1, 1]

@@ -8,10 +8,11 @@ from hypothesis import strategies as st
 from seqeval.metrics import f1_score, precision_score, recall_score
 from seqeval.metrics.sequence_labeling import get_entities
 
-from fusionlab.data.example import Relation, Span
+from fusionlab.data.example import Example, Relation, Span
 from fusionlab.tasks.metrics.entity import EntityF1
 from fusionlab.tasks.metrics.relation import RelationF1
 from fusionlab.tasks.metrics.triple import TripleF1
+from fusionlab.tasks.mre import mark
 from fusionlab.tasks.tagging import spans_from_tags, tags_from_spans
 
 TYPES = ["PER", "LOC", "ORG"]
@@ -65,3 +66,15 @@ def test_triple_metric_partial_match_uses_last_words():
     metric.update([([Span(1, 2), Span(4, 5)], pred)], [([Span(0, 2), Span(4, 5)], gold)])
     scores = metric.compute()
     assert scores["exact_f1"] == 0.0 and scores["partial_f1"] == 1.0 and scores["entity_f1"] == 0.5
+
+
+def test_mre_keeps_all_four_markers_when_head_and_tail_start_or_end_at_the_same_word():
+    words = ["Kalo", "Miren", "plays"]
+    same_start = Example(words, relations=[Relation(Span(0, 2), Span(0, 1), "/per/per/peer")])
+    marked, head_at, tail_at = mark(same_start)
+    assert marked == ["<s>", "<o>", "Kalo", "</o>", "Miren", "</s>", "plays"]
+    assert (marked[head_at], marked[tail_at]) == ("<s>", "<o>")
+    same_end = Example(words, relations=[Relation(Span(1, 3), Span(2, 3), "/per/per/peer")])
+    assert mark(same_end)[0] == ["Kalo", "<s>", "Miren", "<o>", "plays", "</s>", "</o>"]
+    apart = Example(words, relations=[Relation(Span(0, 1), Span(2, 3), "/per/per/peer")])
+    assert mark(apart)[0] == ["<s>", "Kalo", "</s>", "Miren", "<o>", "plays", "</o>"]

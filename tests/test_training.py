@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from fusionlab.results import PROC_CLEAR_REFS, peak_memory, reset_peak_memory
+from fusionlab.results import PROC_CLEAR_REFS
 from fusionlab.train import assemble, run
 from tests.conftest import compose_config
 
@@ -116,14 +118,24 @@ def test_group_metrics_equal_scoring_each_group_alone(tmp_path, tiny_overrides):
         assert metrics["accuracy"] == pytest.approx(sum(r["gold"] == r["predicted"] for r in members) / len(members))
 
 
+PEAK_PROBE = """
+import json, torch
+from fusionlab.results import peak_memory, reset_peak_memory
+reset_peak_memory()
+before, source = peak_memory()
+block = torch.ones(128 * 2**20 // 4)  # 128 MB, touched
+during, _ = peak_memory()
+del block
+reset_peak_memory()
+after, _ = peak_memory()
+print(json.dumps([source, before, during, after]))
+"""
+
+
 @pytest.mark.skipif(not PROC_CLEAR_REFS.exists(), reason="resetting the CPU peak needs Linux's /proc")
 def test_peak_memory_is_per_run_not_per_process():
-    """Runs of a sweep share a process: an earlier run's peak must not show in the next one's."""
-    reset_peak_memory()
-    before, source = peak_memory()
-    block = torch.ones(128 * 2**20 // 4)  # 128 MB, touched
-    during, _ = peak_memory()
-    del block
-    reset_peak_memory()
-    after, _ = peak_memory()
+    """Runs of a sweep share a process: an earlier run's peak must not show in the next one's. Probed in a
+    fresh process: freed memory this one keeps (allocators rarely return it) would hide the new block."""
+    done = subprocess.run([sys.executable, "-c", PEAK_PROBE], capture_output=True, text=True, timeout=120)
+    source, before, during, after = json.loads(done.stdout.splitlines()[-1])
     assert source == "process_peak_rss" and during - before > 100 and during - after > 100

@@ -67,7 +67,7 @@ class Cell:
 IGNORED_KEYS = ("seed", "output_dir", "cache_root", "data_root", "resume", "logger", "init_from",
                 "checkpoint_every_n_steps", "checkpoint_every_minutes", "data.num_workers", "data.pin_memory",
                 "data.eval_batch_size", "data.cache_dir", "data.sample_ratio", "trainer.enable_progress_bar",
-                "trainer.log_every_n_steps")
+                "trainer.log_every_n_steps", "performance", "encoder.text.gradient_checkpointing")
 PATH_PARTS = ("root", "dir", "mapping", "splits", "groups")  # dataset keys that are file locations
 
 
@@ -197,7 +197,14 @@ def _cell_text(cells, tables, fusion, column, bold=("**", "**"), mark="†") -> 
     test = tables["tests"].get((fusion, column))
     if test and test["p"] < SIGNIFICANCE:
         text += mark
+    text += "".join(f" ({flag})" for flag in absent_modalities(cell))
     return f"{bold[0]}{text}{bold[1]}" if tables["best"][column] == fusion else text
+
+
+def absent_modalities(cell: Cell) -> list[str]:
+    """What an image method's runs never saw: an effectively text-only result is never shown unmarked."""
+    flags = {"no images": "no_images_found", "no crops": "no_crops_found"}
+    return [text for text, key in flags.items() if any(r.get("data", {}).get(key) for r in cell.runs)]
 
 
 def markdown(cells: dict[tuple, Cell], tables: dict) -> str:
@@ -205,7 +212,8 @@ def markdown(cells: dict[tuple, Cell], tables: dict) -> str:
     header = lambda names: ["| " + " | ".join(names) + " |", "|" + " --- |" * len(names)]  # noqa: E731
     lines = ["# Comparison", "",
              "Test scores (%, the task's main metric: F1, or accuracy for msa), mean ± std over seeds. "
-             f"Best per column in bold; † = paired t-test against {BASELINE} over shared seeds, p < {SIGNIFICANCE}.",
+             f"Best per column in bold; † = paired t-test against {BASELINE} over shared seeds, p < {SIGNIFICANCE}; "
+             "(no images) / (no crops): an image method whose runs found none, effectively text-only.",
              "", *header(["fusion", *map(_column_name, columns)])]
     lines += [f"| {f} | " + " | ".join(_cell_text(cells, tables, f, c) for c in columns) + " |" for f in fusions]
     lines += ["", "## Seeds and failed runs", "", *header(["fusion", *map(_column_name, columns)])]

@@ -1,16 +1,15 @@
-"""Resuming an interrupted run (``resume=true`` or a checkpoint path) with the same result.
+"""Resuming an interrupted run with the same result.
 
 Three things make a resumed run retrace the uninterrupted one on CPU: the model, optimiser,
 scheduler and loop state in Lightning's checkpoint (``last.ckpt``, written every
-``checkpoint_every_n_steps`` steps); the training order (``EpochSampler``, and the datamodule's
-count of the epoch's batches already trained on, also kept in the checkpoint); and
-``StepSeeder``, which reseeds torch before every training step from (seed, step), so dropout and
-the methods' sampling do not depend on how many steps ran in this process.
+``checkpoint_every_n_steps`` steps, found by the run's identity: ``fusionlab.run_identity``); the
+training order (``EpochSampler``, and the datamodule's count of the epoch's batches already trained
+on, also kept in the checkpoint); and ``StepSeeder``, which reseeds torch before every training step
+from (seed, step), so dropout and the methods' sampling do not depend on how many steps ran in this
+process.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import lightning as L
 import torch
@@ -22,14 +21,3 @@ class StepSeeder(L.Callback):
 
     def on_train_batch_start(self, trainer, module, batch, batch_idx):
         torch.manual_seed(self.seed * 1_000_003 + trainer.global_step)
-
-
-def resume_checkpoint(resume, run_dir: Path) -> str | None:
-    """The checkpoint to resume from: ``true`` = the run directory's ``last.ckpt``, a path, or none."""
-    if resume is None or resume is False:
-        return None
-    path = run_dir / "checkpoints" / "last.ckpt" if resume is True else Path(resume)
-    if not path.is_file():
-        raise FileNotFoundError(f"resume={resume}: no checkpoint at {path} (runs write checkpoints/last.ckpt "
-                                f"every checkpoint_every_n_steps steps)")
-    return str(path)

@@ -30,26 +30,16 @@ from fusionlab.config_checks import check_combination, check_settings
 from fusionlab.data.datamodule import FusionDataModule
 from fusionlab.fusion.base import FusionModule
 from fusionlab.media import WandbMedia
+from fusionlab.performance import apply_performance
 from fusionlab.recorder import RunRecorder
 from fusionlab.results import build_results, code_version, reset_peak_memory, write_failure, write_results
 from fusionlab.resume import StepSeeder
 from fusionlab.run_identity import (FAILED_FILE, RunInProgressError, RunLock, checkpoint_position, finished_results,
-                                    last_checkpoint, mark_started, resume_from, run_name)
+                                    last_checkpoint, mark_started, resume_from)
 from fusionlab.transfer import transfer_weights
 from fusionlab.tasks.base import Task
 
 log = logging.getLogger(__name__)
-
-
-def sweep_group() -> str:
-    """The sweep a run belongs to (its multirun directory's name), or ``single``."""
-    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
-        return Path(HydraConfig.get().sweep.dir).name
-    return "single"
-
-
-OmegaConf.register_new_resolver("sweep_group", sweep_group, replace=True)
-OmegaConf.register_new_resolver("run_name", run_name, replace=True)
 
 
 @dataclass
@@ -128,6 +118,7 @@ def _train_and_test(cfg: DictConfig, run_dir: Path) -> dict:
     task, datamodule, model = parts.task, parts.datamodule, parts.model
     if cfg.init_from:  # cross-task transfer: everything but the task's heads
         transfer_weights(model, cfg.init_from)
+    apply_performance(model, **cfg.performance)  # torch.compile and the float32 matmul precision
 
     checkpoint, last = checkpoint_callbacks(cfg, run_dir, task.monitor)
     recorder = RunRecorder()
@@ -148,7 +139,7 @@ def _train_and_test(cfg: DictConfig, run_dir: Path) -> dict:
 
     results = build_results(config=config, monitor=task.monitor, recorder=recorder, best=best,
                             test_metrics=test_metrics, model=model, data_stats=datamodule.stats,
-                            failed_images=len(datamodule.store.unreadable), labels=task.vocabulary(),
+                            failed_images=len(datamodule.unreadable), labels=task.vocabulary(),
                             run={"name": run_dir.name, "dir": str(run_dir.resolve()), "resumed_from": resumed_from,
                                  "fast_dev_run": bool(trainer.fast_dev_run), "code": code_version(),
                                  "processes": trainer.world_size})

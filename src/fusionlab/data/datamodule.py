@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import random
-from collections import Counter
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from fusionlab.data.encoding import encode_words, pad
 from fusionlab.data.example import Example
 from fusionlab.data.feature_cache import FeatureCache
 from fusionlab.data.images import ImageStore, load_aux_mapping
+from fusionlab.data.labels import line_index, read_relations
 from fusionlab.data.resumable import EpochSampler
 from fusionlab.data.synthetic import SyntheticBenchmark, SyntheticConfig
 from fusionlab.tasks.base import Task
@@ -178,6 +179,8 @@ class FusionDataModule(L.LightningDataModule):
         self.stats: dict = {}
         self.groups: list[str] = []  # evaluation subsets of the test split (see _attach_groups)
         self._resume_batches = 0  # set from a mid-epoch checkpoint
+        self.stores: dict[str, ImageStore] = {}
+        self.unreadable: dict[str, str] = {}  # every unreadable image or crop file (path -> why), counted once
 
     def attach_vision(self, encoder: torch.nn.Module) -> None:
         """Serve cached features instead of pixels when the vision encoder is frozen."""
@@ -239,25 +242,28 @@ class FusionDataModule(L.LightningDataModule):
         if not self.task.fitted:  # a checkpoint's vocabulary (evaluate) is kept as it is
             self.task.fit(examples["train"])
         self._report_unseen_labels(examples)
-        mapping = (self.source.get("aux_mapping") or {}) if self.load_aux else {}  # crops only for methods reading them
-        mapping = {k: v for f in ([mapping] if isinstance(mapping, str) else mapping.values())
-                   for k, v in load_aux_mapping(f).items()}
-        store = ImageStore(self.source.get("image_dir"), self.source.get("aux_image_dir"), mapping,
-                           self.max_aux, self.image_size)
+        self._use_label_files()
+        self._report_unseen_labels(examples)
+        self.stores = {split: self._store(split, examples[split]) for split in SPLITS}
         cache = template = None
         if self.image_mode == "features":
-            cache = FeatureCache(self.cache_dir, self.vision.identity, store.transform_id)
-            paths = [p for split in SPLITS for e in examples[split]
-                     for p in [store.image_path(e.image), *(store.aux_paths(e.image) if self.load_aux else [])] if p]
-            computed = cache.fill(paths, self.vision, store)
-            self.stats["feature_cache"] = {"computed": computed, "images": len(set(paths))}
+            cache = FeatureCache(self.cache_dir, self.vision.identity, self.stores["train"].transform_id)
+            computed = images = 0
+            for split in SPLITS:
+                store = self.stores[split]
+                paths = [p for e in examples[split]
+                         for p in [store.image_path(e.image), *(store.aux_paths(e.image) if self.load_aux else [])] if p]
+                computed, images = computed + cache.fill(paths, self.vision, store), images + len(set(paths))
+            self.stats["feature_cache"] = {"computed": computed, "images": images}
             with torch.no_grad():
                 template = {k: torch.zeros_like(v[0]) for k, v in self.vision(
                     torch.zeros(1, 3, self.image_size, self.image_size, device=next(self.vision.parameters()).device)).items()}
                 template = {k: v.cpu() for k, v in template.items()}
-        self.store, self.cache, self.template = store, cache, template
+        self.cache, self.template = cache, template
         for split in SPLITS:
-            dataset = self.dataset(examples[split])
+            store = self.stores[split]
+            dataset = MultimodalDataset(examples[split], self.task, self.tokenizer, self.max_length, store,
+                                        self.image_mode, self.load_aux, cache, template, self.target_pixels)
             self.splits[split] = dataset
             counts = store.audit([e.image for e in examples[split]], self.load_aux) if self.image_mode != "none" else {}
             self.stats.setdefault("splits", {})[split] = {"examples": len(dataset), "truncated": dataset.truncated,
@@ -267,8 +273,59 @@ class FusionDataModule(L.LightningDataModule):
                             "markers are then read at [CLS]); raise data.max_length", self.source["name"], split,
                             dataset.targets_cut, len(dataset), self.max_length, self.task.name)
             if counts.get("missing_images"):
-                log.warning("%s %s: %d of %d images missing; they are masked (missing-image policy)",
-                            self.source["name"], split, counts["missing_images"], len(dataset))
+                log.warning("%s %s: %d of %d images missing in %s; they are masked (missing-image policy)",
+                            self.source["name"], split, counts["missing_images"], len(dataset), store.image_dir)
+        self._flag_absent_modalities()
+
+    def _per_split(self, key: str, split: str):
+        """A dataset path given once, or per split ({train, val, test}: HVPNeT's release keeps MNRE's images
+        and every dataset's crops and crop mappings per split)."""
+        value = self.source.get(key)
+        return value.get(split) if isinstance(value, Mapping) else value
+
+    def _store(self, split: str, examples: list[Example]) -> ImageStore:
+        """Where ``split``'s images and crops lie. Crop mappings are keyed by image file name, or (``aux_key:
+        line``, HVPNeT's MNRE) by the example's 0-based line in its split file. A missing mapping file is the
+        missing-image policy's case: its crop slots stay empty, and it is counted and warned once."""
+        mapping = {}
+        path = self._per_split("aux_mapping", split) if self.load_aux else None
+        if path and not Path(path).is_file():
+            self.stats.setdefault("aux_mapping_missing", {})[split] = str(path)
+            log.warning("%s %s: crop mapping %s does not exist: every crop slot is empty (missing-image policy)",
+                        self.source["name"], split, path)
+        elif path:
+            mapping = load_aux_mapping(path)
+            if self.source.get("aux_key", "image") == "line":
+                mapping = {e.image: mapping.get(str(line_index(e)), []) for e in examples}
+        return ImageStore(self._per_split("image_dir", split), self._per_split("aux_image_dir", split), mapping,
+                          self.max_aux, self.image_size, unreadable=self.unreadable)
+
+    def _flag_absent_modalities(self) -> None:
+        """A method that reads images but found none (or crops, and found none) is effectively text-only:
+        one prominent warning, and a flag in results.json that the report shows."""
+        splits = self.stats["splits"]
+        if self.image_mode == "none":
+            return
+        found = sum(s["examples"] - s["missing_images"] for s in splits.values()) - len(self.unreadable)
+        if found <= 0:
+            self.stats["no_images_found"] = True
+            log.warning("%s: NO IMAGE FOUND in any split (looked in %s): this run is effectively text-only",
+                        self.source["name"], sorted({str(s.image_dir) for s in self.stores.values()}))
+        if self.load_aux:
+            slots = sum(s["examples"] for s in splits.values()) * self.max_aux
+            crops = slots - sum(s["aux_slots_empty"] + s["missing_aux"] for s in splits.values())
+            if crops <= 0:
+                self.stats["no_crops_found"] = True
+                log.warning("%s: NO OBJECT CROP FOUND in any split (crop folders %s, mappings %s): every crop slot "
+                            "is empty", self.source["name"], sorted({str(s.aux_dir) for s in self.stores.values()}),
+                            self.source.get("aux_mapping"))
+
+    def _use_label_files(self) -> None:
+        """The released relation vocabulary (``relations_file``: HVPNeT's ``ours_rel2id.json``, CasRel's
+        ``rel2id.json``) replaces the one fitted on the training split."""
+        path = self.source.get("relations_file")
+        if path and "relations" in self.task.vocabulary_keys:
+            self.task.load_vocabulary({**self.task.vocabulary(), "relations": read_relations(path)})
 
     def _report_unseen_labels(self, examples: dict[str, list[Example]]) -> None:
         """Labels first seen in val or test: counted, named and warned; the heads never get them."""
@@ -282,17 +339,11 @@ class FusionDataModule(L.LightningDataModule):
     def serve(self, examples: list[Example]) -> MultimodalDataset:
         """New inputs (prediction) without the dataset: image paths as given, pixels through the vision
         encoder (no feature cache is read or filled), no object crops (their slots are masked)."""
-        store = ImageStore("/", None, {}, self.max_aux, self.image_size)  # inputs name images by absolute path
+        store = ImageStore("/", None, {}, self.max_aux, self.image_size,  # inputs name images by absolute path
+                           unreadable=self.unreadable)
         mode = "none" if self.image_mode == "none" else "pixels"
         return MultimodalDataset(examples, self.task, self.tokenizer, self.max_length, store, mode,
                                  self.load_aux, None, None, self.target_pixels)
-
-    def dataset(self, examples: list[Example]) -> MultimodalDataset:
-        """``examples`` served like the splits (after ``setup``): new inputs for prediction, too."""
-        if self.image_mode == "features":
-            self.cache.fill([p for e in examples for p in [self.store.image_path(e.image)] if p], self.vision, self.store)
-        return MultimodalDataset(examples, self.task, self.tokenizer, self.max_length, self.store, self.image_mode,
-                                 self.load_aux, self.cache, self.template, self.target_pixels)
 
     def loader(self, dataset: Dataset, train: bool = False) -> DataLoader:
         collate = Collator(self.task, self.tokenizer.pad_token_id or 0)
@@ -334,7 +385,7 @@ class FusionDataModule(L.LightningDataModule):
     def on_before_batch_transfer(self, batch, dataloader_idx):
         """Count, once per file, the unreadable images DataLoader workers found (see ``_newly_unreadable``)."""
         for path, why in batch.pop("unreadable", {}).items():
-            self.store.unreadable.setdefault(path, why)
+            self.unreadable.setdefault(path, why)
         return batch
 
     def train_dataloader(self):

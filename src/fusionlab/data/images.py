@@ -53,14 +53,11 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def load_aux_mapping(path: str | Path | None) -> dict[str, list[str]]:
-    """HVPNeT's ``{image: [crop files]}`` mapping from a .pth or a .json file."""
-    if not path:
-        return {}
+def load_aux_mapping(path: str | Path) -> dict[str, list[str]]:
+    """HVPNeT's ``{key: [crop files]}`` mapping (key: image file name, or MNRE's line index) from a .pth or a
+    .json file; keys are returned as strings."""
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"aux mapping {path} does not exist (expected {{image: [crop files]}} as .pth or .json)")
-    mapping = torch.load(path, weights_only=False) if path.suffix == ".pth" else json.loads(path.read_text())
+    mapping = torch.load(path, weights_only=True) if path.suffix == ".pth" else json.loads(path.read_text())
     if not isinstance(mapping, dict):
         raise ValueError(f"{path}: expected a dict {{image: [crop files]}}, found {type(mapping).__name__}")
     return {str(k): [str(c) for c in v] for k, v in mapping.items()}
@@ -70,14 +67,16 @@ class ImageStore:
     """Where an example's global image and object crops live, and how they are loaded."""
 
     def __init__(self, image_dir: str | None, aux_dir: str | None = None,
-                 aux_mapping: dict[str, list[str]] | None = None, max_aux: int = 3, size: int = 224):
+                 aux_mapping: dict[str, list[str]] | None = None, max_aux: int = 3, size: int = 224,
+                 unreadable: dict[str, str] | None = None):
         self.image_dir = Path(image_dir) if image_dir else None
         self.aux_dir = Path(aux_dir) if aux_dir else None
         self.aux_mapping = aux_mapping or {}
         self.max_aux = max_aux
         self.size = size
         self.transform = build_transform(size)
-        self.unreadable: dict[str, str] = {}  # path -> why: the missing-image policy's count
+        # path -> why: the missing-image policy's count (one dict shared by the stores of a dataset's splits)
+        self.unreadable: dict[str, str] = {} if unreadable is None else unreadable
 
     @property
     def transform_id(self) -> str:

@@ -11,10 +11,11 @@ The tower is frozen by default, as the paper uses the pretrained towers as fixed
 from __future__ import annotations
 
 import torch
+from huggingface_hub import constants
 from torch import nn
 from transformers import AutoTokenizer, CLIPTextConfig, CLIPTextModelWithProjection, PreTrainedTokenizerBase
 
-from fusionlab.encoders.hub import require_network
+from fusionlab.encoders.hub import explain_unavailable
 from fusionlab.encoders.text import _minilm_path
 
 CLIP = "openai/clip-vit-base-patch32"
@@ -62,11 +63,7 @@ def proxy_encoder(name: str = "clip", freeze: bool = True) -> ProxyEncoder:
         tokenizer, model = _tiny_clip()
     else:
         hub_name = CLIP if name == "clip" else name
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(hub_name, local_files_only=True)
-            model = CLIPTextModelWithProjection.from_pretrained(hub_name, local_files_only=True)
-        except OSError:
-            require_network("huggingface.co", f"proxy tower {hub_name!r}", OFFLINE_PROXY)
+        with explain_unavailable(f"proxy tower {hub_name!r}", constants.ENDPOINT, OFFLINE_PROXY):
             tokenizer = AutoTokenizer.from_pretrained(hub_name)
             model = CLIPTextModelWithProjection.from_pretrained(hub_name)
     return ProxyEncoder(model, tokenizer, name, freeze)

@@ -1,4 +1,4 @@
-"""Text encoders: any Hugging Face encoder, the packaged MiniLM (offline), or a tiny random BERT."""
+"""Text encoders: any Hugging Face encoder, the packaged MiniLM (offline), or a random BERT (offline)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import logging
 import re
 
 import torch
+from huggingface_hub import constants
 from torch import nn
 from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel, PreTrainedTokenizerBase
 from transformers.utils import logging as hf_logging
 
-from fusionlab.encoders.hub import require_network
+from fusionlab.encoders.hub import explain_unavailable
 
 OFFLINE_TEXT = "minilm, tiny"
 log = logging.getLogger(__name__)
@@ -43,10 +44,18 @@ class TextEncoder(nn.Module):
         return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
 
-def _tiny(tokenizer) -> nn.Module:
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=256)
-    return BertModel(config, add_pooling_layer=False)
+# Random BERTs on the packaged MiniLM tokenizer (bert-base-uncased's WordPiece vocabulary), built offline:
+# ``tiny`` for tests, ``bert_base_random`` at bert-base-uncased's size for benchmarks.
+RANDOM_BERTS = {
+    "tiny": {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
+             "max_position_embeddings": 256},
+    "bert_base_random": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
+                         "intermediate_size": 3072, "max_position_embeddings": 512},
+}
+
+
+def _random_bert(tokenizer, name: str) -> nn.Module:
+    return BertModel(BertConfig(vocab_size=len(tokenizer), **RANDOM_BERTS[name]), add_pooling_layer=False)
 
 
 def _layer_index(key: str) -> int | None:
@@ -77,22 +86,26 @@ def _load_model(source: str, layers: int | None, **options) -> nn.Module:
 
 
 def _from_hub(name: str, layers: int | None):
-    try:
-        return (AutoTokenizer.from_pretrained(name, local_files_only=True),
-                _load_model(name, layers, local_files_only=True))
-    except OSError:
-        require_network("huggingface.co", f"text encoder {name!r}", OFFLINE_TEXT)
+    with explain_unavailable(f"text encoder {name!r}", constants.ENDPOINT, OFFLINE_TEXT):
         return AutoTokenizer.from_pretrained(name), _load_model(name, layers)
 
 
-def text_encoder(name: str = "minilm", freeze: bool = False, layers: int | None = None) -> TextEncoder:
-    """Registry entry: ``minilm`` (offline default), ``tiny`` (tests) or any Hugging Face name.
-    ``layers`` keeps only the first pretrained layers (a cheaper encoder for quick runs)."""
-    if name in ("minilm", "tiny"):
+def text_encoder(name: str = "minilm", freeze: bool = False, layers: int | None = None,
+                 gradient_checkpointing: bool = False) -> TextEncoder:
+    """Registry entry: ``minilm`` (offline default), ``tiny`` (tests), ``bert_base_random`` (benchmarks)
+    or any Hugging Face name. ``layers`` keeps only the first pretrained layers (a cheaper encoder for
+    quick runs); ``gradient_checkpointing`` recomputes each layer's activations in the backward pass
+    (less memory, about a third more compute)."""
+    if name == "minilm" or name in RANDOM_BERTS:
         tokenizer = AutoTokenizer.from_pretrained(_minilm_path())
-        model = _load_model(_minilm_path(), layers) if name == "minilm" else _tiny(tokenizer)
+        model = _load_model(_minilm_path(), layers) if name == "minilm" else _random_bert(tokenizer, name)
     else:
         tokenizer, model = _from_hub(name, layers)
     if not tokenizer.is_fast:
         raise ValueError(f"text encoder {name!r} has no fast tokenizer; fusionlab needs word ids for alignment")
+    if gradient_checkpointing:
+        # Non-reentrant: HVPNeT's visual prefix reaches each layer as a keyword argument, which reentrant
+        # checkpointing cannot differentiate through.
+        model.activation_checkpointing_enable({"use_reentrant": False})
+        model.config.use_cache = False  # an encoder keeps no cache; this spares the "incompatible" warning
     return TextEncoder(model, tokenizer, name, freeze)

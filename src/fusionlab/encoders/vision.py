@@ -12,10 +12,11 @@ import os
 
 import torch
 import torchvision
+from huggingface_hub import is_offline_mode
 from torch import nn
 from torch.nn import functional as F
 
-from fusionlab.encoders.hub import require_network
+from fusionlab.encoders.hub import OFFLINE_REASON, explain_unavailable, unavailable
 
 OFFLINE_VISION = "effnet_lite0, tiny"
 
@@ -62,13 +63,18 @@ def _effnet_lite0():
     return stem, stages, [net._blocks[b - 1]._bn2.num_features for b in ends]
 
 
-def _resnet(depth: int):
-    builder = getattr(torchvision.models, f"resnet{depth}")
-    weights = torchvision.models.get_weight(f"ResNet{depth}_Weights.DEFAULT")
-    cached = os.path.join(torch.hub.get_dir(), "checkpoints", weights.url.rsplit("/", 1)[-1])
-    if not os.path.exists(cached):
-        require_network("download.pytorch.org", f"vision encoder resnet{depth}", OFFLINE_VISION)
-    net = builder(weights=weights)
+def _resnet(depth: int, pretrained: bool = True):
+    """torchvision's ResNet: ImageNet weights (downloaded once by torch.hub), or random ones."""
+    builder, what = getattr(torchvision.models, f"resnet{depth}"), f"vision encoder resnet{depth}"
+    weights = torchvision.models.get_weight(f"ResNet{depth}_Weights.DEFAULT") if pretrained else None
+    if weights is None:
+        net = builder()
+    else:
+        cached = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(weights.url))
+        if is_offline_mode() and not os.path.exists(cached):  # torch.hub has no offline mode: the Hub's stands for it
+            raise unavailable(what, OFFLINE_REASON, OFFLINE_VISION)
+        with explain_unavailable(what, weights.url, OFFLINE_VISION):
+            net = builder(weights=weights)
     stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
     return stem, [net.layer1, net.layer2, net.layer3, net.layer4], [256, 512, 1024, 2048]
 
@@ -82,12 +88,13 @@ def _tiny():
 
 
 _BACKBONES = {"effnet_lite0": _effnet_lite0, "resnet50": lambda: _resnet(50), "resnet152": lambda: _resnet(152),
-              "tiny": _tiny}
+              "resnet50_random": lambda: _resnet(50, pretrained=False), "tiny": _tiny}
 
 
 def vision_encoder(name: str = "effnet_lite0", freeze: bool = True, pyramid_size: int = 2,
                    grid_size: int = 8) -> VisionEncoder:
-    """Registry entry: ``effnet_lite0`` (offline default), ``resnet50``, ``resnet152``, ``tiny``."""
+    """Registry entry: ``effnet_lite0`` (offline default), ``resnet50``, ``resnet152``, ``tiny`` (tests),
+    ``resnet50_random`` (ResNet-50 with random weights, offline: benchmarks)."""
     if name not in _BACKBONES:
         raise ValueError(f"unknown vision encoder {name!r}; choose one of {sorted(_BACKBONES)}")
     stem, stages, channels = _BACKBONES[name]()

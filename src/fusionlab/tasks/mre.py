@@ -22,17 +22,20 @@ NO_RELATION = "None"
 
 
 def mark(example: Example) -> tuple[list[str], int, int]:
-    """The words with markers inserted, and the word positions of ``<s>`` and ``<o>``."""
-    relation = example.relations[0]
-    inserts = {relation.head.start: ["<s>"], relation.tail.start: ["<o>"]}
-    closes = {relation.head.end: "</s>", relation.tail.end: "</o>"}
+    """The words with markers inserted, and the word positions of ``<s>`` and ``<o>``. At one position
+    the closing markers come first, then ``<s>``, then ``<o>``: head and tail starting (or ending) at the
+    same word keep all four markers (HVPNeT's reference checks head start, head end, tail start, tail end
+    in turn; it also drops a closing marker after the sentence's last word, which is kept here)."""
+    head, tail = example.relations[0].head, example.relations[0].tail
     words, head_at, tail_at = [], -1, -1
     for position in range(len(example.words) + 1):
-        if position in closes:
-            words.append(closes[position])
-        if position in inserts:
-            (head_at, tail_at) = (len(words), tail_at) if position == relation.head.start else (head_at, len(words))
-            words.extend(inserts[position])
+        words += [marker for marker, end in (("</s>", head.end), ("</o>", tail.end)) if position == end]
+        if position == head.start:
+            head_at = len(words)
+            words.append("<s>")
+        if position == tail.start:
+            tail_at = len(words)
+            words.append("<o>")
         if position < len(example.words):
             words.append(example.words[position])
     return words, head_at, tail_at

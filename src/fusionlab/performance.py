@@ -1,0 +1,57 @@
+"""Speed settings of a run (the ``performance`` config): ``torch.compile`` and the float32 matmul precision.
+
+Mixed precision and gradient accumulation are Lightning's (``trainer.precision``,
+``trainer.accumulate_grad_batches``); gradient checkpointing is the text encoder's
+(``encoder.text.gradient_checkpointing``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import torch
+from torch import nn
+
+from fusionlab.encoders.text import TextEncoder
+from fusionlab.fusion.base import FusionModule
+
+MATMUL_PRECISIONS = ("highest", "high", "medium")
+
+
+def compile_targets(model: nn.Module) -> Iterator[tuple[str, nn.Module]]:
+    """The submodules to compile: every child holding parameters, looking inside the ones that are not
+    called as a whole (containers, a method's base method, and a ``TextEncoder``: HVPNeT calls its
+    Hugging Face model directly), each module once."""
+    seen: set[int] = set()
+
+    def walk(parent: nn.Module, path: str) -> Iterator[tuple[str, nn.Module]]:
+        for name, child in parent.named_children():
+            if id(child) in seen or next(child.parameters(), None) is None:
+                continue
+            seen.add(id(child))
+            if isinstance(child, (nn.ModuleList, nn.ModuleDict, FusionModule, TextEncoder)):
+                yield from walk(child, f"{path}{name}.")
+            else:
+                yield f"{path}{name}", child
+
+    return walk(model, "")
+
+
+def compile_submodules(model: nn.Module, backend: str | Callable = "inductor", mode: str | None = None) -> list[str]:
+    """``nn.Module.compile`` each of ``compile_targets(model)`` in place: no wrapper module is added, so
+    parameter names and checkpoint keys stay as they are. Returns the names compiled."""
+    names = []
+    for name, module in compile_targets(model):
+        module.compile(backend=backend, mode=mode)
+        names.append(name)
+    return names
+
+
+def apply_performance(model: nn.Module, compile: bool = False, compile_backend: str | Callable = "inductor",
+                      compile_mode: str | None = None, matmul_precision: str = "highest") -> None:
+    """Set the float32 matmul precision and, if ``compile``, compile the model's submodules."""
+    if matmul_precision not in MATMUL_PRECISIONS:
+        raise ValueError(f"performance.matmul_precision={matmul_precision!r}: choose one of {MATMUL_PRECISIONS}")
+    torch.set_float32_matmul_precision(matmul_precision)
+    if compile:
+        compile_submodules(model, compile_backend, compile_mode)
