@@ -29,6 +29,8 @@ from scipy import stats
 
 from fusionlab.plots.allocation import draw_allocation
 from fusionlab.plots.comparison import draw_bars, draw_groups, draw_low_resource
+from fusionlab.published import against_published, published_markdown
+from fusionlab.results_doc import provenance, publish, section
 
 BASELINE = "text_only"
 SIGNIFICANCE = 0.05
@@ -305,13 +307,20 @@ def write_csv(cells: dict[tuple, Cell], path: Path) -> None:
                 writer.writerow([fusion, dataset, task, ratio, metric, mean, std, len(values), cell.failed])
 
 
-def report(root: str | Path, out: str | Path | None = None) -> Path:
+def report(root: str | Path, out: str | Path | None = None, publish_to: str | Path | None = None,
+           title: str | None = None) -> Path:
+    """Write the report into ``out``; with ``publish_to``, also as the section ``title`` of that file
+    (``docs/results.md``), with the runs' commit, device and commands."""
     root = Path(root)
     out = Path(out) if out else root / "report"
     out.mkdir(parents=True, exist_ok=True)
     cells = collect(root)
     tables = build_tables(cells)
-    (out / "report.md").write_text(markdown(cells, tables))
+    text = markdown(cells, tables) + "\n".join(published_markdown(against_published(cells))) + "\n"
+    (out / "report.md").write_text(text)
+    if publish_to:
+        command = f"python -m fusionlab.report {root} --publish {publish_to}" + (f' --title "{title}"' if title else "")
+        publish(publish_to, title or root.name, section(title or root.name, text, provenance(cells), command))
     (out / "comparison.tex").write_text(latex(cells, tables))
     write_csv(cells, out / "results.csv")
     draw_bars(cells, out / "bars.png")
@@ -330,8 +339,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", help="a multirun directory (or any folder holding run directories)")
     parser.add_argument("--out", help="where to write the report (default <root>/report)")
+    parser.add_argument("--publish", help="also write it as a section of this file (docs/results.md)")
+    parser.add_argument("--title", help="the section's title (default: the directory's name)")
     args = parser.parse_args()
-    out = report(args.root, args.out)
+    out = report(args.root, args.out, args.publish, args.title)
     print((out / "report.md").read_text())
     print(f"report: {out}")
 

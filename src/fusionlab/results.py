@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import traceback
@@ -54,6 +55,16 @@ def code_version() -> dict:
     if commit.returncode:
         return {"commit": None, "dirty": None}
     return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
+
+
+def device_description(processes: int = 1) -> str:
+    """What the run trained on, for every figure it produces: the GPU's name, or the CPU's model and threads."""
+    if torch.cuda.is_available():
+        return f"{processes} x {torch.cuda.get_device_name(0)}"
+    cpuinfo = Path("/proc/cpuinfo")
+    model = next((line.split(":", 1)[1].strip() for line in (cpuinfo.read_text().splitlines() if cpuinfo.exists()
+                                                            else []) if line.startswith("model name")), "CPU")
+    return f"{processes} process(es) on {model}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads each"
 
 
 def build_results(*, config: dict, monitor: str, recorder: RunRecorder, best: dict | None, test_metrics: dict,

@@ -32,7 +32,8 @@ from fusionlab.fusion.base import FusionModule
 from fusionlab.media import WandbMedia
 from fusionlab.performance import apply_performance
 from fusionlab.recorder import RunRecorder
-from fusionlab.results import build_results, code_version, reset_peak_memory, write_failure, write_results
+from fusionlab.results import (build_results, code_version, device_description, reset_peak_memory, write_failure,
+                               write_results)
 from fusionlab.resume import StepSeeder
 from fusionlab.run_identity import (FAILED_FILE, RunInProgressError, RunLock, checkpoint_position, finished_results,
                                     last_checkpoint, mark_started, resume_from)
@@ -75,6 +76,13 @@ def assemble(cfg: DictConfig, labels: dict | None = None, read_data: bool = True
     return Assembly(task, datamodule, model)
 
 
+def training_command() -> str | None:
+    """The command that makes this one run again (this job's overrides), when Hydra launched it."""
+    if not HydraConfig.initialized():
+        return None
+    return " ".join(["python -m fusionlab.train", *HydraConfig.get().overrides.task])
+
+
 def checkpoint_callbacks(cfg: DictConfig, run_dir: Path, monitor: str) -> tuple[ModelCheckpoint, ModelCheckpoint]:
     """best.ckpt (what is tested, evaluated, predicted with and transferred) holds the weights only: the
     optimiser state would triple its size. last.ckpt holds everything a resume needs, written every
@@ -109,7 +117,7 @@ def _train_and_test(cfg: DictConfig, run_dir: Path) -> dict:
     if resumed_from is None and rank_zero_only.rank == 0 and (run_dir / "checkpoints").exists():
         log.warning("%s: an earlier attempt left no resume point; starting afresh", run_dir)
         shutil.rmtree(run_dir / "checkpoints")
-    config = OmegaConf.to_container(cfg, resolve=True)
+    config, code = OmegaConf.to_container(cfg, resolve=True), code_version()  # the code this process runs
     if rank_zero_only.rank == 0:
         mark_started(run_dir, config, resumed_from)
     reset_peak_memory()
@@ -141,7 +149,8 @@ def _train_and_test(cfg: DictConfig, run_dir: Path) -> dict:
                             test_metrics=test_metrics, model=model, data_stats=datamodule.stats,
                             failed_images=len(datamodule.unreadable), labels=task.vocabulary(),
                             run={"name": run_dir.name, "dir": str(run_dir.resolve()), "resumed_from": resumed_from,
-                                 "fast_dev_run": bool(trainer.fast_dev_run), "code": code_version(),
+                                 "fast_dev_run": bool(trainer.fast_dev_run), "code": code,
+                                 "command": training_command(), "device": device_description(trainer.world_size),
                                  "processes": trainer.world_size})
     if trainer.is_global_zero:
         last_checkpoint(run_dir).unlink(missing_ok=True)

@@ -1,0 +1,42 @@
+"""``docs/results.md``: report sections written from runs, never typed by hand. Each section says which
+command made the runs, at which commit and on which device, and the report command that wrote it; writing
+a section again replaces it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+
+def provenance(cells: dict) -> dict[str, list[str]]:
+    """The commits, devices and training commands (seeds merged) of the report's finished runs."""
+    runs = [r.get("run", {}) for cell in cells.values() for r in cell.runs]
+    commits = sorted({(r.get("code") or {}).get("commit") or "unknown" for r in runs})
+    dirty = any((r.get("code") or {}).get("dirty") for r in runs)
+    seeds: dict[str, list[str]] = {}
+    for command in (r.get("command") or "unknown" for r in runs):
+        found = re.search(r"\bseed=(\S+)", command)
+        seeds.setdefault(re.sub(r"\bseed=\S+", "seed=*", command), []).append(found.group(1) if found else "")
+    commands = [key.replace("seed=*", "seed=" + ",".join(sorted(set(values), key=lambda v: (len(v), v))))
+                for key, values in sorted(seeds.items())]
+    return {"commits": [c[:10] + (" (with uncommitted changes)" if dirty else "") for c in commits],
+            "devices": sorted({r.get("device", "unknown") for r in runs}), "commands": commands}
+
+
+def section(title: str, body: str, meta: dict[str, list[str]], report_command: str) -> str:
+    """``body`` (a report's Markdown) under ``## title``, its headings one level down, with its provenance."""
+    body = re.sub(r"^(#+) ", lambda m: "#" * (len(m.group(1)) + 2) + " ", body, flags=re.M)
+    commands = "\n".join(f"    {c}" for c in meta["commands"])
+    return (f"## {title}\n\nRuns made at commit {', '.join(meta['commits'])} on {'; '.join(meta['devices'])} by:\n\n"
+            f"{commands}\n\nWritten by `{report_command}`.\n\n{body.strip()}\n")
+
+
+def publish(path: str | Path, title: str, text: str) -> Path:
+    """Write ``text`` (a ``section``) into ``path``, replacing the section of the same title."""
+    path = Path(path)
+    existing = path.read_text() if path.exists() else ("# Results\n\nEvery section below is written by "
+                                                       "`python -m fusionlab.report ... --publish docs/results.md`.\n")
+    parts = re.split(r"(?m)^(?=## )", existing)
+    head, sections = parts[0], [p for p in parts[1:] if not p.startswith(f"## {title}\n")]
+    path.write_text(head.rstrip() + "\n\n" + "\n".join(s.rstrip() + "\n" for s in [*sections, text]))
+    return path
