@@ -1,5 +1,7 @@
 """HVPNeT: prefix attention is exact when off, the prefix matters when on, gradients reach every
-part, gates are distributions, and each variant routes exactly the stages and layers of the paper."""
+part, gates are distributions, each variant routes exactly the stages and layers of the paper, the
+reference's per-head prefix split isolates each head's tokens, and the paper experiments carry the
+reference's settings where the paper is silent."""
 
 from __future__ import annotations
 
@@ -14,8 +16,8 @@ from fusionlab.encoders.prefix_attention import VisualPrefix, enable_prefix_atte
 from fusionlab.encoders.text import TextEncoder, text_encoder
 from fusionlab.encoders.vision import vision_encoder
 from fusionlab.fusion.hvpnet import HVPNeT
-from fusionlab.tasks.mner import MnerTask
 from fusionlab.plots.gates import draw_gate_heatmap
+from fusionlab.tasks.mner import MnerTask
 from fusionlab.train import assemble, run
 from tests.conftest import compose_config
 
@@ -23,9 +25,9 @@ STAGES = 4  # the tiny vision encoder's stages
 CROPS = 3
 
 
-def _bert(layers: int = 2) -> BertModel:
+def _bert(layers: int = 2, heads: int = 4, hidden: int = 32) -> BertModel:
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=layers, num_attention_heads=4,
+    config = BertConfig(vocab_size=50, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
                         intermediate_size=64)
     return BertModel(config, add_pooling_layer=False).eval()
 
@@ -63,7 +65,7 @@ def test_prefix_attention_matches_a_direct_computation_of_eq_9():
     keys, values = [torch.randn(2, 4, 3, 8)], [torch.randn(2, 4, 3, 8)]
     prefix_mask = torch.tensor([[True, False, True], [True, True, True]])
     output, _ = attention(hidden, attention_mask=None, visual_prefix=VisualPrefix(keys, values, prefix_mask))
-    split = lambda x: x.view(2, 4, 4, 8).transpose(1, 2)  # noqa: E731  [B, heads, n, d_head]
+    split = lambda x: x.view(2, 4, 4, 8).transpose(1, 2)
     q, k, v = split(attention.query(hidden)), split(attention.key(hidden)), split(attention.value(hidden))
     scores = q @ torch.cat([keys[0], k], 2).transpose(-1, -2) / 8 ** 0.5
     scores = scores.masked_fill(~torch.cat([prefix_mask, torch.ones(2, 4, dtype=torch.bool)], 1)[:, None, None], -1e9)
@@ -76,11 +78,11 @@ def test_encoders_without_the_attention_interface_are_refused():
         enable_prefix_attention(torch.nn.Linear(2, 2))
 
 
-def _hvpnet(fusion_overrides: dict, layers: int = 2) -> HVPNeT:
+def _hvpnet(fusion_overrides: dict, layers: int = 2, **bert) -> HVPNeT:
     task = MnerTask()
     task.fit([Example(["a", "b"], tags=["B-PER", "O"])])
     tokenizer = text_encoder("tiny").tokenizer
-    text = TextEncoder(_bert(layers), tokenizer, "tiny")
+    text = TextEncoder(_bert(layers, **bert), tokenizer, "tiny")
     torch.manual_seed(1)
     return HVPNeT(task, text, vision_encoder("tiny", freeze=False), **fusion_overrides).eval()
 
@@ -157,7 +159,7 @@ def test_missing_crops_are_masked_out_of_the_prefix():
     assert prefix.mask[0].tolist() == [True] * 8 + [False] * 8 and prefix.mask[1].all()
     with torch.no_grad():
         ids, mask = _inputs()
-        run = lambda b: model.text.model(input_ids=ids[:2], attention_mask=mask[:2],  # noqa: E731
+        run = lambda b: model.text.model(input_ids=ids[:2], attention_mask=mask[:2],
                                          visual_prefix=model.visual_prefix(b)[0]).last_hidden_state
         before = run(batch)
         batch["aux"]["pyramid_0"][0, 1:] += 5.0  # the masked crops' features must not matter
@@ -211,3 +213,102 @@ def test_every_variant_trains_and_reports(tmp_path, tiny_overrides, variant):
     results = run(compose_config(tiny_overrides + [f"fusion={variant}"]))
     assert results["fusion"] == variant and 0.0 <= results["metrics"]["test"]["f1"] <= 1.0
     assert (tmp_path / "run" / "gates.png").exists() == (variant == "hvpnet_onlyobj")  # gated variants only
+
+
+# BERT-base's proportions scaled down: 12 heads, 16 prefix tokens, so that each head of the reference's
+# reshape holds 4/3 of a token (head 0: token 0 and the first quarter of token 1), as at d = 768.
+SPLIT_BERT = {"heads": 12, "hidden": 48}
+
+
+def _tokens_of_head(head: int, tokens: int = 16, hidden: int = 48, heads: int = 12) -> set[int]:
+    """Prefix tokens whose numbers land in ``head`` under ``reshape(B, heads, -1, d_head)`` of [B, P, d]."""
+    width = tokens * hidden // heads  # numbers per head
+    return set(range(head * width // hidden, ((head + 1) * width - 1) // hidden + 1))
+
+
+def _head_outputs(model: HVPNeT, tokens: torch.Tensor, hidden_states: torch.Tensor) -> torch.Tensor:
+    """Layer 0's self-attention output per head, [B, n, heads, d_head], for a token-level prefix [B, P, 2d]."""
+    prefix = model.head_prefix([tokens], torch.ones(tokens.shape[:2], dtype=torch.bool))
+    attention = model.text.model.encoder.layer[0].attention.self
+    with torch.no_grad():
+        output, _ = attention(hidden_states, attention_mask=None, visual_prefix=prefix)
+    return output.reshape(*hidden_states.shape[:2], model.heads, -1)
+
+
+@pytest.mark.parametrize("head", [0, 1, 5, 11])
+def test_reference_head_split_lets_each_head_attend_only_to_its_own_prefix_tokens(head):
+    torch.manual_seed(2)
+    tokens, hidden_states = torch.randn(2, 16, 96), torch.randn(2, 5, 48)
+    own = _tokens_of_head(head)
+    assert len(own) == 2  # 4/3 of a token spans two tokens
+    others = torch.tensor(sorted(set(range(16)) - own))
+    perturbed = tokens.clone()
+    perturbed[:, others] += 3.0  # the keys and values (both halves of Eq. 8's 2d) of every other token
+    inside = tokens.clone()
+    inside[:, sorted(own)] += 3.0
+    split, shared = _hvpnet({"prefix_heads": "reshape"}, layers=1, **SPLIT_BERT), _hvpnet({}, layers=1, **SPLIT_BERT)
+
+    before = _head_outputs(split, tokens, hidden_states)
+    after = _head_outputs(split, perturbed, hidden_states)
+    torch.testing.assert_close(after[:, :, head], before[:, :, head])
+    assert (after - before).abs().amax(dim=(0, 1, 3)).gt(1e-3).sum() >= 10  # the other heads see the change
+    assert (_head_outputs(split, inside, hidden_states) - before)[:, :, head].abs().max() > 1e-3
+    # the paper's reading (default): every head sees every token, so head h moves too
+    assert (_head_outputs(shared, perturbed, hidden_states) - _head_outputs(shared, tokens, hidden_states))[
+        :, :, head].abs().max() > 1e-3
+
+
+def test_reference_head_split_masks_a_missing_crop_in_the_heads_that_hold_it():
+    model = _hvpnet({"prefix_heads": "reshape"}, **SPLIT_BERT)
+    batch = _features()
+    batch["aux_mask"][0, 0] = False  # sample 0's first crop: prefix tokens 4-7, heads 3-5 at 4/3 token per head
+    prefix, _, _ = model.visual_prefix(batch)
+    assert prefix.keys[0].shape == (2, 12, 16, 4) and prefix.mask.shape == (2, 12, 16)
+    assert not prefix.mask[0, 3:6].any() and prefix.mask[0, :3].all() and prefix.mask[0, 6:].all()
+    assert prefix.mask[1].all()
+    with torch.no_grad():
+        ids, mask = _inputs()
+        run = lambda b: model.text.model(input_ids=ids[:2], attention_mask=mask[:2],
+                                         visual_prefix=model.visual_prefix(b)[0]).last_hidden_state
+        before = run(batch)
+        batch["aux"]["pyramid_2"][0, 0] += 5.0  # the missing crop's features must not matter
+        torch.testing.assert_close(run(batch), before)
+
+
+PAPER_SETTINGS = {  # experiment: max_length, head_lr, RE head dropout
+    "hvpnet_twitter2015": (80, 5.0e-2, 0.1),
+    "hvpnet_twitter2017": (128, 5.0e-2, 0.1),
+    "hvpnet_mnre": (80, 1.0e-5, 0.0),
+}
+
+
+@pytest.mark.parametrize("experiment", sorted(PAPER_SETTINGS))
+def test_paper_experiments_use_the_reference_s_settings_where_the_paper_is_silent(experiment):
+    cfg = compose_config([f"+experiment={experiment}", "output_dir=/tmp/x"])
+    max_length, head_lr, dropout = PAPER_SETTINGS[experiment]
+    assert cfg.encoder.vision.name == "resnet50" and cfg.encoder.vision.weights == "IMAGENET1K_V1"
+    assert cfg.encoder.vision.freeze is True and cfg.encoder.vision.trainable_stages is None
+    assert cfg.data.max_length == max_length and cfg.optim.head_lr == head_lr and cfg.task.head.dropout == dropout
+    assert cfg.fusion.module.prefix_heads == "all"
+
+
+def test_default_config_keeps_the_paper_s_head_reading_and_the_offline_encoder():
+    cfg = compose_config(["output_dir=/tmp/x"])
+    assert cfg.fusion.module.prefix_heads == "all"
+    assert cfg.encoder.vision.name == "effnet_lite0" and cfg.encoder.vision.freeze is True
+    assert cfg.encoder.vision.weights is None and cfg.encoder.vision.trainable_stages is None
+
+
+def test_twitter_experiment_trains_no_vision_parameter_and_the_crf_at_5e_2(tmp_path):
+    cfg = compose_config(["+experiment=hvpnet_twitter2015", "encoder.text.name=tiny", "encoder.vision.name=tiny",
+                          "trainer=cpu", f"output_dir={tmp_path}/run", f"cache_root={tmp_path}/cache"])
+    model = assemble(cfg, labels={"types": ["LOC", "PER"]}, read_data=False).model
+    vision = {id(p) for p in model.vision.parameters()}
+    groups = model.parameter_groups()
+    assert not any(id(p) in vision for g in groups for p in g["params"])
+    assert not any(p.requires_grad for p in model.vision.parameters())
+    head = {id(p) for p in model.head.parameters()}
+    assert {id(p) for p in model.head.crf.parameters()} | {id(p) for p in model.head.emissions.parameters()} == head
+    assert {g["lr"] for g in groups if any(id(p) in head for p in g["params"])} == {5.0e-2}
+    assert all(id(p) in head for g in groups if g["lr"] == 5.0e-2 for p in g["params"])
+    assert {g["lr"] for g in groups if not any(id(p) in head for p in g["params"])} == {3.0e-5}

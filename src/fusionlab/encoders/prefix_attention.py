@@ -8,8 +8,8 @@ in every self-attention layer l and per head,
 
 with ``scaled_dot_product_attention``: the layer's own q/k/v projections (pretrained
 weights, unchanged) make Q, K, V; the prefix keys/values are only prepended. The text's
-attention mask is extended with the prefix mask, so a masked prefix token (a missing
-crop) receives no attention. Without ``visual_prefix`` the function is plain SDPA.
+attention mask is extended with the prefix mask (shared by the heads, or one per head), so a
+masked prefix token (a missing crop) receives no attention. Without ``visual_prefix`` the function is plain SDPA.
 
 No file of the transformers model is forked: any model whose self-attention goes through
 the AttentionInterface and knows its ``layer_idx`` works (the BERT family, RoBERTa, ...).
@@ -34,7 +34,7 @@ IMPLEMENTATION = "visual_prefix"
 class VisualPrefix:
     keys: Sequence[torch.Tensor]  # one [B, heads, P, d_head] per layer
     values: Sequence[torch.Tensor]  # one [B, heads, P, d_head] per layer
-    mask: torch.Tensor  # [B, P], True where the prefix token may be attended
+    mask: torch.Tensor  # [B, P] or per head [B, heads, P], True where the prefix token may be attended
 
 
 def prefix_attention(module: nn.Module, query, key, value, attention_mask, scaling=None, dropout=0.0,
@@ -47,11 +47,14 @@ def prefix_attention(module: nn.Module, query, key, value, attention_mask, scali
     prefix_keys, prefix_values = visual_prefix.keys[layer], visual_prefix.values[layer]
     batch, _, n_query, _ = query.shape
     n_prefix, n_text = prefix_keys.size(2), key.size(2)
-    prefix_mask = visual_prefix.mask[:, None, None, :].expand(batch, 1, n_query, n_prefix)
+    mask = visual_prefix.mask
+    mask = (mask[:, None] if mask.dim() == 2 else mask)[:, :, None, :]  # [B, 1 or heads, 1, P]
+    heads = mask.size(1)
+    prefix_mask = mask.expand(batch, heads, n_query, n_prefix)
     if attention_mask is None:
-        text_mask = torch.ones(batch, 1, n_query, n_text, dtype=torch.bool, device=query.device)
+        text_mask = torch.ones(batch, heads, n_query, n_text, dtype=torch.bool, device=query.device)
     else:
-        text_mask = attention_mask.bool().expand(batch, 1, n_query, n_text)
+        text_mask = attention_mask.bool().expand(batch, heads, n_query, n_text)
     output = F.scaled_dot_product_attention(
         query, torch.cat([prefix_keys.to(key.dtype), key], dim=2), torch.cat([prefix_values.to(value.dtype), value], dim=2),
         attn_mask=torch.cat([prefix_mask, text_mask], dim=-1), dropout_p=dropout, scale=scaling)

@@ -3,7 +3,9 @@
 ``forward(images)`` returns ``{"pyramid_0": ..., "pyramid_{c-1}": ..., "grid": ...}``: every
 stage output average-pooled to ``pyramid_size`` x ``pyramid_size``, and the last stage
 pooled to ``grid_size`` x ``grid_size``. A frozen encoder stays in eval mode (BatchNorm
-statistics fixed) and its features may be cached on disk by the datamodule.
+statistics fixed) and its features may be cached on disk by the datamodule. An encoder that trains
+may train only some stages (``trainable_stages``); the others keep their weights but, as in MuSE's
+reference, stay in the module's mode (their BatchNorm statistics follow training).
 """
 
 from __future__ import annotations
@@ -19,21 +21,37 @@ from torch.nn import functional as F
 from fusionlab.encoders.hub import OFFLINE_REASON, explain_unavailable, unavailable
 
 OFFLINE_VISION = "effnet_lite0, tiny"
+TORCHVISION_WEIGHTS = ("IMAGENET1K_V1", "IMAGENET1K_V2", "DEFAULT")  # DEFAULT is V2 for the ResNets
 
 
 class VisionEncoder(nn.Module):
+    """``trainable_stages``: the parts that train, 0 the stem and i the i-th stage (torchvision's
+    ``layer{i}``); None trains all. ``weights`` only names the weights in the cache key."""
+
     def __init__(self, stem: nn.Module, stages: list[nn.Module], channels: list[int], name: str,
-                 pyramid_size: int = 2, grid_size: int = 8, freeze: bool = False):
+                 pyramid_size: int = 2, grid_size: int = 8, freeze: bool = False,
+                 trainable_stages: list[int] | None = None, weights: str | None = None):
         super().__init__()
         self.stem, self.stages = stem, nn.ModuleList(stages)
-        self.stage_channels, self.name = list(channels), name
+        self.stage_channels, self.name, self.weights = list(channels), name, weights
         self.pyramid_size, self.grid_size, self.frozen = pyramid_size, grid_size, freeze
         self.requires_grad_(not freeze)
+        if trainable_stages is not None:
+            if freeze:
+                raise ValueError("vision encoder: trainable_stages needs freeze: false (a frozen encoder trains "
+                                 "no stage)")
+            parts = [self.stem, *self.stages]
+            if not set(trainable_stages) <= set(range(len(parts))):
+                raise ValueError(f"vision encoder {name}: trainable_stages {list(trainable_stages)} must be stage "
+                                 f"numbers in 0..{len(stages)} (0 the stem, i the i-th stage)")
+            for index, part in enumerate(parts):
+                part.requires_grad_(index in trainable_stages)
 
     @property
     def identity(self) -> str:
         """What determines the features: the cache key part that names the encoder."""
-        return f"{self.name}/pyramid{self.pyramid_size}/grid{self.grid_size}"
+        weights = f"@{self.weights}" if self.weights else ""
+        return f"{self.name}{weights}/pyramid{self.pyramid_size}/grid{self.grid_size}"
 
     @property
     def grid_channels(self) -> int:
@@ -63,10 +81,10 @@ def _effnet_lite0():
     return stem, stages, [net._blocks[b - 1]._bn2.num_features for b in ends]
 
 
-def _resnet(depth: int, pretrained: bool = True):
-    """torchvision's ResNet: ImageNet weights (downloaded once by torch.hub), or random ones."""
+def _resnet(depth: int, weights: str | None = "DEFAULT"):
+    """torchvision's ResNet with the named ImageNet weights (downloaded once by torch.hub), or random ones."""
     builder, what = getattr(torchvision.models, f"resnet{depth}"), f"vision encoder resnet{depth}"
-    weights = torchvision.models.get_weight(f"ResNet{depth}_Weights.DEFAULT") if pretrained else None
+    weights = torchvision.models.get_weight(f"ResNet{depth}_Weights.{weights}") if weights else None
     if weights is None:
         net = builder()
     else:
@@ -87,15 +105,24 @@ def _tiny():
     return block(3, 8), [block(a, b) for a, b in zip([8, *channels[:-1]], channels)], channels
 
 
-_BACKBONES = {"effnet_lite0": _effnet_lite0, "resnet50": lambda: _resnet(50), "resnet152": lambda: _resnet(152),
-              "resnet50_random": lambda: _resnet(50, pretrained=False), "tiny": _tiny}
+_BACKBONES = {"effnet_lite0": _effnet_lite0, "resnet50": lambda w: _resnet(50, w or "DEFAULT"),
+              "resnet152": lambda w: _resnet(152, w or "DEFAULT"), "resnet50_random": lambda: _resnet(50, None),
+              "tiny": _tiny}
+_WEIGHTED = ("resnet50", "resnet152")  # the backbones ``weights`` chooses for; the others have one set
 
 
-def vision_encoder(name: str = "effnet_lite0", freeze: bool = True, pyramid_size: int = 2,
-                   grid_size: int = 8) -> VisionEncoder:
+def vision_encoder(name: str = "effnet_lite0", freeze: bool = True, pyramid_size: int = 2, grid_size: int = 8,
+                   weights: str | None = None, trainable_stages: list[int] | None = None) -> VisionEncoder:
     """Registry entry: ``effnet_lite0`` (offline default), ``resnet50``, ``resnet152``, ``tiny`` (tests),
-    ``resnet50_random`` (ResNet-50 with random weights, offline: benchmarks)."""
+    ``resnet50_random`` (ResNet-50 with random weights, offline: benchmarks).
+
+    ``weights``: torchvision's ImageNet weights of ``resnet50`` / ``resnet152`` (one of
+    ``TORCHVISION_WEIGHTS``; None is DEFAULT); the other backbones ignore it."""
     if name not in _BACKBONES:
         raise ValueError(f"unknown vision encoder {name!r}; choose one of {sorted(_BACKBONES)}")
-    stem, stages, channels = _BACKBONES[name]()
-    return VisionEncoder(stem, stages, channels, name, pyramid_size, grid_size, freeze)
+    if weights is not None and weights not in TORCHVISION_WEIGHTS:
+        raise ValueError(f"vision encoder weights {weights!r}: choose one of {TORCHVISION_WEIGHTS} or null")
+    weighted = name in _WEIGHTED
+    stem, stages, channels = _BACKBONES[name](weights) if weighted else _BACKBONES[name]()
+    return VisionEncoder(stem, stages, channels, name, pyramid_size, grid_size, freeze,
+                         None if trainable_stages is None else list(trainable_stages), weights if weighted else None)

@@ -22,6 +22,12 @@ Per image x in [I; o_1..o_m] (the global image and up to m object crops):
 - Eq. 9: the prefix joins the keys and values of **every** self-attention layer of the
   Hugging Face text encoder (``encoders/prefix_attention.py``). Missing images and padded
   crops are masked: they get no attention (the reference attends to all-zero crops).
+  Heads: Eq. 9 is written for one head. ``prefix_heads=all`` (default) splits each prefix
+  token's d channels into the heads like any key, so every head sees all hw(m+1) tokens.
+  ``prefix_heads=reshape`` is the reference's ``reshape(B, heads, -1, d_head)`` of the
+  [hw(m+1), d] prefix: head h gets the h-th contiguous 1/heads of it, cut into d_head-wide
+  pieces (at BERT-base with 16 tokens, 4/3 of a token: heads 0-2 the global image, 3-5
+  crop 1, ...); a piece of a masked token is masked in its head.
 
 Variants (Table 1), all from the same code: ``routing=gate`` (HVPNeT), ``routing=flat``
 (only the last stage, the same prefix for every layer, no gate), ``routing=groups``
@@ -44,6 +50,7 @@ from fusionlab.fusion.base import Fused, FusionModule
 from fusionlab.plots.gates import draw_gate_heatmap
 
 ROUTINGS = ("gate", "flat", "groups")
+PREFIX_HEADS = ("all", "reshape")
 
 
 class GateMean(Metric):
@@ -68,12 +75,14 @@ class HVPNeT(FusionModule):
     uses_aux = True
 
     def __init__(self, task, text_encoder, vision_encoder, routing: str = "gate", global_image: bool = True,
-                 mapping_dim: int = 800, layer_projection: bool = False, **optim):
+                 mapping_dim: int = 800, layer_projection: bool = False, prefix_heads: str = "all", **optim):
         super().__init__(task, text_encoder, vision_encoder, **optim)
         if routing not in ROUTINGS:
             raise ValueError(f"HVPNeT routing must be one of {ROUTINGS}, not {routing!r}")
+        if prefix_heads not in PREFIX_HEADS:
+            raise ValueError(f"HVPNeT prefix_heads must be one of {PREFIX_HEADS}, not {prefix_heads!r}")
         config = text_encoder.model.config
-        self.routing, self.global_image = routing, global_image
+        self.routing, self.global_image, self.prefix_heads = routing, global_image, prefix_heads
         self.layers, self.heads, hidden = config.num_hidden_layers, config.num_attention_heads, config.hidden_size
         channels = vision_encoder.stage_channels
         self.stages = [len(channels) - 1] if routing == "flat" else list(range(len(channels)))
@@ -123,17 +132,25 @@ class HVPNeT(FusionModule):
         blocks = self.pyramid_blocks(features)
         routes = self.routes(blocks)
         gated = torch.einsum("bmlc,bmcpe->blmpe", routes, blocks).flatten(2, 3)  # Eq. 5-6: [B, L, M*hw, 2d]
-        keys, values = [], []
-        for layer in range(self.layers):
-            prefix = gated[:, layer]
-            if self.layer_projection is not None:
-                prefix = self.layer_projection[layer](prefix)
-            key, value = prefix.chunk(2, dim=-1)  # Eq. 8
-            keys.append(key.unflatten(-1, (self.heads, -1)).transpose(1, 2))
-            values.append(value.unflatten(-1, (self.heads, -1)).transpose(1, 2))
-        positions = blocks.size(3)
-        mask = image_mask.repeat_interleave(positions, dim=1)
-        return VisualPrefix(keys, values, mask), routes, image_mask
+        tokens = [gated[:, l] if self.layer_projection is None else self.layer_projection[l](gated[:, l])
+                  for l in range(self.layers)]
+        mask = image_mask.repeat_interleave(blocks.size(3), dim=1)
+        return self.head_prefix(tokens, mask), routes, image_mask
+
+    def head_prefix(self, tokens: list[torch.Tensor], mask: torch.Tensor) -> VisualPrefix:
+        """Eq. 8's split of each layer's [B, P, 2d] prefix into phi_k, phi_v, then into heads
+        (``prefix_heads``); ``mask`` [B, P] marks the real tokens."""
+        def split(x):  # [B, P, d] -> [B, heads, P, d_head]
+            if self.prefix_heads == "reshape":
+                return x.reshape(x.size(0), self.heads, -1, x.size(-1) // self.heads)
+            return x.unflatten(-1, (self.heads, -1)).transpose(1, 2)
+
+        keys, values = zip(*(map(split, t.chunk(2, dim=-1)) for t in tokens))
+        if self.prefix_heads == "reshape":  # the token each d_head-wide piece comes from
+            count, width = mask.size(1), tokens[0].size(-1) // 2
+            source = torch.arange(self.heads * count, device=mask.device) * (width // self.heads) // width
+            mask = mask[:, source].view(-1, self.heads, count)
+        return VisualPrefix(list(keys), list(values), mask)
 
     def fuse(self, batch):
         prefix, routes, image_mask = self.visual_prefix(batch)
