@@ -5,7 +5,7 @@ Two tiers. The quick one runs in ``make test`` at ``preset=laptop`` (400 trainin
 ceiling without beating it and concat must clear it. The ``learning`` tier
 (``make test-learning``, minutes per run on a CPU) trains at the default sizes and checks the
 finer claims: HVPNeT is not misled by irrelevant images, MuSE and PMEI learn. The 3-seed
-figures behind each method's claims are in the README and the issue notes.
+figures behind each method's claims are in docs/results.md and the issue notes.
 """
 
 from __future__ import annotations

@@ -199,8 +199,11 @@ class FusionDataModule(L.LightningDataModule):
         for split in SPLITS:
             path = Path(spec["splits"][split])
             if not path.exists():
-                raise FileNotFoundError(f"{self.source['name']} {split} split: {path} does not exist "
-                                        f"(see README, 'Bring real data')")
+                layout = self.source.get("layout")
+                other = [name for name in self.source.get("layouts") or {} if name != layout]
+                hint = f"; dataset.layout={layout}, or choose {' / '.join(other)}" if layout and other else ""
+                raise FileNotFoundError(f"{self.source['name']} {split} split: {path} does not exist (data_root "
+                                        f"is FUSIONLAB_DATA{hint}; see docs/guide.md, 'Bring real data')")
             result = reader(path)
             examples[split] = result.examples
             if result.dropped:
