@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 from scipy import stats
 
+from fusionlab.bootstrap import read_rows, seed_mean_interval, sentence_counts
 from fusionlab.plots.allocation import draw_allocation
 from fusionlab.plots.comparison import draw_bars, draw_groups, draw_low_resource
 from fusionlab.published import against_published, published_markdown
@@ -49,6 +50,7 @@ class Cell:
     failed: int = 0
     unfinished: int = 0  # started (run.json) but neither finished nor failed: killed, or still training
     perturbed: dict[str, list[dict]] = field(default_factory=dict)  # fusionlab.evaluate: shuffled / removed
+    counts: list = field(default_factory=list)  # per run with its test predictions: per-sentence counts
 
     @property
     def monitor(self) -> str:
@@ -135,6 +137,9 @@ def collect(root: Path) -> dict[tuple, Cell]:
                 raise SystemExit(f"{path}: a second run of {row} on {_column_name(column)} with seed "
                                  f"{record['seed']} and the same config: remove the duplicate")
             cell.runs.append(record)
+            rows = read_rows(path.parent)
+            if rows is not None:
+                cell.counts.append(sentence_counts(record["task"], record["monitor"], rows))
             for evaluation in sorted(path.parent.glob("evaluation_*.json")):
                 tested = json.loads(evaluation.read_text())
                 if tested["test_images"] != "clean":
@@ -178,16 +183,26 @@ def _column_name(column) -> str:
     return f"{dataset}/{task}" + (f"@{ratio:g}" if ratio != 1.0 else "")
 
 
-def build_tables(cells: dict[tuple, Cell]) -> dict:
-    fusions = sorted({f for f, _ in cells}, key=lambda f: (f.split(" [")[0] != BASELINE, f))
+def build_tables(cells: dict[tuple, Cell], baseline: str = BASELINE) -> dict:
+    """Best row per column, the paired t-test of every row against ``baseline`` with its p-value adjusted
+    (Benjamini-Hochberg, over the rows compared with the baseline on the same column), and each cell's
+    bootstrap interval over test sentences."""
+    fusions = sorted({f for f, _ in cells}, key=lambda f: (f.split(" [")[0] != baseline, f))
     columns = sorted({c for _, c in cells})
     best = {}
     for column in columns:
         means = {f: mean_std(list(cells[f, column].scores().values()))[0] for f in fusions
                  if (f, column) in cells and cells[f, column].scores()}
         best[column] = max(means, key=means.get) if means else None
-    tests = {(f, c): paired_test(cells[f, c], baseline_cell(cells, cells[f, c], BASELINE)) for f, c in cells}
-    return {"fusions": fusions, "columns": columns, "best": best, "tests": tests}
+    tests = {(f, c): paired_test(cells[f, c], baseline_cell(cells, cells[f, c], baseline)) for f, c in cells}
+    for column in columns:
+        compared = [test for (f, c), test in tests.items() if c == column and test]
+        adjusted = stats.false_discovery_control([t["p"] for t in compared]) if compared else []
+        for test, p in zip(compared, adjusted):
+            test["p_adjusted"] = float(p)
+    intervals = {key: seed_mean_interval(cell.counts, cell.monitor) for key, cell in cells.items()}
+    return {"fusions": fusions, "columns": columns, "best": best, "tests": tests, "baseline": baseline,
+            "intervals": intervals}
 
 
 def _cell_text(cells, tables, fusion, column, bold=("**", "**"), mark="†") -> str:
@@ -197,7 +212,7 @@ def _cell_text(cells, tables, fusion, column, bold=("**", "**"), mark="†") -> 
     mean, std = mean_std(list(cell.scores().values()))
     text = f"{100 * mean:.1f} ± {100 * std:.1f}"
     test = tables["tests"].get((fusion, column))
-    if test and test["p"] < SIGNIFICANCE:
+    if test and test["p_adjusted"] < SIGNIFICANCE:
         text += mark
     text += "".join(f" ({flag})" for flag in absent_modalities(cell))
     return f"{bold[0]}{text}{bold[1]}" if tables["best"][column] == fusion else text
@@ -214,18 +229,28 @@ def markdown(cells: dict[tuple, Cell], tables: dict) -> str:
     header = lambda names: ["| " + " | ".join(names) + " |", "|" + " --- |" * len(names)]  # noqa: E731
     lines = ["# Comparison", "",
              "Test scores (%, the task's main metric: F1, or accuracy for msa), mean ± std over seeds. "
-             f"Best per column in bold; † = paired t-test against {BASELINE} over shared seeds, p < {SIGNIFICANCE}; "
+             f"Best per column in bold; † = paired t-test against {tables['baseline']} over shared seeds, p < "
+             f"{SIGNIFICANCE} after the Benjamini-Hochberg correction over the rows compared on the column; "
              "(no images) / (no crops): an image method whose runs found none, effectively text-only.",
              "", *header(["fusion", *map(_column_name, columns)])]
     lines += [f"| {f} | " + " | ".join(_cell_text(cells, tables, f, c) for c in columns) + " |" for f in fusions]
     lines += ["", "## Seeds and failed runs", "", *header(["fusion", *map(_column_name, columns)])]
     lines += [f"| {f} | " + " | ".join(_counts(cells[f, c]) if (f, c) in cells else "-" for c in columns) + " |"
               for f in fusions]
-    lines += ["", f"## Paired t-test against {BASELINE}", "",
-              *header(["fusion", "dataset/task", "seeds paired", "mean difference (points)", "p"])]
+    lines += ["", f"## Paired t-test against {tables['baseline']}", "",
+              *header(["fusion", "dataset/task", "seeds paired", "mean difference (points)", "p",
+                       "p, Benjamini-Hochberg"])]
     for (f, c), test in sorted(tables["tests"].items(), key=lambda kv: (kv[0][1], kv[0][0])):
         if test:
-            lines.append(f"| {f} | {_column_name(c)} | {test['pairs']} | {100 * test['delta']:+.1f} | {test['p']:.3g} |")
+            lines.append(f"| {f} | {_column_name(c)} | {test['pairs']} | {100 * test['delta']:+.1f} | {test['p']:.3g} | "
+                         f"{test['p_adjusted']:.3g} |")
+    intervals = {key: interval for key, interval in tables["intervals"].items() if interval}
+    if intervals:
+        lines += ["", "## 95 % bootstrap intervals over test sentences (the seeds' mean, sentences resampled)", "",
+                  *header(["fusion", "dataset/task", "seeds' mean", "interval"])]
+        for (f, c), (low, high) in sorted(intervals.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            mean = mean_std(list(cells[f, c].scores().values()))[0]
+            lines.append(f"| {f} | {_column_name(c)} | {100 * mean:.1f} | [{100 * low:.1f}, {100 * high:.1f}] |")
     groups = sorted({g for cell in cells.values() for r in cell.runs for g in r["metrics"].get("test_groups", {})})
     if groups:
         lines += ["", "## Evidence groups (test, main metric %)", "", *header(["fusion", "dataset/task", *groups])]
@@ -308,18 +333,19 @@ def write_csv(cells: dict[tuple, Cell], path: Path) -> None:
 
 
 def report(root: str | Path, out: str | Path | None = None, publish_to: str | Path | None = None,
-           title: str | None = None) -> Path:
+           title: str | None = None, baseline: str = BASELINE) -> Path:
     """Write the report into ``out``; with ``publish_to``, also as the section ``title`` of that file
     (``docs/results.md``), with the runs' commit, device and commands."""
     root = Path(root)
     out = Path(out) if out else root / "report"
     out.mkdir(parents=True, exist_ok=True)
     cells = collect(root)
-    tables = build_tables(cells)
+    tables = build_tables(cells, baseline)
     text = markdown(cells, tables) + "\n".join(published_markdown(against_published(cells))) + "\n"
     (out / "report.md").write_text(text)
     if publish_to:
-        command = f"python -m fusionlab.report {root} --publish {publish_to}" + (f' --title "{title}"' if title else "")
+        command = (f"python -m fusionlab.report {root} --publish {publish_to}" + (f' --title "{title}"' if title else "")
+                   + (f" --baseline {baseline}" if baseline != BASELINE else ""))
         publish(publish_to, title or root.name, section(title or root.name, text, provenance(cells), command))
     (out / "comparison.tex").write_text(latex(cells, tables))
     write_csv(cells, out / "results.csv")
@@ -341,8 +367,9 @@ def main() -> None:
     parser.add_argument("--out", help="where to write the report (default <root>/report)")
     parser.add_argument("--publish", help="also write it as a section of this file (docs/results.md)")
     parser.add_argument("--title", help="the section's title (default: the directory's name)")
+    parser.add_argument("--baseline", default=BASELINE, help=f"the fusion every row is tested against ({BASELINE})")
     args = parser.parse_args()
-    out = report(args.root, args.out, args.publish, args.title)
+    out = report(args.root, args.out, args.publish, args.title, args.baseline)
     print((out / "report.md").read_text())
     print(f"report: {out}")
 

@@ -1,0 +1,73 @@
+"""Significance done properly: bootstrap intervals over test sentences, the baseline as a report option,
+and the Benjamini-Hochberg correction across the rows compared with it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from fusionlab.bootstrap import score, seed_mean_interval, sentence_counts
+from fusionlab.report import build_tables, collect, report
+
+
+def test_sentence_counts_give_each_tasks_score_as_its_metric_does():
+    mner = [{"gold": ["B-PER", "I-PER", "O"], "predicted": ["B-PER", "I-PER", "O"]},
+            {"gold": ["B-LOC", "O", "I-ORG"], "predicted": ["O", "O", "B-ORG"]}]  # the I-ORG opens an entity
+    counts = sentence_counts("mner", "f1", mner)
+    assert counts.tolist() == [[1, 1, 1], [1, 1, 2]] and score(counts, "f1") == pytest.approx(4 / 5)
+    mre = [{"gold": "None", "predicted": "/per/loc"}, {"gold": "/per/loc", "predicted": "/per/loc"},
+           {"gold": "NA", "predicted": "None"}]
+    assert sentence_counts("mre", "f1", mre).tolist() == [[0, 1, 0], [1, 1, 1], [0, 0, 0]]
+    joint = [{"gold": [[0, 1, "born_in", 3, 4]], "predicted": [[0, 1, "born_in", 3, 4], [0, 1, "lives_in", 3, 4]]}]
+    assert sentence_counts("joint", "f1", joint).tolist() == [[1, 2, 1]]
+    msa = [{"gold": "positive", "predicted": "positive"}, {"gold": "neutral", "predicted": "negative"}]
+    assert score(sentence_counts("msa", "accuracy", msa), "accuracy") == 0.5
+
+
+def test_the_bootstrap_interval_holds_the_seeds_mean_and_narrows_with_more_sentences():
+    rng = np.random.default_rng(1)
+
+    def seeds(sentences):
+        return [np.stack([rng.random(sentences) < 0.7, np.ones(sentences), np.ones(sentences)], 1).astype(float)
+                for _ in range(3)]
+
+    small, large = seeds(100), seeds(2000)
+    for runs in (small, large):
+        low, high = seed_mean_interval(runs, "accuracy")
+        assert low <= np.mean([score(r, "accuracy") for r in runs]) <= high
+    assert np.subtract(*seed_mean_interval(large, "accuracy")[::-1]) < np.subtract(*seed_mean_interval(small, "accuracy")[::-1]) / 2
+    perfect = [np.ones((50, 3))] * 2
+    assert seed_mean_interval(perfect, "f1") == (1.0, 1.0)
+    assert seed_mean_interval([np.ones((50, 3)), np.ones((40, 3))], "f1") is None  # not the same sentences
+
+
+def _run(root, fusion, seed, f1):
+    folder = root / f"{fusion}_s{seed}"
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps({
+        "fusion": fusion, "task": "msa", "dataset": "synthetic", "seed": seed, "monitor": "accuracy",
+        "metrics": {"val": {}, "test": {"accuracy": f1}, "test_groups": {}}, "params": {"total": 1, "trainable": 1},
+        "timing": {"train_seconds_per_epoch": [1.0], "eval_seconds": 1.0, "train_samples_per_second": 1.0},
+        "peak_memory_mb": 1.0, "config": {"seed": seed}}))
+
+
+def test_the_baseline_is_an_option_and_p_values_are_corrected_across_the_rows_compared(tmp_path):
+    scores = {"text_only": (0.60, 0.62, 0.61, 0.63), "concat": (0.70, 0.73, 0.70, 0.74),
+              "hvpnet": (0.61, 0.64, 0.61, 0.62), "muse": (0.66, 0.66, 0.69, 0.70)}
+    for fusion, values in scores.items():
+        for seed, value in enumerate(values, start=1):
+            _run(tmp_path, fusion, seed, value)
+    cells = collect(tmp_path)
+    column = ("synthetic", "msa", 1.0)
+    tables = build_tables(cells)
+    raw = [tables["tests"][f, column]["p"] for f in ("concat", "hvpnet", "muse")]
+    expected = stats.false_discovery_control(raw)
+    assert [tables["tests"][f, column]["p_adjusted"] for f in ("concat", "hvpnet", "muse")] == pytest.approx(expected)
+    assert tables["tests"]["text_only", column] is None
+    against_concat = build_tables(cells, baseline="concat")
+    assert against_concat["tests"]["concat", column] is None and against_concat["tests"]["text_only", column]["delta"] < 0
+    table = (report(tmp_path, baseline="concat") / "report.md").read_text()
+    assert "## Paired t-test against concat" in table and "| text_only | synthetic/msa | 4 |" in table
