@@ -31,12 +31,12 @@ def _sets(task: str, row: dict) -> tuple[set, set]:
 def sentence_counts(task: str, monitor: str, rows: list[dict]) -> np.ndarray:
     """[sentences, 3] counts that the split's score is computed from (see the module docstring)."""
     if monitor == "accuracy":
-        return np.array([[row["gold"] == row["predicted"], 1, 1] for row in rows], dtype=float)
+        return np.array([[row["gold"] == row["predicted"], 1, 1] for row in rows], dtype=float).reshape(-1, 3)
     counts = []
     for row in rows:
         gold, predicted = _sets(task, row)
         counts.append([len(gold & predicted), len(predicted), len(gold)])
-    return np.array(counts, dtype=float)
+    return np.array(counts, dtype=float).reshape(-1, 3)
 
 
 def score(counts: np.ndarray, monitor: str, axis: int = 0) -> np.ndarray:

@@ -30,6 +30,7 @@ from scipy import stats
 from fusionlab.bootstrap import read_rows, seed_mean_interval, sentence_counts
 from fusionlab.plots.allocation import draw_allocation
 from fusionlab.plots.comparison import draw_bars, draw_groups, draw_low_resource
+from fusionlab.protocols import protocol_scores
 from fusionlab.published import against_published, published_markdown
 from fusionlab.results_doc import provenance, publish, section
 
@@ -51,6 +52,7 @@ class Cell:
     unfinished: int = 0  # started (run.json) but neither finished nor failed: killed, or still training
     perturbed: dict[str, list[dict]] = field(default_factory=dict)  # fusionlab.evaluate: shuffled / removed
     counts: list = field(default_factory=list)  # per run with its test predictions: per-sentence counts
+    protocols: list[dict] = field(default_factory=list)  # per run: score under each evaluation protocol
 
     @property
     def monitor(self) -> str:
@@ -71,7 +73,7 @@ class Cell:
 IGNORED_KEYS = ("seed", "output_dir", "cache_root", "data_root", "resume", "logger", "init_from",
                 "checkpoint_every_n_steps", "checkpoint_every_minutes", "data.num_workers", "data.pin_memory",
                 "data.eval_batch_size", "data.cache_dir", "data.sample_ratio", "trainer.enable_progress_bar",
-                "trainer.log_every_n_steps", "performance", "encoder.text.gradient_checkpointing")
+                "trainer.log_every_n_steps", "performance", "encoder.text.gradient_checkpointing", "eval_protocol")
 PATH_PARTS = ("root", "dir", "mapping", "splits", "groups")  # dataset keys that are file locations
 
 
@@ -140,6 +142,7 @@ def collect(root: Path) -> dict[tuple, Cell]:
             rows = read_rows(path.parent)
             if rows is not None:
                 cell.counts.append(sentence_counts(record["task"], record["monitor"], rows))
+            cell.protocols.append(protocol_scores(record, rows))
             for evaluation in sorted(path.parent.glob("evaluation_*.json")):
                 tested = json.loads(evaluation.read_text())
                 if tested["test_images"] != "clean":
@@ -251,6 +254,7 @@ def markdown(cells: dict[tuple, Cell], tables: dict) -> str:
         for (f, c), (low, high) in sorted(intervals.items(), key=lambda kv: (kv[0][1], kv[0][0])):
             mean = mean_std(list(cells[f, c].scores().values()))[0]
             lines.append(f"| {f} | {_column_name(c)} | {100 * mean:.1f} | [{100 * low:.1f}, {100 * high:.1f}] |")
+    lines += protocol_table(cells)
     groups = sorted({g for cell in cells.values() for r in cell.runs for g in r["metrics"].get("test_groups", {})})
     if groups:
         lines += ["", "## Evidence groups (test, main metric %)", "", *header(["fusion", "dataset/task", *groups])]
@@ -282,6 +286,27 @@ def markdown(cells: dict[tuple, Cell], tables: dict) -> str:
         if cell.runs:
             lines.append(f"| {f} | {_column_name(c)} | " + " | ".join(_efficiency(cell)) + " |")
     return "\n".join(lines) + "\n"
+
+
+def protocol_table(cells: dict[tuple, Cell]) -> list[str]:
+    """Each cell under every evaluation protocol its runs allow (``fusionlab.protocols``), mean over seeds,
+    with the difference from the clean protocol. The clean column is what every other table reports."""
+    names = sorted({name for cell in cells.values() for p in cell.protocols for name in p} - {"clean"})
+    if not names:
+        return []
+    lines = ["", "## Evaluation protocols (test, %; in brackets: the difference from clean)", "",
+             "| fusion | dataset/task | clean | " + " | ".join(names) + " |", "|" + " --- |" * (len(names) + 3)]
+    for (f, c), cell in sorted(cells.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        if not cell.protocols:
+            continue
+        clean = statistics.fmean(p["clean"] for p in cell.protocols)
+        texts = []
+        for name in names:
+            runs = [p for p in cell.protocols if name in p]  # the difference over the same runs
+            texts.append(f"{100 * statistics.fmean(p[name] for p in runs):.2f} "
+                         f"({100 * statistics.fmean(p[name] - p['clean'] for p in runs):+.2f})" if runs else "-")
+        lines.append(f"| {f} | {_column_name(c)} | {100 * clean:.2f} | " + " | ".join(texts) + " |")
+    return lines
 
 
 def _counts(cell: Cell) -> str:

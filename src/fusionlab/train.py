@@ -29,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 from fusionlab.config_checks import check_combination, check_settings
 from fusionlab.data.datamodule import FusionDataModule
 from fusionlab.fusion.base import FusionModule
+from fusionlab.epoch_tests import EpochTestScores
 from fusionlab.media import WandbMedia
 from fusionlab.performance import apply_performance
 from fusionlab.recorder import RunRecorder
@@ -134,7 +135,9 @@ def _train_and_test(cfg: DictConfig, run_dir: Path) -> dict:
     if logger:
         logger.log_hyperparams(config)
     resume_point = [] if cfg.trainer.get("fast_dev_run") else [last]  # a smoke test needs no resume point
-    callbacks = [checkpoint, *resume_point, recorder, StepSeeder(cfg.seed), WandbMedia(), *map(instantiate, cfg.callbacks)]
+    epoch_tests = [EpochTestScores()] if cfg.eval_protocol.test_every_epoch else []  # for reference protocols
+    callbacks = [checkpoint, *resume_point, recorder, *epoch_tests, StepSeeder(cfg.seed), WandbMedia(),
+                 *map(instantiate, cfg.callbacks)]
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger, default_root_dir=str(run_dir))
     trainer.fit(model, datamodule=datamodule, ckpt_path=resumed_from)
     best = None
@@ -152,6 +155,8 @@ def _train_and_test(cfg: DictConfig, run_dir: Path) -> dict:
                                  "fast_dev_run": bool(trainer.fast_dev_run), "code": code,
                                  "command": training_command(), "device": device_description(trainer.world_size),
                                  "processes": trainer.world_size})
+    if epoch_tests:
+        results["test_history"] = epoch_tests[0].history
     if trainer.is_global_zero:
         last_checkpoint(run_dir).unlink(missing_ok=True)
         (run_dir / FAILED_FILE).unlink(missing_ok=True)  # an earlier attempt's failure, now superseded
