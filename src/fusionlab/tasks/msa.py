@@ -1,4 +1,4 @@
-"""Multimodal sentiment / sentence classification: [CLS] -> dropout -> Linear; accuracy + macro F1."""
+"""Multimodal sentiment / sentence classification: [CLS] -> dropout -> Linear; accuracy, macro and weighted F1."""
 
 from __future__ import annotations
 
@@ -58,10 +58,12 @@ class MsaTask(Task):
 
     def metric(self):
         """One class more than the head predicts: the gold of labels unseen in training (a class with
-        no gold and no prediction does not enter the macro average)."""
+        no gold and no prediction does not enter the macro average). Weighted F1 (per-class F1 weighted
+        by gold support, sklearn's ``average="weighted"``) is what MuSE reports for MVSA."""
         n = len(self.labels) + 1
         return MetricCollection({"accuracy": MulticlassAccuracy(n, average="micro"),
-                                 "macro_f1": MulticlassF1Score(n, average="macro")})
+                                 "macro_f1": MulticlassF1Score(n, average="macro"),
+                                 "weighted_f1": MulticlassF1Score(n, average="weighted")})
 
     def score(self, metric, predictions, batch):
         gold = batch["label"].masked_fill(batch["label"] == UNSEEN, len(self.labels))

@@ -14,6 +14,12 @@ The exchange is vectorised: a rank of the cls attention per row selects the toke
 masked mean gives the other stream's summary; no Python loop over samples or tokens (the
 reference loops over both). A stream whose tokens are all padding (a missing image) sends
 nothing. The number of tokens exchanged per sample is floor(theta * valid tokens).
+
+Which layers exchange (``exchange_start``): ``after_mu`` is Sec. 3.2's mu+1..eta; ``at_mu`` is
+the reference code's reading, layers mu..eta (``replace_start=mu-1 .. replace_end=eta-1``,
+0-based), which the paper's "start layer" wording and Fig. 4b fit (it plots mu = eta = 4, no
+exchange at all under Sec. 3.2's reading). The FFN is BERT's (4 x width, GELU) unless ``ffn`` / ``activation`` say otherwise; the
+reference uses PyTorch's layer defaults (2048, ReLU).
 """
 
 from __future__ import annotations
@@ -24,18 +30,24 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
+EXCHANGE_STARTS = ("after_mu", "at_mu")
+
 
 class SharedLayer(nn.Module):
     """A post-norm Transformer encoder layer whose attention also returns cls's attention row."""
 
-    def __init__(self, width: int, heads: int, ffn: int, dropout: float):
+    def __init__(self, width: int, heads: int, ffn: int, dropout: float, activation: str = "gelu"):
         super().__init__()
         if width % heads:
             raise ValueError(f"CrossTransformer width {width} is not a multiple of {heads} heads")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"CrossTransformer activation must be one of {sorted(ACTIVATIONS)}, not {activation!r}")
         self.heads, self.dropout = heads, dropout
         self.qkv, self.out = nn.Linear(width, 3 * width), nn.Linear(width, width)
         self.norm_attention, self.norm_ffn = nn.LayerNorm(width), nn.LayerNorm(width)
-        self.ffn = nn.Sequential(nn.Linear(width, ffn), nn.GELU(), nn.Dropout(dropout), nn.Linear(ffn, width))
+        self.ffn = nn.Sequential(nn.Linear(width, ffn), ACTIVATIONS[activation](), nn.Dropout(dropout),
+                                 nn.Linear(ffn, width))
 
     def attend(self, x: torch.Tensor, mask: torch.Tensor, cls_attention: bool = False
                ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -90,43 +102,50 @@ def exchange(text: torch.Tensor, image: torch.Tensor, text_mask: torch.Tensor, i
 
 
 class CrossTransformer(nn.Module):
-    """Shared encoder stack over both streams with exchanging layers mu+1..eta (1-indexed)."""
+    """Shared encoder stack over both streams with exchanging layers mu+1..eta (1-indexed; mu..eta
+    with ``exchange_start=at_mu``)."""
 
     def __init__(self, width: int, heads: int, layers: int = 6, ffn: int | None = None, dropout: float = 0.1,
-                 theta: float = 0.1, mu: int = 2, eta: int = 4):
+                 theta: float = 0.1, mu: int = 2, eta: int = 4, activation: str = "gelu",
+                 exchange_start: str = "after_mu"):
         super().__init__()
         if not 0.0 <= theta <= 1.0:
             raise ValueError(f"theta is a proportion in [0, 1], not {theta}")
-        self.layers = nn.ModuleList(SharedLayer(width, heads, ffn or 4 * width, dropout) for _ in range(layers))
+        if exchange_start not in EXCHANGE_STARTS:
+            raise ValueError(f"exchange_start must be one of {EXCHANGE_STARTS}, not {exchange_start!r}")
+        self.layers = nn.ModuleList(SharedLayer(width, heads, ffn or 4 * width, dropout, activation)
+                                    for _ in range(layers))
         self.text_cls, self.image_cls = nn.Parameter(torch.empty(1, 1, width)), nn.Parameter(torch.empty(1, 1, width))
         nn.init.kaiming_normal_(self.text_cls)  # Eq. 8-9, Kaiming initialisation as the paper
         nn.init.kaiming_normal_(self.image_cls)
-        self.theta, self.mu, self.eta = theta, mu, eta
+        self.theta, self.eta = theta, eta
+        self.first = mu + 1 if exchange_start == "after_mu" else mu  # the first exchanging layer, 1-indexed
 
     def exchanges_at(self, index: int) -> bool:
         """Whether layer ``index`` (0-based) is an exchanging layer."""
-        return self.mu < index + 1 <= self.eta and self.theta > 0
+        return self.first <= index + 1 <= self.eta and self.theta > 0
 
     @staticmethod
     def with_cls(cls: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         cls_mask = torch.ones(mask.size(0), 1, dtype=torch.bool, device=mask.device)
         return torch.cat([cls.expand(x.size(0), -1, -1), x], dim=1), torch.cat([cls_mask, mask.bool()], dim=1)
 
-    def forward(self, text: torch.Tensor, text_mask: torch.Tensor, image: torch.Tensor | None = None,
-                image_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(self, text: torch.Tensor | None, text_mask: torch.Tensor | None, image: torch.Tensor | None = None,
+                image_mask: torch.Tensor | None = None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """[B, n, D] text and [B, p, D] image tokens -> the streams with their cls first: [B, n+1, D], [B, p+1, D].
-        Without an image only the text stream runs (MuSE-only-T)."""
-        text, text_mask = self.with_cls(self.text_cls, text, text_mask)
+        A stream given as None is not run, and the other runs alone without exchange (MuSE-only-T, -only-I)."""
+        if text is not None:
+            text, text_mask = self.with_cls(self.text_cls, text, text_mask)
         if image is not None:
             image, image_mask = self.with_cls(self.image_cls, image, image_mask)
+        both = text is not None and image is not None
         for index, layer in enumerate(self.layers):
-            if image is None:
-                text = layer(text, text_mask)
-            elif self.exchanges_at(index):
+            if both and self.exchanges_at(index):
                 text, text_attention = layer.attend(text, text_mask, cls_attention=True)
                 image, image_attention = layer.attend(image, image_mask, cls_attention=True)
                 text, image = exchange(text, image, text_mask, image_mask, text_attention, image_attention, self.theta)
                 text, image = layer.feed_forward(text), layer.feed_forward(image)
             else:
-                text, image = layer(text, text_mask), layer(image, image_mask)
+                text = layer(text, text_mask) if text is not None else None
+                image = layer(image, image_mask) if image is not None else None
         return text, image

@@ -6,21 +6,35 @@
   L_ti = -log p(I_32 | T_n) under a text-conditioned PixelCNN++ (``image_decoder.py``, the
   condition is the masked mean of T_n), L_it = the attention captioner's loss for the input
   sentence given I_n (``text_decoder.py``). Samples without an image are left out of both.
+  This follows Eq. 3-4; the reference conditions PixelCNN++ on Linear(BERT pooler) and feeds the
+  captioner Linear(I_e), one shared Linear and no noise.
 - Eq. 7-13: the CrossTransformer (``cross_transformer.py``) over T_e and I_e.
 - Output: F_e = FC([T_out; I_out,cls]) per text position (the image stream's cls state joins
   every token; ``token_join=position`` joins text position i with image position i, as the
   reference code). The fused learned cls takes the place of the encoder's [CLS], which is
   what sentence heads read (the paper's MSA MLP on cls).
-- Eq. 14: L = L_task + alpha L_it + beta L_ti; each term is logged (train/l_it, train/l_ti raw,
-  the weighted terms as train/alpha_l_it, train/beta_l_ti).
+- Eq. 14: L = L_task + alpha L_it + beta L_ti. ``loss_weighting=mean``: as written, L_ti the
+  per-image NLL (nats) averaged over the batch. ``loss_weighting=reference``: the reference's
+  ``calculate_multi_loss``, L_task / s + alpha L_it / s + beta (sum over the batch of the NLL) / 32^2
+  with s = ``max_seq_length``; a per-sentence task loss (msa, mre) is not divided, since the
+  reference multiplies its MSA cross-entropy by s first; a loss summed over words (mner's CRF,
+  joint) is, unless alpha = beta = 0 (MuSE-only-L_task: the reference's main_ct.py trains on the
+  undivided task loss). Logged: train/l_it, train/l_ti (per-image mean) raw, train/alpha_l_it,
+  train/beta_l_ti as they enter L.
 
 Variants (Table 3) are options: ``streams=text`` (MuSE-only-T), ``streams=image``
-(MuSE-only-I, sentence classification only), ``cross_transformer=false`` (MuSE-w/o-CT:
-[T_e; mean I_e] -> FC), alpha / beta = 0 (MuSE-only-L_task, -w/o-L_it, -w/o-L_ti; a decoder
-whose weight is 0 is not built).
+(MuSE-only-I, sentence classification only: the image stream alone, the text never read),
+``cross_transformer=false`` (MuSE-w/o-CT: [T_e; mean I_e] -> FC), alpha / beta = 0
+(MuSE-only-L_task, -w/o-L_it, -w/o-L_ti; a decoder whose weight is 0 is not built).
+
+The captioner's words (``caption_vocabulary``): the text encoder's WordPieces, or the reference's
+word vocabulary fitted on the training sentences (``fit_caption_vocabulary``, which Lightning's
+``setup`` calls with the datamodule's training split; a checkpoint carries it).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import torch
 from torch import nn
@@ -33,6 +47,9 @@ from fusionlab.fusion.muse.text_decoder import AttentionCaptioner
 
 STREAMS = ("both", "text", "image")
 JOINS = ("cls", "position")
+WEIGHTINGS = ("mean", "reference")
+CAPTION_VOCABULARIES = ("wordpiece", "words")
+WORD_SUMMED_TASKS = ("mner", "joint")  # task losses summed over a sentence's words (reference weighting divides them)
 DECODER_PIXELS = 32
 
 
@@ -46,17 +63,25 @@ class MuSE(FusionModule):
 
     def __init__(self, task, text_encoder, vision_encoder, streams: str = "both", cross_transformer: bool = True,
                  layers: int = 6, heads: int | None = None, theta: float = 0.1, mu: int = 2, eta: int = 4,
+                 exchange_start: str = "after_mu", ffn: int | None = None, activation: str = "gelu",
                  dropout: float = 0.1, alpha: float = 0.001, beta: float = 0.001, token_join: str = "cls",
-                 image_decoder: dict | None = None, text_decoder: dict | None = None, **optim):
+                 loss_weighting: str = "mean", max_seq_length: int = 64, caption_vocabulary: str = "wordpiece",
+                 caption_min_count: int = 2, image_decoder: dict | None = None, text_decoder: dict | None = None,
+                 **optim):
         super().__init__(task, text_encoder, vision_encoder, **optim)
         self.check_task(task.name, {"streams": streams})
-        if token_join not in JOINS:
-            raise ValueError(f"MuSE token_join must be one of {JOINS}, not {token_join!r}")
+        for name, value, allowed in (("token_join", token_join, JOINS), ("loss_weighting", loss_weighting, WEIGHTINGS),
+                                     ("caption_vocabulary", caption_vocabulary, CAPTION_VOCABULARIES)):
+            if value not in allowed:
+                raise ValueError(f"MuSE {name} must be one of {allowed}, not {value!r}")
         width = text_encoder.hidden_size
         self.streams, self.token_join, self.alpha, self.beta = streams, token_join, alpha, beta
+        self.loss_weighting, self.max_seq_length = loss_weighting, max_seq_length
+        self.caption_vocabulary, self.caption_min_count = caption_vocabulary, caption_min_count
         self.image_projection = nn.Linear(vision_encoder.grid_channels, width)  # Eq. 2
         self.cross = (CrossTransformer(width, heads or text_encoder.model.config.num_attention_heads, layers,
-                                       dropout=dropout, theta=theta, mu=mu, eta=eta) if cross_transformer else None)
+                                       ffn=ffn, dropout=dropout, theta=theta, mu=mu, eta=eta, activation=activation,
+                                       exchange_start=exchange_start) if cross_transformer else None)
         joined = 2 * width if streams == "both" else width
         self.output = nn.Sequential(nn.Linear(joined, width), nn.Dropout(dropout))  # the FC giving F_e
         noisy = lambda: nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Linear(width, width))  # noqa: E731
@@ -65,7 +90,8 @@ class MuSE(FusionModule):
             self.image_decoder = ConditionalPixelCNN(width, **(image_decoder or {}))
         if alpha > 0:  # Eq. 4, 6
             self.image_regulariser = noisy()
-            self.text_decoder = AttentionCaptioner(width, len(text_encoder.tokenizer), **(text_decoder or {}))
+            self.text_decoder = AttentionCaptioner(width, len(text_encoder.tokenizer), **(text_decoder or {}),
+                                                   words=caption_vocabulary == "words")
         self.build_head(width)
 
     @classmethod
@@ -77,6 +103,26 @@ class MuSE(FusionModule):
         if streams == "image" and task != "msa":
             raise ValueError(f"MuSE-only-I (streams=image) classifies whole posts: task msa, not {task!r}")
 
+    # --- the captioner's word vocabulary ---------------------------------------------------
+    def fit_caption_vocabulary(self, sentences: Iterable[list[str]]) -> None:
+        """The reference's caption vocabulary from the training sentences (words lists); kept in checkpoints."""
+        self.text_decoder.fit_words(sentences, self.caption_min_count)
+
+    def setup(self, stage: str) -> None:
+        """Lightning calls this after the datamodule's setup: fit the word vocabulary on its training split,
+        unless one is there already (a loaded checkpoint's)."""
+        datamodule = self.trainer.datamodule
+        if (self.alpha > 0 and self.caption_vocabulary == "words" and self.text_decoder.word_vocabulary is None
+                and datamodule is not None):
+            self.fit_caption_vocabulary(e.words for e in datamodule.splits["train"].examples)
+
+    def captions(self, batch: dict, present: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The sentences the captioner reads (those with an image): WordPiece ids, or word ids."""
+        if self.caption_vocabulary == "wordpiece":
+            return batch["input_ids"][present], batch["attention_mask"][present]
+        sentences = [example.words for example, keep in zip(batch["examples"], present.tolist()) if keep]
+        return self.text_decoder.captions(sentences, self.max_seq_length)
+
     # --- Eq. 1-2 ---------------------------------------------------------------------------
     def image_tokens(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """I_e [B, 64, d] from the 8 x 8 grid and its token mask [B, 64] (False for a missing image)."""
@@ -86,26 +132,44 @@ class MuSE(FusionModule):
 
     # --- Eq. 3-6 ---------------------------------------------------------------------------
     def regularisers(self, text, text_mask, image, batch) -> dict[str, torch.Tensor]:
-        """alpha L_it and beta L_ti (Eq. 14's auxiliary terms); samples without an image are left out."""
+        """alpha L_it and beta L_ti (Eq. 14's auxiliary terms) as ``loss_weighting`` scales them; samples
+        without an image are left out."""
         present, size = batch["image_mask"].bool(), len(batch["examples"])
+        reference = self.loss_weighting == "reference"
         weighted = {}
         if self.beta > 0:
             condition = masked_mean(self.text_regulariser(text + torch.randn_like(text)), text_mask)  # Eq. 3
-            l_ti = (self.image_decoder.nll(batch["image_target"][present], condition[present]).mean()  # Eq. 5
-                    if present.any() else text.new_zeros(()))
-            self.log("train/l_ti", l_ti, batch_size=size)
-            weighted["beta_l_ti"] = self.beta * l_ti
+            nll = (self.image_decoder.nll(batch["image_target"][present], condition[present])  # Eq. 5
+                   if present.any() else text.new_zeros(1))
+            self.log("train/l_ti", nll.mean(), batch_size=size)
+            weighted["beta_l_ti"] = self.beta * (nll.sum() / DECODER_PIXELS ** 2 if reference else nll.mean())
         if self.alpha > 0:
             features = self.image_regulariser(image + torch.randn_like(image))  # Eq. 4
-            l_it = (self.text_decoder.loss(features[present], batch["input_ids"][present],  # Eq. 6
-                                           batch["attention_mask"][present]) if present.any() else text.new_zeros(()))
+            l_it = (self.text_decoder.loss(features[present], *self.captions(batch, present))  # Eq. 6
+                    if present.any() else image.new_zeros(()))
             self.log("train/l_it", l_it, batch_size=size)
-            weighted["alpha_l_it"] = self.alpha * l_it
+            weighted["alpha_l_it"] = self.alpha * (l_it / self.max_seq_length if reference else l_it)
         return weighted
+
+    def training_step(self, batch, batch_idx):
+        """Eq. 14, the task loss divided by s under reference weighting (see the module docstring)."""
+        fused = self.fuse(batch)
+        task_loss = self.head.loss(fused.states, batch)
+        divided = (self.loss_weighting == "reference" and self.task.name in WORD_SUMMED_TASKS
+                   and (self.alpha > 0 or self.beta > 0))
+        loss = (task_loss / self.max_seq_length if divided else task_loss) + sum(fused.losses.values())
+        size = len(batch["examples"])
+        self.log("train/loss", loss, prog_bar=True, batch_size=size)
+        self.log("train/task_loss", task_loss, batch_size=size)
+        for name, value in fused.losses.items():
+            self.log(f"train/{name}", value, batch_size=size)
+        return loss
 
     # --- Eq. 7-13 and the output -----------------------------------------------------------
     def fuse(self, batch):
-        text, text_mask = self.encode_text(batch), batch["attention_mask"].bool()
+        text_mask = batch["attention_mask"].bool()
+        needs_text = self.streams != "image" or self.training and self.beta > 0
+        text = self.encode_text(batch) if needs_text else None
         needs_image = self.streams != "text" or self.training and self.alpha > 0
         image, image_mask = self.image_tokens(batch) if needs_image else (None, None)
         losses = self.regularisers(text, text_mask, image, batch) if self.training else {}
@@ -113,12 +177,14 @@ class MuSE(FusionModule):
 
     def fused_states(self, text, text_mask, image, image_mask) -> torch.Tensor:
         """F_e at the text positions [B, n, d], the fused cls (when there is one) at position 0."""
+        if self.streams == "image":  # MuSE-only-I: the image stream alone; its cls (or mean) at every position
+            pooled = (self.cross(None, None, image, image_mask)[1][:, 0] if self.cross is not None
+                      else masked_mean(image, image_mask))
+            return self.output(pooled).unsqueeze(1).expand(-1, text_mask.size(1), -1)
         if self.cross is None:  # MuSE-w/o-CT
             pooled = masked_mean(image, image_mask).unsqueeze(1).expand_as(text)
             return self.output(torch.cat([text, pooled], dim=-1))
         text_out, image_out = self.cross(text, text_mask, *((image, image_mask) if self.streams != "text" else ()))
-        if self.streams == "image":  # MuSE-only-I: the image stream's cls at every position
-            return self.output(image_out[:, :1]).expand(-1, text.size(1), -1)
         if self.streams == "text":
             fused = self.output(text_out)
         else:
