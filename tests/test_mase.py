@@ -189,6 +189,102 @@ def test_the_e_step_changes_no_parameter_and_builds_no_graph(tiny_overrides, tmp
     assert probe.z.sum().item() == pytest.approx(1.0) and (probe.z >= 0).all()
 
 
+def _head_view(task: str, text: torch.Tensor, batch: dict) -> torch.Tensor:
+    """What the task's head reads of token states, computed here independently of the model."""
+    if task == "mre":  # PairClassifier: [<s>; <o>]
+        rows = torch.arange(text.size(0))
+        return torch.cat([text[rows, batch["head_pos"]], text[rows, batch["tail_pos"]]], dim=-1)
+    if task in ("mner", "joint"):  # each word's first sub-token, averaged over the sentence's words
+        words = text.gather(1, batch["word_index"][..., None].expand(-1, -1, text.size(-1)))
+        mask = batch["word_mask"][..., None].float()
+        return (words * mask).sum(1) / mask.sum(1)
+    return text[:, 0]  # SentenceClassifier: [CLS]
+
+
+class _ProbeInputs(L.Callback):
+    """At the first batch: run one E-step, recording what its probe reads, and recompute the
+    vectors the task head reads from the same (frozen) model."""
+
+    def __init__(self, monkeypatch, task: str):
+        import fusionlab.fusion.mase.model as mase_model
+
+        self.task, self.seen = task, []
+        probe = mase_model.mutual_information
+        monkeypatch.setattr(mase_model, "mutual_information",
+                            lambda features, labels: self.seen.append(features) or probe(features, labels))
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        if batch_idx:
+            return
+        module.expectation_step(round_index=1)
+        module.eval()
+        with torch.no_grad():
+            expected = [[] for _ in module.modalities]
+            for sample in trainer.datamodule.estimation_loader(module.estimation_samples):
+                text, others, present = module.modality_features(sample)
+                vectors = [_head_view(self.task, text, sample), *[o * p[:, None] for o, p in zip(others, present)]]
+                for store, vector in zip(expected, vectors):
+                    store.append(vector)
+        module.train()
+        self.expected = [torch.cat(e) for e in expected]
+
+
+@pytest.mark.parametrize("task", ["mre", "mner", "joint", "msa"])
+def test_the_e_step_probe_reads_what_the_task_head_reads(tiny_overrides, tmp_path, monkeypatch, task):
+    parts, _ = _assembled(tiny_overrides + ["fusion=mase", f"task={task}"])
+    inputs = _ProbeInputs(monkeypatch, task)
+    trainer = L.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, callbacks=[inputs], default_root_dir=tmp_path)
+    trainer.fit(parts.model, datamodule=parts.datamodule)
+    width, seen = parts.model.output_size, inputs.seen[:2]  # the callback's E-step runs before the module's
+    assert [f.shape for f in seen] == [(48, 2 * width if task == "mre" else width), (48, width)]
+    for probed, expected in zip(seen, inputs.expected):
+        assert torch.allclose(probed, expected, atol=1e-5)
+
+
+def test_on_mre_the_entity_injection_reaches_the_markers_the_head_reads(tiny_overrides):
+    """Eq. 14's output at the head's entity node (node 1) lands at <s>, at the tail's (node 2) at
+    <o>, scaled by z^T (Eq. 1), and nowhere else the head reads."""
+    parts, batch = _assembled(tiny_overrides + ["fusion=mase", "task=mre"])
+    model = parts.model.eval()
+    width, rows = model.output_size, torch.arange(len(batch["examples"]))
+    delta = torch.zeros(model.hgat.weight.size(2))
+    delta[:width] = 1.0  # the text block only: the image block of an entity node is not written back
+
+    def read(node: int | None):
+        hook = None if node is None else model.hgat.register_forward_hook(
+            lambda module, args, out: out + torch.nn.functional.one_hot(torch.tensor(node), out.size(1))[:, None]
+            * delta)
+        with torch.no_grad():
+            states = model.fuse(batch).states
+        if hook:
+            hook.remove()
+        return states[rows, batch["head_pos"]], states[rows, batch["tail_pos"]]
+
+    head, tail = read(None)
+    assert (batch["head_pos"] > 0).all() and (batch["tail_pos"] > 0).all()  # no marker cut off
+    z_text = model.z[0].item()
+    head_1, tail_1 = read(1)
+    assert torch.allclose(head_1 - head, torch.full_like(head, z_text), atol=1e-5)
+    assert torch.allclose(tail_1, tail)
+    head_2, tail_2 = read(2)
+    assert torch.allclose(head_2, head)
+    assert torch.allclose(tail_2 - tail, torch.full_like(tail, z_text), atol=1e-5)
+
+
+def test_graph_tensors_write_a_marked_entity_back_to_its_marker():
+    words = ["<s>", "Kalo", "</s>", "is", "in", "<o>", "Zuren", "Mi", "</o>", "Paris"]
+    graph = RuleGraphBuilder()(words)
+    assert graph.markers == (0, 5)  # entities 0 and 1 are marked; "Paris" (entity 2) is not
+    word_index = torch.arange(1, 11)[None]  # one sub-token per word, after [CLS]
+    graphs = batch_graphs([graph], word_index, torch.ones(1, 10, dtype=torch.bool), tokens=12)
+    assert graphs.pooling[0, 1].nonzero().flatten().tolist() == [2]  # reads "Kalo"
+    assert graphs.injection[0, 1].nonzero().flatten().tolist() == [1, 2]  # writes "<s>" and "Kalo"
+    assert graphs.injection[0, 2].nonzero().flatten().tolist() == [6, 7, 8]  # "<o>", "Zuren", "Mi"
+    assert graphs.injection[0, 3].nonzero().flatten().tolist() == [10]  # "Paris": its word only
+    assert graphs.injection[0, 0].nonzero().flatten().tolist() == [0]  # the sentence node: [CLS]
+
+
 # --- the module ------------------------------------------------------------------------------
 def test_eq_1_at_the_cls_position_is_the_papers_h_star(tiny_overrides):
     parts, batch = _assembled(tiny_overrides + ["fusion=mase_wo_entity", "task=msa"])

@@ -70,9 +70,9 @@ def _cross_fitted(features: torch.Tensor, labels: torch.Tensor, l2: float, steps
     for held in range(FOLDS):
         train, test = fold != held, fold == held
         mean, std = features[train].mean(0), features[train].std(0).clamp(min=1e-6)
-        standardise = lambda x: (x - mean) / std  # noqa: E731
-        weight, bias = _fit_probe(standardise(features[train]), labels[train], classes, l2, steps)
-        ce = _cross_entropy(standardise(features[test]) @ weight + bias, labels[test])
+        standardised = (features - mean) / std
+        weight, bias = _fit_probe(standardised[train], labels[train], classes, l2, steps)
+        ce = _cross_entropy(standardised[test] @ weight + bias, labels[test])
         total += float(ce) * int(test.sum())
     return total / len(labels)
 

@@ -8,28 +8,35 @@ text through a contrastive model's text tower, Sec. 3.1, projected to the text w
 - E-step (Eq. 5, 10-11, ``allocation.py``): at ``em_iterations`` evenly spaced points of
   training (the first round trains with uniform z), the parameters are frozen, the modality
   features h^m of the first ``estimation_samples`` training sentences are computed without
-  gradient, and z^m = I(h^m; y) / sum I. As in the paper's order, z is estimated from h^m
-  before the entity injection: after it, every modality's block has seen the others through
-  the graph, and the estimates no longer tell the modalities apart. z and the estimates are logged every round
+  gradient, and z^m = I(h^m; y) / sum I. The probe reads h^T where the task head reads the
+  fused states (``head_view``): [CLS] (msa), [<s>; <o>] (mre), and for the word-level heads
+  (mner, joint) the mean of the words' first sub-tokens, one vector per sentence as its
+  sentence-level label needs (the paper's sentence tasks read one vector; it is silent on
+  word-level heads). As in the paper's order, z is estimated from h^m before the entity
+  injection: after it, every modality's block has seen the others through the graph, and the
+  estimates no longer tell the modalities apart. z and the estimates are logged every round
   (``z/<modality>``, ``mi/<modality>``) and drawn as the paper's Figure 4 (``allocation.png``).
 - E-step entity injection (Eq. 12-14, ``scene_graph.py``, ``hgat.py``): entity nodes of the
   sentence's MSSG carry [entity text feature || the sentence's other modality features]; a
   heterogeneous GAT runs over them; its output splits back into one block per modality and
-  is added to the features it came from (a residual, so an entity-less sentence keeps h^m).
+  is added to the features it came from (a residual, so an entity-less sentence keeps h^m):
+  the text block to the tokens the head reads for the node (its words; on mre also its
+  ``<s>``/``<o>`` marker; [CLS] for the sentence node), the other blocks of the sentence node
+  to the sentence's modality vectors.
 - M-step (Eq. 6-9): L_M = mean_i(L_ce + alpha L_cc), L_cc the cross-modal InfoNCE
   (``contrastive.py``) over the sentence vectors (text: the [CLS] state), temperature tau.
 
 Token-level injection (the paper classifies whole sentences): Eq. 1 is applied at every
 token, with the sentence-level image and proxy vectors broadcast, F_i = z^T h^T_i +
-sum_{m != T} z^m h^m; the graph's text block returns to the tokens of its entity (the
-sentence node's to [CLS]). Sentence heads read F at [CLS], which is the paper's h* with
+sum_{m != T} z^m h^m. Sentence heads read F at [CLS], which is the paper's h* with
 h^T = [CLS]; relation heads read it at the entity markers, NER and joint heads at each word.
 In the E-step a token-level task's sentence label is the set of entity types (NER) or
 relation types (joint) the sentence holds (``Task.sentence_labels``).
 
 Variants (Table 6) are options: ``alpha=0`` (w/o contrastive), ``balance=false`` (z stays
 uniform), ``entity=false`` (no MSSG/HGAT) and ``combine=concat`` (MPB: the modality features
-concatenated per token and mapped back to the text width, no EM, no graph, no L_cc).
+concatenated per token and mapped back to the text width, no EM, no graph, no L_cc: Sec. 3.1's
+baseline; Table 6's "MPB + Prompt Learning" and "MASE + Prompt Learning" are not implemented).
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ from fusionlab.fusion.mase.hgat import HeterogeneousGAT
 from fusionlab.fusion.mase.scene_graph import EDGE_TYPES, batch_graphs, graph_builder
 from fusionlab.fusion.pooled_image import PooledImage
 from fusionlab.plots.allocation import draw_allocation
+from fusionlab.tasks.base import word_states
 
 MODALITIES = ("text", "image", "proxy")
 COMBINES = ("weighted", "concat")
@@ -135,7 +143,7 @@ class MASE(FusionModule):
                            *[o[:, None].expand(-1, graphs.node_mask.size(1), -1) for o in others]], dim=-1)
         enhanced = self.hgat(nodes, graphs.adjacency) * graphs.node_mask[..., None].to(text.dtype)
         blocks = enhanced.split(text.size(-1), dim=-1)
-        text = text + graphs.membership.transpose(1, 2) @ blocks[0]
+        text = text + graphs.injection.transpose(1, 2) @ blocks[0]
         others = [o + block[:, 0] for o, block in zip(others, blocks[1:])]  # the sentence node's block
         return text, others
 
@@ -162,6 +170,17 @@ class MASE(FusionModule):
         return Fused(fused, losses)
 
     # --- E-step ----------------------------------------------------------------------------
+    def head_view(self, text: torch.Tensor, batch: dict) -> torch.Tensor:
+        """h^T as the E-step probe reads it [B, D'], at the positions the task head reads: [<s>; <o>]
+        (mre), the mean over words of their first sub-tokens (mner, joint), [CLS] (msa)."""
+        if self.task.name == "mre":
+            rows = torch.arange(text.size(0), device=text.device)
+            return torch.cat([text[rows, batch["head_pos"]], text[rows, batch["tail_pos"]]], dim=-1)
+        if self.task.name in ("mner", "joint"):
+            mask = batch["word_mask"][..., None].to(text.dtype)
+            return (word_states(text, batch["word_index"]) * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        return text[:, 0]
+
     def round_starts(self) -> list[int]:
         """Global steps at which rounds 1 .. em_iterations-1 begin (round 0 starts uniform)."""
         total = self.trainer.estimated_stepping_batches
@@ -185,7 +204,7 @@ class MASE(FusionModule):
             batch = self.transfer_batch_to_device(batch, self.device, 0)
             text, others, present = self.modality_features(batch)
             others = [o * p[:, None].to(o.dtype) for o, p in zip(others, present)]
-            for store, vector in zip(collected, [text[:, 0], *others]):
+            for store, vector in zip(collected, [self.head_view(text, batch), *others]):
                 store.append(vector.float().cpu())
             labels.append(self.task.sentence_labels(batch).cpu())
         self.train(was_training)

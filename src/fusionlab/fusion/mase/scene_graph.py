@@ -15,6 +15,10 @@ relations between them):
 
 ``batch_graphs`` adds what every graph has: a sentence node (reading the [CLS] position)
 linked to every entity, self-loops, and reading-order edges between consecutive entities.
+A node reads the mean of its words' first sub-tokens; its output is written back to the
+tokens the task head reads for it: those words (mner and joint read every word there), the
+opening marker ``<s>``/``<o>`` of a marked entity too (mre's head reads only the markers),
+and [CLS] for the sentence node (msa reads [CLS]).
 Edge types (``EDGE_TYPES``) are fixed so the GAT's per-type parameters are: the parser's
 relation phrases (``on``, ``holding``, ...) are open-ended, so a parsed relation is typed
 ``related`` (subject -> object) and ``related_by`` (back), like the marked pair.
@@ -38,18 +42,21 @@ BUILDERS = ("auto", "rules", "parser")
 class SceneGraph:
     entities: tuple[tuple[int, int], ...]  # word spans [start, end)
     relations: tuple[tuple[int, int], ...] = ()  # (subject entity, object entity)
+    markers: tuple[int, ...] = ()  # word position of the opening marker of entities 0, 1, .. (the marked ones)
 
 
-def _marked(words: list[str]) -> tuple[list[tuple[int, int]], set[int]]:
-    """Spans enclosed by entity markers, and every word position the markers take up."""
-    spans, taken = [], set()
+def _marked(words: list[str]) -> tuple[list[tuple[int, int]], set[int], list[int]]:
+    """Spans enclosed by entity markers, every word position the markers take up, and the
+    position of each span's opening marker."""
+    spans, taken, markers = [], set(), []
     for opening, closing in MARKER_PAIRS.items():
         if opening in words and closing in words[words.index(opening):]:
             start = words.index(opening)
             end = words.index(closing, start)
             spans.append((start + 1, end))
             taken.update(range(start, end + 1))
-    return spans, taken
+            markers.append(start)
+    return spans, taken, markers
 
 
 def _is_name(word: str) -> bool:
@@ -74,10 +81,10 @@ class RuleGraphBuilder:
         return spans
 
     def __call__(self, words: list[str]) -> SceneGraph:
-        marked, taken = _marked(words)
+        marked, taken, markers = _marked(words)
         relations = ((0, 1),) if len(marked) == 2 else ()
         entities = (marked + self.names(words, taken))[:self.max_entities]
-        return SceneGraph(tuple(entities), relations)
+        return SceneGraph(tuple(entities), relations, tuple(markers[:self.max_entities]))
 
 
 class ParserGraphBuilder(RuleGraphBuilder):
@@ -102,7 +109,7 @@ class ParserGraphBuilder(RuleGraphBuilder):
         return None
 
     def __call__(self, words: list[str]) -> SceneGraph:
-        marked, taken = _marked(words)
+        marked, taken, opening = _marked(words)
         markers = {*MARKER_PAIRS, *MARKER_PAIRS.values()}
         graph = self.parse(" ".join(w for w in words if w not in markers))
         entities = list(marked)
@@ -119,7 +126,8 @@ class ParserGraphBuilder(RuleGraphBuilder):
         relations += [(index[r["subject"]], index[r["object"]]) for r in graph["relations"]
                       if r["subject"] in index and r["object"] in index]
         keep = self.max_entities
-        return SceneGraph(tuple(entities[:keep]), tuple((s, o) for s, o in relations if s < keep and o < keep))
+        return SceneGraph(tuple(entities[:keep]), tuple((s, o) for s, o in relations if s < keep and o < keep),
+                          tuple(opening[:keep]))
 
 
 def _parser_installed() -> bool:
@@ -148,6 +156,7 @@ class GraphBatch:
     """Node 0 of every sample is the sentence node; nodes 1.. its entities."""
 
     membership: torch.Tensor  # [B, N, T] 1 where a node covers a token (the first sub-token of its words)
+    injection: torch.Tensor  # [B, N, T] 1 where a node's output is added: its tokens and its opening marker
     adjacency: torch.Tensor  # [B, R, N, N] bool: adjacency[b, r, i, j] = an edge j -> i of type r
     node_mask: torch.Tensor  # [B, N] bool
 
@@ -162,20 +171,23 @@ def batch_graphs(graphs: list[SceneGraph], word_index: torch.Tensor, word_mask: 
     """Tensors for a batch of graphs. ``word_index`` [B, W] is each word's first sub-token; an
     entity whose words were all truncated away is left out (it has no token to read)."""
     batch = len(graphs)
-    kept = [[span for span in g.entities if word_mask[b, span[0]:span[1]].any()] if word_mask.size(1) else []
-            for b, g in enumerate(graphs)]
+    kept = [[i for i, (start, end) in enumerate(g.entities) if word_mask[b, start:end].any()]
+            if word_mask.size(1) else [] for b, g in enumerate(graphs)]
     nodes = 1 + max((len(k) for k in kept), default=0)
     type_of = {name: r for r, name in enumerate(EDGE_TYPES)}
-    membership = torch.zeros(batch, nodes, tokens)
+    membership, injection = torch.zeros(batch, nodes, tokens), torch.zeros(batch, nodes, tokens)
     adjacency = torch.zeros(batch, len(EDGE_TYPES), nodes, nodes, dtype=torch.bool)
     node_mask = torch.zeros(batch, nodes, dtype=torch.bool)
-    for b, (graph, spans) in enumerate(zip(graphs, kept)):
+    for b, (graph, entities) in enumerate(zip(graphs, kept)):
         membership[b, 0, 0] = 1.0
-        count = 1 + len(spans)
+        count = 1 + len(entities)
         node_mask[b, :count] = True
-        for node, (start, end) in enumerate(spans, start=1):
+        for node, entity in enumerate(entities, start=1):
+            start, end = graph.entities[entity]
             words = [w for w in range(start, end) if word_mask[b, w]]
             membership[b, node, word_index[b, words]] = 1.0
+            if entity < len(graph.markers):  # a marker kept whenever its entity's first word is
+                injection[b, node, word_index[b, graph.markers[entity]]] = 1.0
             adjacency[b, type_of["in_sentence"], 0, node] = True  # entity -> sentence
             adjacency[b, type_of["has_entity"], node, 0] = True  # sentence -> entity
         for node in range(count):
@@ -183,11 +195,12 @@ def batch_graphs(graphs: list[SceneGraph], word_index: torch.Tensor, word_mask: 
         for node in range(1, count - 1):
             adjacency[b, type_of["next"], node + 1, node] = True
             adjacency[b, type_of["previous"], node, node + 1] = True
-        position = {span: 1 + i for i, span in enumerate(spans)}
+        position = {entity: 1 + i for i, entity in enumerate(entities)}
         for subject, obj in graph.relations:
-            s, o = position.get(graph.entities[subject]), position.get(graph.entities[obj])
+            s, o = position.get(subject), position.get(obj)
             if s is not None and o is not None:
                 adjacency[b, type_of["related"], o, s] = True
                 adjacency[b, type_of["related_by"], s, o] = True
     device = word_index.device
-    return GraphBatch(membership.to(device), adjacency.to(device), node_mask.to(device))
+    injection = torch.maximum(injection, membership)
+    return GraphBatch(membership.to(device), injection.to(device), adjacency.to(device), node_mask.to(device))
