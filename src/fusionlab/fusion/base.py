@@ -111,10 +111,14 @@ class FusionModule(L.LightningModule, ABC):
         return self.text(batch["input_ids"], batch["attention_mask"])
 
     # --- steps -----------------------------------------------------------------------------
+    def task_loss_weight(self) -> float:
+        """What the task loss is multiplied by in the training loss (a method's weighting may rescale it)."""
+        return 1.0
+
     def training_step(self, batch, batch_idx):
         fused = self.fuse(batch)
         task_loss = self.head.loss(fused.states, batch)
-        loss = task_loss + sum(fused.losses.values())
+        loss = self.task_loss_weight() * task_loss + sum(fused.losses.values())
         size = len(batch["examples"])
         self.log("train/loss", loss, prog_bar=True, batch_size=size)
         self.log("train/task_loss", task_loss, batch_size=size)

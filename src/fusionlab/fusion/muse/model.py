@@ -151,19 +151,11 @@ class MuSE(FusionModule):
             weighted["alpha_l_it"] = self.alpha * (l_it / self.max_seq_length if reference else l_it)
         return weighted
 
-    def training_step(self, batch, batch_idx):
+    def task_loss_weight(self) -> float:
         """Eq. 14, the task loss divided by s under reference weighting (see the module docstring)."""
-        fused = self.fuse(batch)
-        task_loss = self.head.loss(fused.states, batch)
         divided = (self.loss_weighting == "reference" and self.task.name in WORD_SUMMED_TASKS
                    and (self.alpha > 0 or self.beta > 0))
-        loss = (task_loss / self.max_seq_length if divided else task_loss) + sum(fused.losses.values())
-        size = len(batch["examples"])
-        self.log("train/loss", loss, prog_bar=True, batch_size=size)
-        self.log("train/task_loss", task_loss, batch_size=size)
-        for name, value in fused.losses.items():
-            self.log(f"train/{name}", value, batch_size=size)
-        return loss
+        return 1 / self.max_seq_length if divided else 1.0
 
     # --- Eq. 7-13 and the output -----------------------------------------------------------
     def fuse(self, batch):
