@@ -93,7 +93,10 @@ def _mnre(path: Path, split: str, options: dict, dataset: dict) -> list[str]:
     lines, images = [], []
     for index, (words, head, tail, other, relation) in enumerate(_MNRE):
         _, image = _image_name(split, index, ".jpg")
-        entity = lambda span: {"name": " ".join(words[span[0]:span[1]]), "pos": list(span)}  # noqa: E731
+
+        def entity(span, words=words):
+            return {"name": " ".join(words[span[0]:span[1]]), "pos": list(span)}
+
         lines.append(repr({"token": words, "h": entity(head), "t": entity(tail), "img_id": image,
                            "relation": relation}))
         lines.append(repr({"token": words, "h": entity(head), "t": entity(other), "img_id": image,

@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from fusionlab.data.corruption import ImageCorruption
 from fusionlab.data.feature_cache import FeatureCache
 from fusionlab.data.images import ImageStore, to_rgb
 from fusionlab.encoders.vision import vision_encoder
@@ -38,7 +39,7 @@ def test_feature_cache_hits_then_invalidates_when_the_file_changes(tmp_path):
     _image(path, (0, 0, 255))
     store = ImageStore(tmp_path, size=32)
     encoder = vision_encoder("tiny", freeze=True)
-    cache = FeatureCache(tmp_path / "cache", encoder.identity, store.transform_id)
+    cache = FeatureCache(tmp_path / "cache", encoder.identity)
     assert cache.fill([path], encoder, store) == 1
     assert cache.fill([path], encoder, store) == 0  # hit
     cached = cache.get(path, store)
@@ -48,8 +49,8 @@ def test_feature_cache_hits_then_invalidates_when_the_file_changes(tmp_path):
     _image(path, (0, 255, 0))
     os.utime(path, ns=(1, 1))
     assert cache.fill([path], encoder, store) == 1  # file changed: recomputed
-    other = FeatureCache(tmp_path / "cache", encoder.identity, "another transform")
-    assert other.fill([path], encoder, store) == 1  # transform changed: recomputed
+    corrupted = ImageStore(tmp_path, size=32, corruption=ImageCorruption("image_noise", 0.5))
+    assert cache.fill([path], encoder, corrupted) == 1  # transform changed (a corruption): recomputed
 
 
 def warnings_about(caplog, path) -> int:
@@ -130,7 +131,7 @@ def test_feature_cache_fill_records_unreadable_images_and_serves_none_for_them(t
     bad = _spoiled(tmp_path)
     store = ImageStore(tmp_path, size=32)
     encoder = vision_encoder("tiny", freeze=True)
-    cache = FeatureCache(tmp_path / "cache", encoder.identity, store.transform_id)
+    cache = FeatureCache(tmp_path / "cache", encoder.identity)
     assert cache.fill([tmp_path / "ok.png", *bad], encoder, store) == 1  # only the readable one is stored
     assert sorted(store.unreadable) == sorted(map(str, bad))
     assert all(cache.get(path, store) is None for path in bad)

@@ -7,8 +7,15 @@ import json
 
 import pytest
 
-from fusionlab.protocols import (drop_last_batch, dump_score, first_epoch_selected, protocol_scores, seqeval_strict,
-                                 selected_on_test, weighted_f1)
+from fusionlab.protocols import (
+    drop_last_batch,
+    dump_score,
+    first_epoch_selected,
+    protocol_scores,
+    selected_on_test,
+    seqeval_strict,
+    weighted_f1,
+)
 from fusionlab.report import report
 from fusionlab.train import run
 from tests.conftest import compose_config

@@ -12,8 +12,14 @@ from fusionlab.data.readers.casrel import CasrelReader
 from fusionlab.data.readers.conll import ConllReader
 from fusionlab.data.readers.mnre import MnreReader
 from fusionlab.data.readers.mvsa import MvsaReader
-from fusionlab.data.synthetic import (CLEAN, ENTITY_NEUTRAL, IMAGE_DECIDES, IRRELEVANT_IMAGE, SyntheticBenchmark,
-                                      SyntheticConfig)
+from fusionlab.data.synthetic import (
+    CLEAN,
+    ENTITY_NEUTRAL,
+    IMAGE_DECIDES,
+    IRRELEVANT_IMAGE,
+    SyntheticBenchmark,
+    SyntheticConfig,
+)
 
 SMALL = SyntheticConfig(seed=3, train=40, val=10, test=10)
 READERS = {"mner": (ConllReader(".png"), "txt"), "mre": (MnreReader(), "txt"), "joint": (CasrelReader(), "json"),

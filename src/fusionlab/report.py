@@ -29,10 +29,11 @@ from scipy import stats
 
 from fusionlab.bootstrap import read_rows, seed_mean_interval, sentence_counts
 from fusionlab.plots.allocation import draw_allocation
-from fusionlab.plots.comparison import draw_bars, draw_groups, draw_low_resource
+from fusionlab.plots.comparison import draw_bars, draw_groups, draw_low_resource, draw_robustness
 from fusionlab.protocols import protocol_scores
 from fusionlab.published import against_published, published_markdown
 from fusionlab.results_doc import provenance, publish, section
+from fusionlab.robustness import robustness_markdown, robustness_rows
 
 BASELINE = "text_only"
 SIGNIFICANCE = 0.05
@@ -53,6 +54,7 @@ class Cell:
     perturbed: dict[str, list[dict]] = field(default_factory=dict)  # fusionlab.evaluate: shuffled / removed
     counts: list = field(default_factory=list)  # per run with its test predictions: per-sentence counts
     protocols: list[dict] = field(default_factory=list)  # per run: score under each evaluation protocol
+    curves: dict[str, list[dict]] = field(default_factory=dict)  # fusionlab.evaluate corruption=<kind>, per run
 
     @property
     def monitor(self) -> str:
@@ -143,6 +145,9 @@ def collect(root: Path) -> dict[tuple, Cell]:
             if rows is not None:
                 cell.counts.append(sentence_counts(record["task"], record["monitor"], rows))
             cell.protocols.append(protocol_scores(record, rows))
+            for curve in sorted(path.parent.glob("robustness_*.json")):
+                tested = json.loads(curve.read_text())
+                cell.curves.setdefault(tested["corruption"], []).append(tested)
             for evaluation in sorted(path.parent.glob("evaluation_*.json")):
                 tested = json.loads(evaluation.read_text())
                 if tested["test_images"] != "clean":
@@ -255,6 +260,7 @@ def markdown(cells: dict[tuple, Cell], tables: dict) -> str:
             mean = mean_std(list(cells[f, c].scores().values()))[0]
             lines.append(f"| {f} | {_column_name(c)} | {100 * mean:.1f} | [{100 * low:.1f}, {100 * high:.1f}] |")
     lines += protocol_table(cells)
+    lines += robustness_markdown(robustness_rows(cells), _column_name)
     groups = sorted({g for cell in cells.values() for r in cell.runs for g in r["metrics"].get("test_groups", {})})
     if groups:
         lines += ["", "## Evidence groups (test, main metric %)", "", *header(["fusion", "dataset/task", *groups])]
@@ -378,6 +384,8 @@ def report(root: str | Path, out: str | Path | None = None, publish_to: str | Pa
     draw_groups(cells, out / "groups.png")
     if len({c[2] for _, c in cells}) > 1:
         draw_low_resource(cells, out / "low_resource.png")
+    for kind, rows in robustness_rows(cells).items():
+        draw_robustness(rows, kind, out / f"robustness_{kind}.png")
     for (fusion, column), cell in cells.items():
         trajectory = allocation_means(cell)
         if trajectory:

@@ -28,18 +28,32 @@ from omegaconf import DictConfig, OmegaConf
 
 from fusionlab.config_checks import check_combination, check_settings
 from fusionlab.data.datamodule import FusionDataModule
-from fusionlab.fusion.base import FusionModule
 from fusionlab.epoch_tests import EpochTestScores
+from fusionlab.fusion.base import FusionModule
 from fusionlab.media import WandbMedia
 from fusionlab.performance import apply_performance
 from fusionlab.recorder import RunRecorder
-from fusionlab.results import (build_results, code_version, device_description, reset_peak_memory, write_failure,
-                               write_results)
+from fusionlab.results import (
+    build_results,
+    code_version,
+    device_description,
+    reset_peak_memory,
+    write_failure,
+    write_results,
+)
 from fusionlab.resume import StepSeeder
-from fusionlab.run_identity import (FAILED_FILE, RunInProgressError, RunLock, checkpoint_position, finished_results,
-                                    last_checkpoint, mark_started, resume_from)
-from fusionlab.transfer import transfer_weights
+from fusionlab.run_identity import (
+    FAILED_FILE,
+    RunInProgressError,
+    RunLock,
+    checkpoint_position,
+    finished_results,
+    last_checkpoint,
+    mark_started,
+    resume_from,
+)
 from fusionlab.tasks.base import Task
+from fusionlab.transfer import transfer_weights
 
 log = logging.getLogger(__name__)
 

@@ -22,6 +22,8 @@ from lightning.pytorch.accelerators import CUDAAccelerator
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset, Subset, get_worker_info
 
+from fusionlab.data.corruption import IMAGE_KINDS, ImageCorruption, corrupt_examples
+from fusionlab.data.corruption import check as check_corruption
 from fusionlab.data.encoding import encode_words, pad
 from fusionlab.data.example import Example
 from fusionlab.data.feature_cache import FeatureCache
@@ -158,7 +160,7 @@ class FusionDataModule(L.LightningDataModule):
     def __init__(self, dataset: dict, task: Task, tokenizer, batch_size: int = 32, eval_batch_size: int = 64,
                  max_length: int = 128, num_workers: int | str = 0, sample_ratio: float = 1.0, seed: int = 1,
                  image_size: int = 224, max_aux: int = 3, image_mode: str = "pixels", load_aux: bool = False,
-                 target_pixels: int | None = None, test_images: str = "clean",
+                 target_pixels: int | None = None, test_images: str = "clean", test_corruption: dict | None = None,
                  feature_cache: bool = True, cache_dir: str = ".cache/features", pin_memory: bool | str = "auto"):
         super().__init__()
         if image_mode not in IMAGE_MODES:
@@ -173,6 +175,8 @@ class FusionDataModule(L.LightningDataModule):
         self.image_size, self.max_aux, self.image_mode, self.load_aux = image_size, max_aux, image_mode, load_aux
         self.target_pixels = target_pixels  # a generation target of this size (MuSE's image decoder)
         self.test_images = test_images
+        self.corruption = dict(test_corruption or {"kind": "none", "level": 0.0})  # robustness curves
+        check_corruption(self.corruption["kind"], self.corruption["level"])
         self.use_cache, self.cache_dir = feature_cache, cache_dir
         self.vision: torch.nn.Module | None = None
         self.splits: dict[str, MultimodalDataset] = {}
@@ -242,6 +246,8 @@ class FusionDataModule(L.LightningDataModule):
         self._attach_groups(examples)
         examples["train"] = self._subsample(examples["train"])
         examples["test"] = perturb_images(examples["test"], self.test_images, self.seed)
+        examples["test"] = corrupt_examples(examples["test"], self.corruption["kind"], self.corruption["level"],
+                                            self.seed, self.tokenizer.unk_token or "[UNK]")
         if not self.task.fitted:  # a checkpoint's vocabulary (evaluate) is kept as it is
             self.task.fit(examples["train"])
         self._report_unseen_labels(examples)
@@ -250,7 +256,7 @@ class FusionDataModule(L.LightningDataModule):
         self.stores = {split: self._store(split, examples[split]) for split in SPLITS}
         cache = template = None
         if self.image_mode == "features":
-            cache = FeatureCache(self.cache_dir, self.vision.identity, self.stores["train"].transform_id)
+            cache = FeatureCache(self.cache_dir, self.vision.identity)
             computed = images = 0
             for split in SPLITS:
                 store = self.stores[split]
@@ -300,8 +306,10 @@ class FusionDataModule(L.LightningDataModule):
             mapping = load_aux_mapping(path)
             if self.source.get("aux_key", "image") == "line":
                 mapping = {e.image: mapping.get(str(line_index(e)), []) for e in examples}
+        kind, level = self.corruption["kind"], self.corruption["level"]
+        corruption = ImageCorruption(kind, level, self.seed) if split == "test" and kind in IMAGE_KINDS else None
         return ImageStore(self._per_split("image_dir", split), self._per_split("aux_image_dir", split), mapping,
-                          self.max_aux, self.image_size, unreadable=self.unreadable)
+                          self.max_aux, self.image_size, unreadable=self.unreadable, corruption=corruption)
 
     def _flag_absent_modalities(self) -> None:
         """A method that reads images but found none (or crops, and found none) is effectively text-only:

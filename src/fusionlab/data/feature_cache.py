@@ -1,7 +1,8 @@
 """On-disk cache of a frozen vision encoder's features, one file per image.
 
-The key hashes the encoder's identity, the transform and the image file (absolute path,
-size, modification time), so changing any of them misses the cache and recomputes.
+The key hashes the encoder's identity, the store's transform (a test-time corruption included) and the
+image file (absolute path, size, modification time), so changing any of them misses the cache and
+recomputes.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from fusionlab.data.images import ImageStore
 
 
 class FeatureCache:
-    def __init__(self, root: str | Path, encoder_id: str, transform_id: str):
+    def __init__(self, root: str | Path, encoder_id: str):
         self.root = Path(root)
-        self.encoder_id, self.transform_id = encoder_id, transform_id
+        self.encoder_id = encoder_id
 
-    def entry(self, image: Path) -> Path:
+    def entry(self, image: Path, store: ImageStore) -> Path:
         stat = image.stat()
-        ident = f"{self.encoder_id}|{self.transform_id}|{image.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+        ident = f"{self.encoder_id}|{store.transform_id}|{image.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
         digest = hashlib.sha1(ident.encode()).hexdigest()
         return self.root / digest[:2] / f"{digest}.pt"
 
@@ -32,7 +33,7 @@ class FeatureCache:
         if image is None or not image.is_file() or str(image) in store.unreadable:
             return None
         try:
-            return torch.load(self.entry(image), weights_only=True)
+            return torch.load(self.entry(image, store), weights_only=True)
         except FileNotFoundError:
             store.mark_unreadable(image, "no cached features: the file changed after the feature cache was filled")
             return None
@@ -41,7 +42,7 @@ class FeatureCache:
     def fill(self, images: list[Path], encoder: torch.nn.Module, store: ImageStore, batch_size: int = 64) -> int:
         """Compute and store the features of every readable image not cached yet; return how many.
         The unreadable ones go to ``store.unreadable`` (each run finds them again: they are never cached)."""
-        todo = [p for p in dict.fromkeys(images) if p.is_file() and not self.entry(p).exists()]
+        todo = [p for p in dict.fromkeys(images) if p.is_file() and not self.entry(p, store).exists()]
         encoder.eval()
         device = next(encoder.parameters()).device
         stored = 0
@@ -53,7 +54,7 @@ class FeatureCache:
                 continue
             features = encoder(torch.stack([pixels for _, pixels in kept]).to(device))
             for row, (path, _) in enumerate(kept):
-                target = self.entry(path)
+                target = self.entry(path, store)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 partial = target.with_suffix(f".{os.getpid()}.tmp")  # atomic: parallel runs share the cache
                 torch.save({k: v[row].detach().cpu().clone() for k, v in features.items()}, partial)

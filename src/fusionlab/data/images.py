@@ -35,11 +35,13 @@ UNREADABLE = (OSError, SyntaxError, Image.DecompressionBombError)
 T = TypeVar("T")
 
 
-def build_transform(size: int = 224, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> v2.Compose:
+def build_transform(size: int = 224, mean=IMAGENET_MEAN, std=IMAGENET_STD, corruption=None) -> v2.Compose:
+    """Resize, scale to [0, 1], then (robustness protocol) a corruption, then normalise."""
     return v2.Compose([
         v2.ToImage(),
         v2.Resize((size, size), antialias=True),
         v2.ToDtype(torch.float32, scale=True),
+        *([corruption] if corruption is not None else []),
         v2.Normalize(list(mean), list(std)),
     ])
 
@@ -68,13 +70,13 @@ class ImageStore:
 
     def __init__(self, image_dir: str | None, aux_dir: str | None = None,
                  aux_mapping: dict[str, list[str]] | None = None, max_aux: int = 3, size: int = 224,
-                 unreadable: dict[str, str] | None = None):
+                 unreadable: dict[str, str] | None = None, corruption=None):
         self.image_dir = Path(image_dir) if image_dir else None
         self.aux_dir = Path(aux_dir) if aux_dir else None
         self.aux_mapping = aux_mapping or {}
         self.max_aux = max_aux
         self.size = size
-        self.transform = build_transform(size)
+        self.transform = build_transform(size, corruption=corruption)
         # path -> why: the missing-image policy's count (one dict shared by the stores of a dataset's splits)
         self.unreadable: dict[str, str] = {} if unreadable is None else unreadable
 

@@ -78,3 +78,16 @@ def draw_low_resource(cells: dict, path: Path) -> Path:
         axis.set_title(f"{setting[0]} / {setting[1]}", fontsize=9)
         axis.legend(fontsize=7)
     return _save(figure, path)
+
+
+def draw_robustness(rows: list[dict], kind: str, path: Path) -> Path:
+    """Per dataset/task: the main metric against the corruption level, one line per fusion (MultiBench)."""
+    columns = sorted({r["column"] for r in rows})
+    figure, axes = _panels(len(columns))
+    for axis, column in zip(axes, columns):
+        for row in (r for r in rows if r["column"] == column):
+            axis.plot(row["levels"], [100 * s for s in row["scores"]], marker="o", label=row["fusion"])
+        axis.set_xlabel(f"{kind} level")
+        axis.set_title(f"{column[0]} / {column[1]}", fontsize=9)
+        axis.legend(fontsize=7)
+    return _save(figure, path)

@@ -22,7 +22,6 @@ from fusionlab.tasks.base import Task, TaskHead, multi_hot, span_record, spread_
 from fusionlab.tasks.metrics.triple import TripleF1
 from fusionlab.tasks.tagging import spans_from_tags, tag_vocabulary, tags_from_spans
 
-
 RELATION_PRIOR = 0.01  # the initial probability of every (word pair, relation)
 
 

@@ -1,0 +1,81 @@
+"""Robustness curves as MultiBench draws them: graded test-time corruptions that do what their level says,
+curves of a trained run's checkpoint, and relative / effective robustness in the report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from fusionlab.data.corruption import ImageCorruption, corrupt_examples
+from fusionlab.data.example import Example
+from fusionlab.evaluate import evaluate, robustness_curve
+from fusionlab.report import collect, report
+from fusionlab.robustness import area, robustness_rows
+from fusionlab.train import run
+from tests.conftest import compose_config
+
+EXAMPLES = [Example([f"w{i}a", f"w{i}b", f"w{i}c"], image=f"{i}.png", tags=["O"] * 3) for i in range(20)]
+
+
+def test_example_corruptions_do_what_their_level_says_and_are_seeded():
+    for kind in ("missing_images", "token_mask", "char_noise"):
+        assert corrupt_examples(EXAMPLES, kind, 0.0, 1, "[UNK]") == EXAMPLES
+    half = corrupt_examples(EXAMPLES, "missing_images", 0.5, 1, "[UNK]")
+    assert sum(e.image is None for e in half) == 10 and half == corrupt_examples(EXAMPLES, "missing_images", 0.5, 1, "x")
+    assert all(w == "[UNK]" for e in corrupt_examples(EXAMPLES, "token_mask", 1.0, 1, "[UNK]") for w in e.words)
+    noisy = corrupt_examples(EXAMPLES, "char_noise", 1.0, 1, "[UNK]")
+    assert all(a != b for e, n in zip(EXAMPLES, noisy) for a, b in zip(e.words, n.words))
+    assert [e.tags for e in noisy] == [e.tags for e in EXAMPLES]  # labels stay aligned
+
+
+def test_image_corruptions_do_what_their_level_says():
+    image = torch.full((3, 20, 20), 0.5)
+    for kind in ("image_noise", "image_blur", "image_occlusion"):
+        assert torch.equal(ImageCorruption(kind, 0.0)(image), image)
+    occluded = ImageCorruption("image_occlusion", 0.25)(image)
+    assert (occluded == 0).float().mean() == pytest.approx(0.25)
+    noise = ImageCorruption("image_noise", 0.3)
+    assert torch.equal(noise(image), noise(image)) and (noise(image) - image).std() == pytest.approx(0.3, rel=0.2)
+    assert "image_blur, 0.5" in repr(ImageCorruption("image_blur", 0.5))  # a distinct feature-cache key
+
+
+def test_a_curve_starts_at_the_clean_score_and_missing_all_images_equals_removing_them(tmp_path, tiny_overrides):
+    results = run(compose_config(tiny_overrides + ["fusion=concat", "task=msa"]))
+    run_dir, checkpoint = tmp_path / "run", tmp_path / "run" / "checkpoints" / "best.ckpt"
+    trainer = OmegaConf.create({"_target_": "lightning.Trainer", "accelerator": "cpu", "devices": 1,
+                                "enable_progress_bar": False})
+    curve = robustness_curve(run_dir, checkpoint, "missing_images", [0.0, 1.0], trainer)
+    clean, gone = (p["metrics"]["test"]["accuracy"] for p in curve["points"])
+    assert clean == pytest.approx(results["metrics"]["test"]["accuracy"], abs=1e-6)
+    assert gone == pytest.approx(evaluate(run_dir, checkpoint, "removed", trainer)["metrics"]["test"]["accuracy"])
+    occluded = robustness_curve(run_dir, checkpoint, "image_occlusion", [0.0, 1.0], trainer)
+    assert occluded["points"][0]["metrics"]["test"]["accuracy"] == pytest.approx(clean, abs=1e-6)
+    assert json.loads((run_dir / "robustness_image_occlusion.json").read_text())["corruption"] == "image_occlusion"
+    table = (report(tmp_path) / "report.md").read_text()
+    assert "## Robustness curve: missing_images" in table and (tmp_path / "report" / "robustness_image_occlusion.png").exists()
+
+
+def _fake(root, fusion, clean, corrupted):
+    folder = root / fusion
+    folder.mkdir(parents=True)
+    record = {"fusion": fusion, "task": "msa", "dataset": "synthetic", "seed": 1, "monitor": "accuracy",
+              "metrics": {"val": {}, "test": {"accuracy": clean}, "test_groups": {}}, "params": {"total": 1, "trainable": 1},
+              "timing": {"train_seconds_per_epoch": [1.0], "eval_seconds": 1.0, "train_samples_per_second": 1.0},
+              "peak_memory_mb": 1.0, "config": {}}
+    (folder / "results.json").write_text(json.dumps(record))
+    points = [{"level": level, "metrics": {"test": {"accuracy": s}}} for level, s in zip((0.0, 0.5, 1.0), (clean, *corrupted))]
+    (folder / "robustness_image_noise.json").write_text(json.dumps({**record, "corruption": "image_noise", "points": points}))
+
+
+def test_relative_and_effective_robustness_follow_their_definitions(tmp_path):
+    _fake(tmp_path, "text_only", 0.70, (0.70, 0.70))
+    _fake(tmp_path, "concat", 0.90, (0.80, 0.60))
+    _fake(tmp_path, "hvpnet", 0.95, (0.90, 0.85))
+    rows = {r["fusion"]: r for r in robustness_rows(collect(tmp_path))["image_noise"]}
+    assert area([0, 0.5, 1], [0.9, 0.8, 0.6]) == pytest.approx(0.775) == rows["concat"]["area"]
+    assert rows["concat"]["effective_vs_text_only"] == pytest.approx((0.775 - 0.70) - (0.90 - 0.70))
+    assert rows["hvpnet"]["effective_vs_concat"] == pytest.approx((0.9 - 0.775) - (0.95 - 0.90))
+    assert rows["text_only"]["effective_vs_text_only"] is None
