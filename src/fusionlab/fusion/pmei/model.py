@@ -14,13 +14,17 @@ BiLSTM over it, as in the paper) and PMEI replaces the task head:
 
 For joint extraction the outputs are ``entity`` (BIOES) and ``relation`` (word pairs); any
 other task has one output and one map conditioned on its own early prediction (Fig. 1C);
-its KL weight is beta_r for relations and beta_e otherwise. The KL is summed over the
-width of t and averaged over the sentence's tokens. The maps run at every token; word-level
-early predictions sit at each word's first sub-token, sentence-level ones at every token.
+its KL weight is beta_r for relations and beta_e otherwise. L_IC is Eq. 14 per sentence: the KL
+summed over t's width and the sentence's tokens, averaged over the batch's sentences like L and
+L' (as the reference), so beta is the paper's beta. The maps run at every token (with a sub-word
+encoder: every sub-token, [CLS] and [SEP] too, and all enter the sum; the paper's GloVe
+sentences are words); word-level early predictions sit at each word's first sub-token,
+sentence-level ones at every token.
 
 Ablations (Table 6) are options: ``map=none`` (MTL: H straight into the classifiers),
 ``early=false`` (MTL_SM: maps on H alone, prior N(0, I)), ``map=deterministic`` (w/o SM),
-``interaction=false`` and ``cell=mlp`` (w/o GRU).
+``interaction=false`` and ``cell=mlp`` (w/o GRU; ``cell=linear`` is the reference code's form).
+``sigma`` picks how the maps make sigma positive (``StochasticMap``).
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ MAPS = ("stochastic", "deterministic", "none")
 class PMEI(FusionModule):
     def __init__(self, task, text_encoder, vision_encoder=None, base: str = DEFAULT_BASE,
                  base_options: dict | None = None, bilstm: bool = False, early: bool = True,
-                 interaction: bool = True, map: str = "stochastic", cell: str = "gru",
+                 interaction: bool = True, map: str = "stochastic", cell: str = "gru", sigma: str = "softplus",
                  alpha: float = math.exp(-2), beta_e: float = math.exp(-7), beta_r: float = math.exp(-7), **optim):
         super().__init__(task, text_encoder, vision_encoder, **optim)
         self.check_task(task.name, {"base": base, "map": map})
@@ -60,7 +64,7 @@ class PMEI(FusionModule):
         widths = {name: 0 if self.early is None else sum(outputs.values()) if interaction else outputs[name]
                   for name in outputs}  # the width of the y' each map reads
         self.maps = None if map == "none" else nn.ModuleDict(
-            {name: StochasticMap(hidden, widths[name], cell, stochastic=map == "stochastic") for name in outputs})
+            {name: StochasticMap(hidden, widths[name], cell, map == "stochastic", sigma) for name in outputs})
         self.build_head(hidden)  # C_e, C_r
 
     @classmethod
@@ -98,7 +102,7 @@ class PMEI(FusionModule):
         return evidence
 
     def task_representations(self, h: torch.Tensor, evidence: dict[str, torch.Tensor]):
-        """t per task output and its KL per token ({} for deterministic maps)."""
+        """t per task output and its KL per token [B, n] ({} for deterministic maps)."""
         representations, kls = {}, {}
         for (name, stochastic_map), y in zip(self.maps.items(), self.map_inputs(evidence, h).values()):
             representations[name], kl = stochastic_map(h, y)
@@ -114,13 +118,13 @@ class PMEI(FusionModule):
         evidence = self.early.evidence(h, batch) if self.early is not None else {}
         representations, kls = self.task_representations(h, evidence)
         if self.training:
-            size, tokens = len(batch["examples"]), batch["attention_mask"].to(h.dtype)
+            size = len(batch["examples"])
             if self.early is not None:
                 l_early = self.early.loss(h, batch)
                 self.log("train/l_early", l_early, batch_size=size)
                 losses["alpha_l_early"] = self.alpha * l_early
             for name, kl in kls.items():
-                l_ic = (kl * tokens).sum() / tokens.sum()
+                l_ic = (kl * batch["attention_mask"]).sum() / size  # Eq. 14 per sentence, mean over sentences
                 self.log(f"train/l_ic_{name}", l_ic, batch_size=size)
                 losses[f"beta_l_ic_{name}"] = self.beta[name] * l_ic
         states = tuple(representations.values())

@@ -1,17 +1,31 @@
 """PMEI's stochastic map (seed 002, Eq. 4-7, 14): t ~ p(t | h, y'), regularised towards r(t | y').
 
-``p(t | h, y')`` is a diagonal Gaussian whose mean and standard deviation come from two
-GRUCells (the paper's Eq. after (7): the early evidence y' is the cell's input and h its
-hidden state, so z = sigma(W_z [h; y']), mu = (1 - z) * h + z * h~). ``cell="mlp"`` swaps
-both cells for MLPs on [h; y'] (the "w/o GRU" ablation). ``stochastic=False`` keeps only
-the mean cell and no prior (the "w/o SM" ablation: a deterministic map, no KL).
+``p(t | h, y')`` is a diagonal Gaussian whose mean and standard deviation come from two cells
+on h and y' (the paper's equations after Eq. 7). ``cell`` picks them:
 
-Deviations, on purpose: ``torch.nn.GRUCell`` applies the reset gate after the linear map of
-h (W_hn (r * h) in the paper becomes r * (W_hn h)), the standard cuDNN form; the standard
-deviation is ``softplus(output - 5)`` of the sigma cell (the paper needs it positive but does
-not say how; the shift is the VIB reference's, and keeps the initial noise small: without it, a
-laptop-size run reached 6 % exact-match triple F1 where PMEI-MTL reached 37 %). With no early evidence (the MTL_SM ablation) the prior is N(0, I), as in the
-variational information bottleneck PMEI builds on (Alemi et al. 2017).
+* ``gru``: two GRUCells, y' the input and h the hidden state (PMEI);
+* ``mlp``: two MLPs on [h; y'] ("PMEI w/o GRU", Table 6). The paper says only "an MLP"; its
+  form, Linear -> tanh -> Linear of t's width, is that of the reference's MLPs for r;
+* ``linear``: one Linear on [h; y'] each, the reference code's "w/o GRU" (its ``model.py``).
+
+``r(t | y')`` is two MLPs on y' (Eq. 5-6 text), Linear -> tanh -> Linear as in the reference;
+N(0, I) when there is no early evidence (MTL_SM; the VIB prior of Alemi et al. 2017).
+``stochastic=False`` keeps only the mean cell and no prior ("w/o SM": deterministic, no KL).
+
+sigma (the paper needs it positive and says no more): ``sigma="softplus"`` (default) is
+softplus of the sigma cell's output (and of f^sigma's), so sigma starts at the scale of h (0.7
+against |mu| 0.4 on the tiny config; the reference's |output|: 0.4). ``sigma="square"``
+is the reference code's variance, output^2 + 1e-8: wherever an output crosses 0 the prior's
+variance sits at that floor, the KL starts near 1e7 per sentence on the tiny config (softplus:
+400) and outweighs the task loss even at beta = e^-7; at ``+preset=laptop`` (joint, seed 1) pmei
+learned nothing with it (exact F1 0.0; softplus 19.0).
+
+The prior reads a detached copy of y', as the reference does (the paper is silent): the KL
+trains the prior and the posterior, never the early classifiers through the prior.
+
+Deviation from the paper (the reference uses the same cell): ``torch.nn.GRUCell`` applies the reset gate after the linear map of h (W_hn (r * h)
+in the paper becomes r * (W_hn h), the cuDNN form) and writes the update as (1 - z) * h~ + z * h
+(the paper's z is PyTorch's 1 - z: the same family of maps).
 """
 
 from __future__ import annotations
@@ -22,8 +36,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-CELLS = ("gru", "mlp")
-SIGMA_SHIFT = 5.0
+CELLS = ("gru", "mlp", "linear")
+VARIANCE_FLOOR = 1e-8  # the reference's: sigma^2 = output^2 + 1e-8
+SIGMAS = {"softplus": lambda output: F.softplus(output) + 1e-6,
+          "square": lambda output: torch.sqrt(output * output + VARIANCE_FLOOR)}
 
 
 @dataclass
@@ -33,20 +49,23 @@ class Gaussian:
 
 
 def gaussian_kl(p: Gaussian, r: Gaussian) -> torch.Tensor:
-    """KL(p || r) of diagonal Gaussians, summed over the last dimension (Eq. 14, closed form)."""
-    return (torch.log(r.std / p.std) + (p.std ** 2 + (p.mean - r.mean) ** 2) / (2 * r.std ** 2) - 0.5).sum(-1)
+    """KL(p || r) of diagonal Gaussians in float32, summed over the last dimension (Eq. 14, closed form)."""
+    p_mean, p_std, r_mean, r_std = (x.float() for x in (p.mean, p.std, r.mean, r.std))
+    return (torch.log(r_std) - torch.log(p_std) + (p_std ** 2 + (p_mean - r_mean) ** 2) / (2 * r_std ** 2)
+            - 0.5).sum(-1)
 
 
-def _mlp(inputs: int, hidden: int) -> nn.Module:
-    return nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, hidden))
+def _mlp(inputs: int, width: int) -> nn.Module:
+    return nn.Sequential(nn.Linear(inputs, width), nn.Tanh(), nn.Linear(width, width))
 
 
 class _Cell(nn.Module):
-    """One output of p(t | h, y'): a GRUCell (input y', state h) or an MLP on [h; y']."""
+    """One output of p(t | h, y'): a GRUCell (input y', state h), or an MLP or Linear on [h; y']."""
 
     def __init__(self, hidden: int, evidence: int, cell: str):
         super().__init__()
-        self.cell = nn.GRUCell(evidence, hidden) if cell == "gru" else _mlp(hidden + evidence, hidden)
+        self.cell = {"gru": lambda: nn.GRUCell(evidence, hidden), "mlp": lambda: _mlp(hidden + evidence, hidden),
+                     "linear": lambda: nn.Linear(hidden + evidence, hidden)}[cell]()
 
     def forward(self, h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if isinstance(self.cell, nn.GRUCell):
@@ -57,29 +76,31 @@ class _Cell(nn.Module):
 class StochasticMap(nn.Module):
     """t from the shared state h [*, d] and the early evidence y' [*, k]; returns (t, KL per position)."""
 
-    def __init__(self, hidden: int, evidence: int, cell: str = "gru", stochastic: bool = True):
+    def __init__(self, hidden: int, evidence: int, cell: str = "gru", stochastic: bool = True,
+                 sigma: str = "softplus"):
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"PMEI cell must be one of {CELLS}, not {cell!r}")
-        self.stochastic = stochastic
+        if sigma not in SIGMAS:
+            raise ValueError(f"PMEI sigma must be one of {sorted(SIGMAS)}, not {sigma!r}")
+        self.stochastic, self.sigma = stochastic, SIGMAS[sigma]
         self.mean = _Cell(hidden, evidence, cell)  # GRUCell_mu
         if stochastic:
             self.std = _Cell(hidden, evidence, cell)  # GRUCell_sigma
-            # r(t | y'): two MLPs on y' (Eq. 5-6); N(0, I) when there is no evidence
-            self.prior_mean, self.prior_std = (_mlp(evidence, hidden), _mlp(evidence, hidden)) if evidence else (None, None)
+            self.prior_mean, self.prior_std = ((_mlp(evidence, hidden), _mlp(evidence, hidden)) if evidence
+                                               else (None, None))
 
     def posterior(self, h: torch.Tensor, y: torch.Tensor) -> Gaussian:
-        # shifted softplus as in Alemi et al.'s VIB: sigma starts near 0.01, so the noise does not drown h
-        return Gaussian(self.mean(h, y), F.softplus(self.std(h, y) - SIGMA_SHIFT) + 1e-6)
+        return Gaussian(self.mean(h, y), self.sigma(self.std(h, y)))
 
     def prior(self, h: torch.Tensor, y: torch.Tensor) -> Gaussian:
         if self.prior_mean is None:
             return Gaussian(torch.zeros_like(h), torch.ones_like(h))
-        return Gaussian(self.prior_mean(y), F.softplus(self.prior_std(y)) + 1e-6)
+        return Gaussian(self.prior_mean(y), self.sigma(self.prior_std(y)))
 
     def forward(self, h: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         if not self.stochastic:
             return self.mean(h, y), None
         p = self.posterior(h, y)
         t = p.mean + p.std * torch.randn_like(p.std) if self.training else p.mean  # reparameterised sample
-        return t, gaussian_kl(p, self.prior(h, y))
+        return t, gaussian_kl(p, self.prior(h, y.detach()))
