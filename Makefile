@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 # torch is pinned here, before the project, so that no resolver swaps it for another build.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.installed
+# pip's own exit status decides (its harmless "Location ... ignored" warnings are filtered from the output)
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+QUIET_PIP := 2>&1 | { grep -v "^WARNING: Location" || true; }
 
 .PHONY: install train test test-learning bench sweep clean
 
@@ -12,12 +16,14 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-	$(BIN)/pip install -q $(TORCH_SPEC) 2>&1 | grep -v "^WARNING: Location" || true
-	$(BIN)/pip install -q -e '.[dev,sweep]' 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/pip install -q --upgrade pip $(QUIET_PIP)
+	$(BIN)/pip install -q $(TORCH_SPEC) $(QUIET_PIP)
+	$(BIN)/pip install -q -e '.[dev,sweep]' $(QUIET_PIP)
 	$(BIN)/python -c "import fusionlab, torch, lightning, transformers, torchcrf; print('fusionlab installed, torch', torch.__version__)"
 	touch $@
 
+# the default job at laptop size (a few minutes on 2 cores); ARGS=... runs anything else
+ARGS ?= +preset=laptop
 train: install
 	$(BIN)/python -m fusionlab.train $(ARGS)
 
