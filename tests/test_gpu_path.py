@@ -52,8 +52,8 @@ class GradientCheck(L.Callback):
 def _train(overrides: list[str], callbacks=()):
     cfg = compose_config(overrides)
     parts = assemble(cfg)
-    trainer = instantiate(cfg.trainer, callbacks=list(callbacks), logger=False)
-    return parts.model, parts.datamodule, trainer
+    trainer = instantiate(cfg.trainer, callbacks=list(callbacks), logger=False, default_root_dir=cfg.output_dir)
+    return parts.model, parts.datamodule, trainer  # MASE writes its allocation into default_root_dir
 
 
 @pytest.mark.parametrize("fusion, task", [*((f, t) for f in FUSIONS for t in TASKS), ("muse_only_i", "msa")])
