@@ -106,10 +106,11 @@ def row_names(records: list[dict]) -> list[str]:
     names = [record["fusion"] for record in records]
     for members in by_setting.values():
         keys = sorted({k for i in members for k in flat[i]})
-        varying = [k for k in keys if len({flat[i].get(k) for i in members}) > 1]
+        # a key absent from a run's config (added later, with a null default) is the same setting as null
+        varying = [k for k in keys if len({flat[i].get(k, "None") for i in members}) > 1]
         for i in members:
             if varying:
-                names[i] += " [" + ", ".join(f"{k}={flat[i].get(k, '-')}" for k in varying) + "]"
+                names[i] += " [" + ", ".join(f"{k}={flat[i].get(k, 'None')}" for k in varying) + "]"
     return names
 
 
@@ -245,13 +246,14 @@ def markdown(cells: dict[tuple, Cell], tables: dict) -> str:
     lines += ["", "## Seeds and failed runs", "", *header(["fusion", *map(_column_name, columns)])]
     lines += [f"| {f} | " + " | ".join(_counts(cells[f, c]) if (f, c) in cells else "-" for c in columns) + " |"
               for f in fusions]
-    lines += ["", f"## Paired t-test against {tables['baseline']}", "",
-              *header(["fusion", "dataset/task", "seeds paired", "mean difference (points)", "p",
-                       "p, Benjamini-Hochberg"])]
-    for (f, c), test in sorted(tables["tests"].items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        if test:
-            lines.append(f"| {f} | {_column_name(c)} | {test['pairs']} | {100 * test['delta']:+.1f} | {test['p']:.3g} | "
-                         f"{test['p_adjusted']:.3g} |")
+    tested = sorted(((key, test) for key, test in tables["tests"].items() if test), key=lambda kv: (kv[0][1], kv[0][0]))
+    if tested:
+        lines += ["", f"## Paired t-test against {tables['baseline']}", "",
+                  *header(["fusion", "dataset/task", "seeds paired", "mean difference (points)", "p",
+                           "p, Benjamini-Hochberg"])]
+    for (f, c), test in tested:
+        lines.append(f"| {f} | {_column_name(c)} | {test['pairs']} | {100 * test['delta']:+.1f} | {test['p']:.3g} | "
+                     f"{test['p_adjusted']:.3g} |")
     intervals = {key: interval for key, interval in tables["intervals"].items() if interval}
     if intervals:
         lines += ["", "## 95 % bootstrap intervals over test sentences (the seeds' mean, sentences resampled)", "",

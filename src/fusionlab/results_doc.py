@@ -11,15 +11,16 @@ from pathlib import Path
 def provenance(cells: dict) -> dict[str, list[str]]:
     """The commits, devices and training commands (seeds merged) of the report's finished runs."""
     runs = [r.get("run", {}) for cell in cells.values() for r in cell.runs]
-    commits = sorted({(r.get("code") or {}).get("commit") or "unknown" for r in runs})
-    dirty = any((r.get("code") or {}).get("dirty") for r in runs)
+    codes = [r.get("code") or {} for r in runs]
+    commits = sorted({(c.get("commit") or "unknown")[:10] + (" (with uncommitted changes)" if c.get("dirty") else "")
+                      for c in codes})
     seeds: dict[str, list[str]] = {}
     for command in (r.get("command") or "unknown" for r in runs):
         found = re.search(r"\bseed=(\S+)", command)
         seeds.setdefault(re.sub(r"\bseed=\S+", "seed=*", command), []).append(found.group(1) if found else "")
     commands = [key.replace("seed=*", "seed=" + ",".join(sorted(set(values), key=lambda v: (len(v), v))))
                 for key, values in sorted(seeds.items())]
-    return {"commits": [c[:10] + (" (with uncommitted changes)" if dirty else "") for c in commits],
+    return {"commits": commits,
             "devices": sorted({r.get("device", "unknown") for r in runs}), "commands": commands}
 
 
