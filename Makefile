@@ -10,7 +10,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 QUIET_PIP := 2>&1 | { grep -v "^WARNING: Location" || true; }
 
-.PHONY: install train test test-learning bench sweep clean
+.PHONY: install train test test-learning bench sweep robustness clean
 
 install: $(STAMP)
 
@@ -46,6 +46,16 @@ sweep: install
 
 # With a CUDA GPU: training at the papers' shapes (random weights, built offline), bf16, with and without
 # torch.compile; otherwise the CPU benchmarks. Rewrites that machine's section of docs/benchmarks.md.
+# Robustness curves (MultiBench) for every run below ROBUST_DIR: each corruption kind at each level, then the report.
+ROBUST_DIR ?= multirun/robustness
+ROBUST_KINDS ?= image_noise image_occlusion missing_images token_mask
+ROBUST_LEVELS ?= [0.0,0.5,1.0]
+robustness: install
+	for run in $$(dirname $$(find $(ROBUST_DIR) -name results.json)); do for kind in $(ROBUST_KINDS); do \
+		OMP_NUM_THREADS=2 HF_HUB_OFFLINE=1 $(BIN)/python -m fusionlab.evaluate run_dir=$$run corruption=$$kind \
+			'levels=$(ROBUST_LEVELS)' || exit 1; done; done
+	$(BIN)/python -m fusionlab.report $(ROBUST_DIR)
+
 bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.run_all
 
