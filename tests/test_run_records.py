@@ -43,7 +43,7 @@ def test_sweep_runs_never_share_a_folder_and_the_report_names_what_varied(tmp_pa
     assert len(results) == 2 and all(n.startswith("text_only_mner_synthetic_s1_") for n in names)
     for path in results:  # each folder names its own learning rate, and holds that run
         lr = json.loads(path.read_text())["config"]["optim"]["lr"]
-        assert f"optim.lr={lr}," in path.parent.name and "encoder=tiny" in path.parent.name
+        assert f"optim.lr-{lr}_" in path.parent.name and "encoder-tiny" in path.parent.name
     assert {json.loads(p.read_text())["config"]["optim"]["lr"] for p in results} == {1e-3, 1e-4}
     assert all(len(list(p.parent.glob("checkpoints/*.ckpt"))) == 1 for p in results)  # best.ckpt, no best-v1
     table = (report(sweep) / "report.md").read_text()
@@ -52,7 +52,8 @@ def test_sweep_runs_never_share_a_folder_and_the_report_names_what_varied(tmp_pa
 
 def test_run_names_differ_whenever_the_overrides_differ():
     assert run_name("concat", "mner", "synthetic", 2) == "concat_mner_synthetic_s2"
-    assert run_name("concat", "mner", "synthetic", 2, "optim.lr=1e-3") == "concat_mner_synthetic_s2_optim.lr=1e-3"
+    assert run_name("concat", "mner", "synthetic", 2, "optim.lr=1e-3,+preset=laptop") == \
+        "concat_mner_synthetic_s2_optim.lr-1e-3_+preset-laptop"
     slashed = [run_name("concat", "mner", "synthetic", 1, f"dataset.image_dir=/data/{d}") for d in ("a_b", "a/b")]
     assert "/" not in slashed[1] and slashed[0] != slashed[1]
     long = [run_name("concat", "mner", "synthetic", 1, f"callbacks=[{'x' * 300}{i}]") for i in range(2)]
@@ -135,7 +136,7 @@ def test_kill_9_mid_epoch_then_the_same_command_ends_as_an_uninterrupted_run(tmp
     assert again.returncode == 0, again.stderr[-3000:]
     (full_dir,) = (tmp_path / "full" / "outputs").iterdir()
     assert cut_dir.name == full_dir.name and cut_dir.name.endswith(
-        "trainer.max_epochs=6" + (",trainer=ddp_cpu" if processes == 2 else ""))
+        "trainer.max_epochs-6" + ("_trainer-ddp_cpu" if processes == 2 else ""))
     expected, resumed = (json.loads((d / "results.json").read_text()) for d in (full_dir, cut_dir))
     assert resumed["run"]["resumed_from"] and resumed["run"]["processes"] == expected["run"]["processes"] == processes
     assert resumed["best_epoch"] == expected["best_epoch"]

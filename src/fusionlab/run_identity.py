@@ -22,20 +22,23 @@ from pathlib import Path
 import torch
 
 MAX_NAME = 200  # characters of a run folder's name (file systems allow 255) before its tail becomes a hash
-_UNSAFE = re.compile(r"[^A-Za-z0-9._=,+\-@]")
+# Characters a Hydra override value may hold unquoted, so that `run_dir=<folder>` works as typed.
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+\-@]")
 RUN_FILE, RESULTS_FILE, FAILED_FILE, LOCK_FILE = "run.json", "results.json", "failed.json", ".lock"
 RESUME_CHOICES = ("auto", "true", "false", "<path to a checkpoint>")
 
 
 def run_name(fusion: str, task: str, dataset: str, seed: int, overrides: str = "") -> str:
-    """``<fusion>_<task>_<dataset>_s<seed>[_<overrides>]``, safe as one folder name. Overrides that do
-    not fit, or that needed characters replaced, end in a hash of the exact text, so two different
-    override strings never share a name."""
+    """``<fusion>_<task>_<dataset>_s<seed>[_<key>-<value>_<key>-<value>...]``, safe as one folder name and
+    as an unquoted Hydra override value (``run_dir=...``). Overrides that do not fit, or that needed other
+    characters replaced, end in a hash of the exact text, so two different override strings never share
+    a name."""
     name = f"{fusion}_{task}_{dataset}_s{seed}"
     if not overrides:
         return name
-    safe = _UNSAFE.sub("_", overrides)
-    if safe != overrides or len(name) + 1 + len(safe) > MAX_NAME:
+    readable = overrides.replace("=", "-").replace(",", "_")  # key-value_key-value
+    safe = _UNSAFE.sub("_", readable)
+    if safe != readable or len(name) + 1 + len(safe) > MAX_NAME:
         digest = hashlib.sha1(overrides.encode()).hexdigest()[:8]
         safe = f"{safe[:MAX_NAME - len(name) - 10]}_{digest}"
     return f"{name}_{safe}"
