@@ -168,7 +168,8 @@ def write_dataset(cfg: DictConfig, crops: int = CROPS) -> dict:
     options = {k: v for k, v in spec["reader"].items() if not k.startswith("_")}
     reader = spec["reader"]["_target_"].rsplit(".", 1)[-1]
     if reader not in WRITERS:
-        raise NotImplementedError(f"no fixture writer for reader {reader} (dataset {dataset['name']})")
+        raise ValueError(f"dataset {dataset['name']}: reader {reader} has no fixture writer "
+                         f"(writers exist for {sorted(WRITERS)}: add one to tests/fixtures.py)")
     splits = {}
     for split in SPLITS:
         path = Path(spec["splits"][split])
