@@ -27,6 +27,6 @@ class EpochTestScores(L.Callback):
         for batch in trainer.datamodule.test_dataloader():
             batch = module.transfer_batch_to_device(trainer.datamodule.on_before_batch_transfer(batch, 0),
                                                     module.device, 0)
-            module.task.score(metric, module.head.decode(module.fuse(batch).states, batch), batch)
+            module.task.score(metric, module.decode(batch), batch)
         self.history.append({"epoch": trainer.current_epoch, "step": trainer.global_step,
                              "metrics": {k: float(v) for k, v in metric.compute().items()}})

@@ -72,7 +72,7 @@ def predict(parts: Assembly, records: list[dict]) -> list[dict]:
     rows = []
     for batch in parts.datamodule.loader(dataset):
         batch = model.transfer_batch_to_device(batch, model.device, 0)
-        predictions = model.head.decode(model.fuse(batch).states, batch)
+        predictions = model.decode(batch)
         for example, prediction in zip(batch["examples"], predictions):
             encoded = dataset.encoded[len(rows)]
             flags = {"truncated": True, "words_read": encoded.kept_words} if encoded.truncated else {}

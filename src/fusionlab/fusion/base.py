@@ -126,6 +126,10 @@ class FusionModule(L.LightningModule, ABC):
             self.log(f"train/{name}", value, batch_size=size)
         return loss
 
+    def decode(self, batch: dict) -> list:
+        """The task head's predictions for ``batch`` (what testing, per-epoch tests and predict read)."""
+        return self.head.decode(self.fuse(batch).states, batch)
+
     def _evaluate(self, batch, metric, stage: str):
         fused = self.fuse(batch)
         self.log(f"{stage}/loss", self.head.loss(fused.states, batch), batch_size=len(batch["examples"]))
