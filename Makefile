@@ -42,7 +42,7 @@ sweep: install
 	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(BIN)/python -m fusionlab.train -m +preset=laptop fusion=$(SWEEP_FUSIONS) \
 		hydra/launcher=local_parallel hydra.launcher.n_jobs=$(SWEEP_JOBS) \
 		task=mner,mre,msa,joint seed=1,2,3 logger=none trainer.enable_progress_bar=false hydra.sweep.dir=$(SWEEP_DIR)
-	$(BIN)/python -m fusionlab.report $(SWEEP_DIR)
+	$(BIN)/python -m fusionlab.report runs=$(SWEEP_DIR)
 
 # With a CUDA GPU: training at the papers' shapes (random weights, built offline), bf16, with and without
 # torch.compile; otherwise the CPU benchmarks. Rewrites that machine's section of docs/benchmarks.md.
@@ -54,7 +54,7 @@ robustness: install
 	for run in $$(dirname $$(find $(ROBUST_DIR) -name results.json)); do for kind in $(ROBUST_KINDS); do \
 		OMP_NUM_THREADS=2 HF_HUB_OFFLINE=1 $(BIN)/python -m fusionlab.evaluate run_dir=$$run corruption=$$kind \
 			'levels=$(ROBUST_LEVELS)' || exit 1; done; done
-	$(BIN)/python -m fusionlab.report $(ROBUST_DIR)
+	$(BIN)/python -m fusionlab.report runs=$(ROBUST_DIR)
 
 bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.run_all

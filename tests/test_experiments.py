@@ -11,9 +11,9 @@ import json
 import math
 
 import pytest
-from hydra.utils import get_class
 from omegaconf import OmegaConf
 
+from fusionlab.config_checks import method_declaration
 from fusionlab.train import run
 from tests.conftest import CONF, compose_config
 from tests.fixtures import CROPS, write_dataset
@@ -32,14 +32,17 @@ def smoke_overrides(experiment: str, tmp_path) -> list[str]:
 
 
 def chosen(experiment: str, group: str) -> str:
-    """The option the experiment file itself picks for ``group`` (its ``override /<group>: ...``)."""
+    """The option the experiment file picks for ``group`` (its ``override /<group>: ...``), or the experiment
+    it builds on picks (a plain entry of its defaults list)."""
     defaults = OmegaConf.load(CONF / "experiment" / f"{experiment}.yaml").defaults
-    return next(entry[f"override /{group}"] for entry in defaults if f"override /{group}" in entry)
+    picked = [entry[f"override /{group}"] for entry in defaults if f"override /{group}" in entry]
+    parents = [entry for entry in defaults if isinstance(entry, str) and entry != "_self_"]
+    return picked[0] if picked else chosen(parents[0], group)
 
 
 def needs(cfg) -> dict:
     """What the experiment's method loads: image_mode (none | pixels | features) and load_aux (crops)."""
-    return get_class(cfg.fusion.module._target_).data_needs(cfg.fusion.module)
+    return method_declaration(cfg)["needs"]
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)

@@ -80,7 +80,7 @@ def test_compiled_submodules_train_and_keep_their_checkpoint_keys(small):
     keys = list(model.state_dict())
     backend = CompileCounter()  # the "eager" backend, counting the graphs it is given
     names = compile_submodules(model, backend=backend)
-    assert {"text.model", "vision", "mapping.0", "gates.0", "head"} <= set(names)
+    assert {"method.text.model", "method.vision", "method.mapping.0", "method.gates.0", "head"} <= set(names)
     trainer.fit(model, datamodule=datamodule)
     assert trainer.global_step == 3 and backend.frame_count > 0 and backend.op_count > 0
     assert list(model.state_dict()) == keys  # no "_orig_mod." wrapper in any key

@@ -173,7 +173,7 @@ def _assembled(tiny_overrides, fusion="hvpnet"):
 
 def test_without_any_image_hvpnet_equals_its_text_encoder(tiny_overrides):
     model, batch = _assembled(tiny_overrides)
-    plain = copy.deepcopy(model.text.model)
+    plain = copy.deepcopy(model.method.text.model)
     plain.set_attn_implementation("sdpa")
     plain.eval()
     batch["image_mask"][:] = False
@@ -181,14 +181,14 @@ def test_without_any_image_hvpnet_equals_its_text_encoder(tiny_overrides):
     model.eval()
     with torch.no_grad():
         expected = plain(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-        torch.testing.assert_close(model.fuse(batch).states, expected, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(model.method.fuse(batch).states, expected, atol=1e-6, rtol=1e-5)
 
 
 def test_gradients_reach_the_vision_encoder_the_mapping_and_every_gate(tiny_overrides):
     model, batch = _assembled(tiny_overrides)
     assert batch["aux"].dim() == 5  # pixels of the crops: the encoder runs
     model.training_step(batch, 0).backward()
-    parts = {"vision": model.vision, "mapping": model.mapping, **{f"gate{l}": g for l, g in enumerate(model.gates)}}
+    parts = {"vision": model.method.vision, "mapping": model.method.mapping, **{f"gate{l}": g for l, g in enumerate(model.method.gates)}}
     for name, module in parts.items():
         grads = [p.grad for p in module.parameters()]
         assert all(g is not None for g in grads) and sum(g.abs().sum() for g in grads) > 0, name
@@ -197,10 +197,10 @@ def test_gradients_reach_the_vision_encoder_the_mapping_and_every_gate(tiny_over
 def test_gate_means_are_logged_per_layer_and_stage(tiny_overrides):
     model, batch = _assembled(tiny_overrides)
     model.train()
-    model.fuse(batch)
-    means = model.gate_mean.compute()
-    assert means.shape == (model.layers, STAGES)
-    torch.testing.assert_close(means.sum(-1), torch.ones(model.layers))
+    model.method.fuse(batch)
+    means = model.method.gate_mean.compute()
+    assert means.shape == (model.method.layers, STAGES)
+    torch.testing.assert_close(means.sum(-1), torch.ones(model.method.layers))
 
 
 def test_gate_figure_is_a_png(tmp_path):
@@ -303,10 +303,10 @@ def test_twitter_experiment_trains_no_vision_parameter_and_the_crf_at_5e_2(tmp_p
     cfg = compose_config(["+experiment=hvpnet_twitter2015", "encoder.text.name=tiny", "encoder.vision.name=tiny",
                           "trainer=cpu", f"output_dir={tmp_path}/run", f"cache_root={tmp_path}/cache"])
     model = assemble(cfg, labels={"types": ["LOC", "PER"]}, read_data=False).model
-    vision = {id(p) for p in model.vision.parameters()}
+    vision = {id(p) for p in model.method.vision.parameters()}
     groups = model.parameter_groups()
     assert not any(id(p) in vision for g in groups for p in g["params"])
-    assert not any(p.requires_grad for p in model.vision.parameters())
+    assert not any(p.requires_grad for p in model.method.vision.parameters())
     head = {id(p) for p in model.head.parameters()}
     assert {id(p) for p in model.head.crf.parameters()} | {id(p) for p in model.head.emissions.parameters()} == head
     assert {g["lr"] for g in groups if any(id(p) in head for p in g["params"])} == {5.0e-2}

@@ -10,17 +10,24 @@ import types
 import lightning as L
 import pytest
 import torch
+from hydra.errors import ConfigCompositionException
 
 from fusionlab.encoders.hub import EncoderUnavailableError
 from fusionlab.encoders.proxy import proxy_encoder
 from fusionlab.fusion.mase.allocation import allocation, label_entropy, mutual_information
 from fusionlab.fusion.mase.contrastive import cross_modal_infonce
+from fusionlab.fusion.mase.expectation import ExpectationStep
 from fusionlab.fusion.mase.hgat import HeterogeneousGAT
 from fusionlab.fusion.mase.scene_graph import EDGE_TYPES, RuleGraphBuilder, SceneGraph, batch_graphs, graph_builder
 from fusionlab.train import assemble, run
 from tests.conftest import compose_config
 
 VARIANTS = ["mase", "mase_wo_contrastive", "mase_wo_balance", "mase_wo_entity", "mpb"]
+
+
+def expectation_step(trainer) -> ExpectationStep:
+    """The MASE E-step callback the model brought to ``trainer``."""
+    return next(c for c in trainer.callbacks if isinstance(c, ExpectationStep))
 
 
 def _assembled(overrides):
@@ -169,13 +176,13 @@ class _EStepProbe(L.Callback):
             return
         before = {n: p.detach().clone() for n, p in module.named_parameters()}
         self.grad_enabled = []
-        hook = module.text.register_forward_hook(lambda *args: self.grad_enabled.append(torch.is_grad_enabled()))
-        module.expectation_step(round_index=1)
+        hook = module.method.text.register_forward_hook(lambda *args: self.grad_enabled.append(torch.is_grad_enabled()))
+        expectation_step(trainer).estimate(trainer, module, round_index=1)
         hook.remove()
         self.unchanged = all(torch.equal(p, before[n]) for n, p in module.named_parameters())
         self.no_grads = all(p.grad is None for p in module.parameters())
         self.training_after = module.training
-        self.z = module.z.clone()
+        self.z = module.method.z.clone()
 
 
 def test_the_e_step_changes_no_parameter_and_builds_no_graph(tiny_overrides, tmp_path):
@@ -216,12 +223,13 @@ class _ProbeInputs(L.Callback):
     def on_train_batch_start(self, trainer, module, batch, batch_idx):
         if batch_idx:
             return
-        module.expectation_step(round_index=1)
+        expectation_step(trainer).estimate(trainer, module, round_index=1)
         module.eval()
+        method = module.method
         with torch.no_grad():
-            expected = [[] for _ in module.modalities]
-            for sample in trainer.datamodule.estimation_loader(module.estimation_samples):
-                text, others, present = module.modality_features(sample)
+            expected = [[] for _ in method.modalities]
+            for sample in trainer.datamodule.estimation_loader(method.estimation_samples):
+                text, others, present = method.modality_features(sample)
                 vectors = [_head_view(self.task, text, sample), *[o * p[:, None] for o, p in zip(others, present)]]
                 for store, vector in zip(expected, vectors):
                     store.append(vector)
@@ -236,7 +244,7 @@ def test_the_e_step_probe_reads_what_the_task_head_reads(tiny_overrides, tmp_pat
     trainer = L.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, callbacks=[inputs], default_root_dir=tmp_path)
     trainer.fit(parts.model, datamodule=parts.datamodule)
-    width, seen = parts.model.output_size, inputs.seen[:2]  # the callback's E-step runs before the module's
+    width, seen = parts.model.method.output_size, inputs.seen[:2]  # the callback's E-step runs before the module's
     assert [f.shape for f in seen] == [(48, 2 * width if task == "mre" else width), (48, width)]
     for probed, expected in zip(seen, inputs.expected):
         assert torch.allclose(probed, expected, atol=1e-5)
@@ -246,7 +254,7 @@ def test_on_mre_the_entity_injection_reaches_the_markers_the_head_reads(tiny_ove
     """Eq. 14's output at the head's entity node (node 1) lands at <s>, at the tail's (node 2) at
     <o>, scaled by z^T (Eq. 1), and nowhere else the head reads."""
     parts, batch = _assembled(tiny_overrides + ["fusion=mase", "task=mre"])
-    model = parts.model.eval()
+    model = parts.model.eval().method
     width, rows = model.output_size, torch.arange(len(batch["examples"]))
     delta = torch.zeros(model.hgat.weight.size(2))
     delta[:width] = 1.0  # the text block only: the image block of an entity node is not written back
@@ -288,7 +296,7 @@ def test_graph_tensors_write_a_marked_entity_back_to_its_marker():
 # --- the module ------------------------------------------------------------------------------
 def test_eq_1_at_the_cls_position_is_the_papers_h_star(tiny_overrides):
     parts, batch = _assembled(tiny_overrides + ["fusion=mase_wo_entity", "task=msa"])
-    model = parts.model.eval()
+    model = parts.model.eval().method
     model.z.copy_(torch.tensor([0.3, 0.7]))
     with torch.no_grad():
         text, others, present = model.modality_features(batch)
@@ -302,9 +310,9 @@ def test_gradients_reach_the_image_encoder_the_graph_and_the_proxy_projection(ti
     model = parts.model.train()
     model.training_step(batch, 0).backward()
     for name in ("vision", "image", "hgat", "proxy_projection", "text"):
-        grads = [p.grad for p in getattr(model, name).parameters() if p.requires_grad]
+        grads = [p.grad for p in getattr(model.method, name).parameters() if p.requires_grad]
         assert grads and any(g is not None and g.abs().sum() > 0 for g in grads), name
-    assert all(p.grad is None for p in model.proxy.parameters())  # the proxy tower is frozen
+    assert all(p.grad is None for p in model.method.proxy.parameters())  # the proxy tower is frozen
 
 
 @pytest.mark.parametrize("fusion, built, absent", [
@@ -312,7 +320,7 @@ def test_gradients_reach_the_image_encoder_the_graph_and_the_proxy_projection(ti
     ("mpb", {"mix"}, {"hgat"}), ("mase_wo_balance", {"hgat"}, {"mix"}), ("mase_wo_contrastive", {"hgat"}, {"mix"})])
 def test_each_variant_builds_what_the_paper_says(tiny_overrides, fusion, built, absent):
     parts, batch = _assembled(tiny_overrides + [f"fusion={fusion}", "task=msa"])
-    model = parts.model.train()
+    model = parts.model.train().method
     assert all(hasattr(model, name) for name in built) and not any(hasattr(model, name) for name in absent)
     losses = model.fuse(batch).losses
     assert ("alpha_l_cc" in losses) == (fusion in ("mase", "mase_wo_entity", "mase_wo_balance"))
@@ -320,8 +328,10 @@ def test_each_variant_builds_what_the_paper_says(tiny_overrides, fusion, built, 
 
 
 def test_unknown_modalities_are_refused_at_config_time(tiny_overrides):
-    with pytest.raises(ValueError, match="modalities must start with 'text'"):
-        assemble(compose_config(tiny_overrides + ["fusion=mase", "task=msa", "fusion.module.modalities=[image,audio]"]))
+    with pytest.raises(ConfigCompositionException, match="modalities"):  # while composing: a typed option
+        compose_config(tiny_overrides + ["fusion=mase", "task=msa", "fusion.module.modalities=[text,audio]"])
+    with pytest.raises(ValueError, match="modalities start with text"):  # before any data: a rule across them
+        assemble(compose_config(tiny_overrides + ["fusion=mase", "task=msa", "fusion.module.modalities=[image,text]"]))
 
 
 def test_the_clip_proxy_fails_fast_offline():

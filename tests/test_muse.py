@@ -218,5 +218,5 @@ def test_gradient_reaches_every_part_of_muse(tiny_overrides):
     model.training_step(batch, 0).backward()
     for name in ("vision", "image_projection", "cross", "text_regulariser", "image_decoder", "image_regulariser",
                  "text_decoder", "output"):
-        grads = [p.grad for p in getattr(model, name).parameters() if p.requires_grad]
+        grads = [p.grad for p in getattr(model.method, name).parameters() if p.requires_grad]
         assert grads and all(g is not None for g in grads) and sum(g.abs().sum() for g in grads) > 0, name

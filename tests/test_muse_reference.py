@@ -12,8 +12,8 @@ from sklearn.metrics import f1_score
 
 from fusionlab.fusion.muse.cross_transformer import CrossTransformer
 from fusionlab.fusion.muse.text_decoder import SPECIALS, AttentionCaptioner, WordVocabulary
-from fusionlab.tasks.base import UNSEEN
 from fusionlab.tasks.msa import MsaTask
+from fusionlab.tasks.targets import UNSEEN
 from fusionlab.train import assemble, run
 from tests.conftest import compose_config
 from tests.test_muse import SMALL_DECODERS
@@ -29,7 +29,7 @@ def _parts(tiny_overrides, *overrides, fusion="muse"):
 def test_muse_only_i_output_does_not_move_with_the_text(tiny_overrides):
     for variant, moves in (("muse_only_i", False), ("muse", True)):
         parts = _parts(tiny_overrides, "task=msa", fusion=variant)
-        model, batch = parts.model.eval(), next(iter(parts.datamodule.val_dataloader()))
+        model, batch = parts.model.eval().method, next(iter(parts.datamodule.val_dataloader()))
         words = torch.randint(5, len(model.text.tokenizer), batch["input_ids"].shape)
         other = dict(batch, input_ids=words)  # only the text changes
         with torch.no_grad():
@@ -75,7 +75,7 @@ def test_reference_loss_weighting_is_calculate_multi_loss(tiny_overrides, task, 
     fused, task_loss, total = {}, {}, {}
     for weighting, model in models.items():
         torch.manual_seed(1)  # the same noise and dropout: fuse, then the head, as a training step runs them
-        fused[weighting] = model.fuse(batch)
+        fused[weighting] = model.method(batch)
         task_loss[weighting] = model.head.loss(fused[weighting].states, batch)
         torch.manual_seed(1)
         total[weighting] = model.training_step(batch, 0)
@@ -92,7 +92,7 @@ def test_reference_weighting_leaves_the_only_l_task_loss_undivided_as_main_ct(ti
     parts = _parts(tiny_overrides, "task=mner", "fusion.module.loss_weighting=reference", fusion="muse_only_task")
     model, batch = parts.model.train(), next(iter(parts.datamodule.train_dataloader()))
     torch.manual_seed(1)
-    task_loss = model.head.loss(model.fuse(batch).states, batch)
+    task_loss = model.head.loss(model.method(batch).states, batch)
     torch.manual_seed(1)
     torch.testing.assert_close(model.training_step(batch, 0), task_loss)
 
@@ -117,30 +117,29 @@ def test_word_vocabulary_is_fitted_on_the_training_split_and_rebuilt_from_the_ch
     train = _parts(tiny_overrides, *WORDS).datamodule.splits["train"].examples
     expected = WordVocabulary.fit([e.words for e in train], min_count=2).words
     saved = torch.load(next((tmp_path / "run").rglob("best.ckpt")), map_location="cpu", weights_only=False)
-    assert WordVocabulary.from_tensor(saved["state_dict"]["text_decoder.words"]).words == expected
-    assert saved["state_dict"]["text_decoder.embed.weight"].shape[0] == len(expected) < 100
+    assert WordVocabulary.from_tensor(saved["state_dict"]["method.text_decoder.words"]).words == expected
+    assert saved["state_dict"]["method.text_decoder.embed.weight"].shape[0] == len(expected) < 100
 
     rebuilt = assemble(OmegaConf.create(saved["fusionlab"]["config"]), labels=saved["fusionlab"]["labels"],
                        read_data=False).model  # no data: the vocabulary comes from the checkpoint
-    assert rebuilt.text_decoder.word_vocabulary is None
+    assert rebuilt.method.text_decoder.word_vocabulary is None
     rebuilt.load_state_dict(saved["state_dict"])
-    assert rebuilt.text_decoder.word_vocabulary.words == expected
-    assert rebuilt.text_decoder.vocabulary.out_features == len(expected)
+    assert rebuilt.method.text_decoder.word_vocabulary.words == expected
+    assert rebuilt.method.text_decoder.vocabulary.out_features == len(expected)
 
 
 def test_word_captions_are_what_the_captioner_reads(tiny_overrides):
     parts = _parts(tiny_overrides, *WORDS)
     model, batch = parts.model.train(), next(iter(parts.datamodule.train_dataloader()))
     assert batch["image_mask"].all()
-    with pytest.raises(RuntimeError, match="not fitted"):
-        model.fuse(batch)
-    model.fit_caption_vocabulary([["Alpha", "beta"], ["alpha", "beta"]])
-    ids, mask = model.captions(batch, batch["image_mask"].bool())
+    assert model.method.text_decoder.word_vocabulary is not None  # assemble fitted it on the training split
+    model.method.fit_caption_vocabulary([["Alpha", "beta"], ["alpha", "beta"]])
+    ids, mask = model.method.captions(batch, batch["image_mask"].bool())
     words = batch["examples"][0].words
     expected = [1, *(4 if w.lower() == "alpha" else 5 if w.lower() == "beta" else 3 for w in words), 2]
     assert ids[0, : len(expected)].tolist() == expected and mask[0].sum() == len(expected)
     model.training_step(batch, 0).backward()
-    assert model.text_decoder.embed.weight.grad.shape == (6, 8)
+    assert model.method.text_decoder.embed.weight.grad.shape == (6, 8)
 
 
 def test_msa_reports_weighted_f1_as_sklearn_with_unseen_gold_labels():
@@ -169,7 +168,7 @@ def test_paper_configs_build_the_reference_s_model(experiment, task, lrs, decay,
     module = cfg.fusion.module
     assert (module.alpha, module.beta, module.max_seq_length, cfg.trainer.max_epochs) == (alpha, alpha, 64, 10)
     model = assemble(cfg, labels={"types": ["PER"]} if task == "mner" else {"labels": ["a", "b"]},
-                     read_data=False).model
+                     read_data=False).model.method
     layer = model.cross.layers[0]
     assert layer.ffn[0].out_features == 2048 and isinstance(layer.ffn[1], torch.nn.ReLU) and layer.dropout == 0.2
     assert [model.cross.exchanges_at(i) for i in range(6)] == [False, False, True, True, False, False]

@@ -89,9 +89,9 @@ def test_the_kl_term_is_summed_over_each_sentence_and_weighted_by_beta(tiny_over
     model, batch = _assembled(tiny_overrides + ["fusion=pmei", "task=joint", "fusion.module.base=text_only",
                                                 "fusion.module.beta_e=0.5", "fusion.module.beta_r=0.25"])
     _without_dropout(model)
-    losses = model.fuse(batch).losses
-    h = model.shared(batch).states
-    _, kls = model.task_representations(h, model.early.evidence(h, batch))
+    losses = model.method.fuse(batch).losses
+    h = model.method.shared(batch).states
+    _, kls = model.method.task_representations(h, model.method.early.evidence(h, batch))
     mask, sentences = batch["attention_mask"], len(batch["examples"])
     for name, beta in (("entity", 0.5), ("relation", 0.25)):
         per_sentence = (kls[name] * mask).sum(-1)  # Eq. 14: every token of the sentence
@@ -108,7 +108,7 @@ def test_pmei_differs_measurably_from_pmei_wo_sm_with_the_same_weights(tiny_over
     _without_dropout(pmei)
     _without_dropout(wo_sm)
     torch.manual_seed(1)
-    sampled, mean = pmei.fuse(batch), wo_sm.fuse(batch)
+    sampled, mean = pmei.method(batch), wo_sm.method(batch)
     for t, mu in zip(sampled.states, mean.states):
         assert (t - mu).norm() / mu.norm() > 0.5  # was 0.016 with sigma ~ 0.008
     tags, tags_wo_sm = pmei.head(sampled.states, batch)[0], wo_sm.head(mean.states, batch)[0]
@@ -116,7 +116,7 @@ def test_pmei_differs_measurably_from_pmei_wo_sm_with_the_same_weights(tiny_over
     pmei.eval()
     wo_sm.eval()
     with torch.no_grad():  # at inference pmei is its mean: w/o SM with the same weights
-        assert all(torch.allclose(a, b) for a, b in zip(pmei.fuse(batch).states, wo_sm.fuse(batch).states))
+        assert all(torch.allclose(a, b) for a, b in zip(pmei.method(batch).states, wo_sm.method(batch).states))
 
 
 def _kl_after_training(overrides, beta: float, steps: int = 40) -> float:
@@ -124,7 +124,7 @@ def _kl_after_training(overrides, beta: float, steps: int = 40) -> float:
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     for _ in range(steps):
-        fused = model.fuse(batch)
+        fused = model.method.fuse(batch)
         loss = model.head.loss(fused.states, batch) + sum(fused.losses.values())
         optimizer.zero_grad()
         loss.backward()
@@ -142,9 +142,9 @@ def test_a_larger_beta_leaves_a_smaller_kl_after_training(tiny_overrides):
 def test_each_map_reads_the_other_tasks_early_prediction_only_with_interaction(tiny_overrides, fusion, interacts):
     model, batch = _assembled(tiny_overrides + [f"fusion={fusion}", "task=joint"])
     model.eval()
-    h = model.shared(batch).states.detach()
-    evidence = {k: v.detach().requires_grad_() for k, v in model.early.evidence(h, batch).items()}
-    representations, _ = model.task_representations(h, evidence)
+    h = model.method.shared(batch).states.detach()
+    evidence = {k: v.detach().requires_grad_() for k, v in model.method.early.evidence(h, batch).items()}
+    representations, _ = model.method.task_representations(h, evidence)
     for task, other in (("entity", "relation"), ("relation", "entity")):
         grad, own = torch.autograd.grad(representations[task].sum(), [evidence[other], evidence[task]],
                                         allow_unused=True)
@@ -156,20 +156,20 @@ def test_each_map_reads_the_other_tasks_early_prediction_only_with_interaction(t
 def test_pmei_samples_in_training_and_is_deterministic_at_inference(tiny_overrides):
     model, batch = _assembled(tiny_overrides + ["fusion=pmei", "task=joint"])
     _without_dropout(model)
-    first, second = model.fuse(batch), model.fuse(batch)
+    first, second = model.method.fuse(batch), model.method.fuse(batch)
     assert not torch.allclose(first.states[0], second.states[0])  # t_e = mu + sigma * eps
     assert {"alpha_l_early", "beta_l_ic_entity", "beta_l_ic_relation"} <= first.losses.keys()
     assert all(torch.isfinite(v) and v >= 0 for v in first.losses.values())
     model.eval()
     with torch.no_grad():
-        first, second = model.fuse(batch), model.fuse(batch)
+        first, second = model.method.fuse(batch), model.method.fuse(batch)
     assert all(torch.equal(a, b) for a, b in zip(first.states, second.states))  # the mean at inference
 
 
 def test_pmei_wo_sm_is_deterministic_in_training_and_has_no_kl(tiny_overrides):
     model, batch = _assembled(tiny_overrides + ["fusion=pmei_wo_sm", "task=joint"])
     _without_dropout(model)
-    first, second = model.fuse(batch), model.fuse(batch)
+    first, second = model.method.fuse(batch), model.method.fuse(batch)
     assert all(torch.equal(a, b) for a, b in zip(first.states, second.states))
     assert set(first.losses) == {"alpha_l_early"}
 
@@ -178,15 +178,15 @@ def test_mtl_feeds_the_shared_states_straight_to_the_classifiers(tiny_overrides)
     model, batch = _assembled(tiny_overrides + ["fusion=pmei_mtl", "task=joint"])
     model.eval()
     with torch.no_grad():
-        assert model.early is None and model.maps is None
-        assert torch.equal(model.fuse(batch).states, model.base.fuse(batch).states)
+        assert model.method.early is None and model.method.maps is None
+        assert torch.equal(model.method.fuse(batch).states, model.method.base.fuse(batch).states)
 
 
 def test_the_base_sets_what_the_datamodule_loads(tiny_overrides):
     model, batch = _assembled(tiny_overrides + ["fusion=pmei", "fusion.module.base=text_only", "task=mner"])
-    assert "image" not in batch and model.vision is None
+    assert "image" not in batch and model.method.vision is None
     model, batch = _assembled(tiny_overrides + ["fusion=pmei", "task=mner"])  # default base: HVPNeT, with crops
-    assert "aux" in batch and type(model.base).__name__ == "HVPNeT"
+    assert "aux" in batch and type(model.method.base).__name__ == "HVPNeT"
 
 
 @pytest.mark.parametrize("fusion", ["pmei_mtl", "pmei_mtl_sm", "pmei_wo_sm", "pmei_wo_interaction", "pmei_wo_gru"])

@@ -1,4 +1,5 @@
-"""python -m fusionlab.predict: a trained run's predictions on new inputs, as JSON lines."""
+"""python -m fusionlab.predict ckpt=... text=... | inputs=...: a trained run's predictions on new inputs, as JSON
+lines on stdout."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from fusionlab.predict import load_run, main, predict, read_inputs
 from fusionlab.train import run
 from tests.conftest import compose_config
+from tests.test_cli import run_main
 
 
 @pytest.fixture
@@ -24,20 +26,31 @@ def test_mner_prints_entities_for_a_sentence_and_an_image(checkpoint, tmp_path, 
     ckpt = checkpoint("mner")
     capsys.readouterr()  # what training printed
     image = next((tmp_path / "cache" / "synthetic").rglob("images/test_0.png"))
-    main([f"ckpt={ckpt}", "text=look at Kalo Miren in the news", f"image={image}"])
-    (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    run_main(main, f"ckpt={ckpt}", "text=look at Kalo Miren in the news", f"image={image}")
+    (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]  # stdout holds only the rows
     assert row["text"] == "look at Kalo Miren in the news" and row["image"] == str(image.resolve())
     words = row["text"].split()
     for entity in row["entities"]:
         assert entity["text"] == " ".join(words[entity["start"]:entity["end"]])
         assert entity["type"] in {"PER", "LOC", "ORG", "MISC"}
+    inputs = tmp_path / "inputs.jsonl"
+    inputs.write_text(json.dumps({"text": row["text"], "image": str(image)}) + '\n{"text": "Kalo, Miren (2017)"}\n')
+    run_main(main, f"ckpt={ckpt}", f"inputs={inputs}")
+    first, second = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert first == row and second["text"] == "Kalo, Miren (2017)" and second["image"] is None
+    run_main(main, f"ckpt={ckpt}", 'text="Kalo, Miren (2017)"')  # quoted for Hydra: its special characters
+    assert json.loads(capsys.readouterr().out) == second
 
 
-def test_mre_classifies_given_entities_and_needs_them(checkpoint, tmp_path):
-    parts = load_run(checkpoint("mre"))
+def test_mre_classifies_given_entities_and_needs_them(checkpoint, tmp_path, capsys):
+    ckpt = checkpoint("mre")
+    parts = load_run(ckpt)
     (row,) = predict(parts, [{"text": "Kalo member of Miren team", "head": "0:1", "tail": [3, 4]}])
     assert row["head"]["text"] == "Kalo" and row["tail"]["text"] == "Miren"
     assert row["relation"] in parts.task.relations and row["image"] is None  # no image: masked, as in training
+    capsys.readouterr()
+    run_main(main, f"ckpt={ckpt}", "text=Kalo member of Miren team", "head=0:1", "tail=[3,4]")  # both span forms
+    assert json.loads(capsys.readouterr().out) == row
     with pytest.raises(ValueError, match="pass head and tail spans"):
         predict(parts, [{"text": "Kalo member of Miren team"}])
 

@@ -1,17 +1,20 @@
-"""The comparison workflow: a sweep with a failing run, the report's tables and plots, the notebook."""
+"""The comparison workflow: a sweep with a failing run, the report's tables and plots, the report command
+(python -m fusionlab.report runs=... publish=... title=...), the notebook."""
 
 from __future__ import annotations
 
 import csv
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from fusionlab.report import collect, paired_test, report
+from fusionlab.report import collect, main, paired_test, report
+from tests.test_cli import run_main
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["encoder=tiny", "logger=none", "trainer.enable_progress_bar=false", "trainer.max_epochs=1",
@@ -61,6 +64,27 @@ def test_report_averages_mases_allocation_over_seeds(tmp_path):
     assert (out / "z_mase_synthetic_mner.png").stat().st_size > 0
 
 
+def test_the_command_reports_several_sweeps_and_publishes_what_wrote_the_section(tmp_path, monkeypatch, capsys):
+    for seed in (1, 2):
+        _fake_run(tmp_path / "sweep_a", "text_only", seed, 0.70 + 0.01 * seed)
+        _fake_run(tmp_path / "sweep_b", "concat", seed, 0.80 + 0.02 * seed)
+    monkeypatch.chdir(tmp_path)
+    title = 'Two sweeps (tiny, 2 seeds): "a" + b'
+    run_main(main, "runs=[sweep_a,sweep_b]", "out=both", "publish=results.md", f"title={json.dumps(title)}",
+             "baseline=concat")
+    printed = capsys.readouterr().out
+    assert printed.endswith("report: both\n") and "## Paired t-test against concat" in printed
+    assert printed.startswith((tmp_path / "both" / "report.md").read_text())
+    published = (tmp_path / "results.md").read_text()
+    assert f"## {title}\n" in published and "| concat |" in published and "| text_only |" in published
+    (command,) = [line.split("`")[1] for line in published.splitlines() if line.startswith("Written by `")]
+    words = shlex.split(command)
+    assert words[:3] == ["python", "-m", "fusionlab.report"]
+    run_main(main, *words[3:])  # the written command, run again, writes the same section
+    assert capsys.readouterr().out == printed and (tmp_path / "results.md").read_text() == published
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["both", "results.md", "sweep_a", "sweep_b"]  # no Hydra folder
+
+
 def _sweep(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "fusionlab.train", "-m", *TINY, f"cache_root={tmp_path}/cache", *overrides]
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"},
@@ -70,14 +94,14 @@ def _sweep(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
 def test_a_sweep_survives_a_failed_run_and_the_notebook_shows_its_report(tmp_path):
     nbclient, nbformat = pytest.importorskip("nbclient"), pytest.importorskip("nbformat")
     sweep = tmp_path / "multirun"
-    # the first job of each seed fails at construction (an unknown concat option); the sweep goes on
+    # the first job of each seed fails before training (a text length with no room for words); the sweep goes on
     failing = _sweep(tmp_path, f"hydra.sweep.dir={sweep}/concat", "hydra.sweep.subdir=${hydra.job.num}",
-                     "fusion=concat", "fusion.module.stages=bogus,all", "seed=1,2")
+                     "fusion=concat", "data.max_length=4,32", "seed=1,2")
     assert failing.returncode == 0, failing.stderr[-2000:]
     baseline = _sweep(tmp_path, f"hydra.sweep.dir={sweep}/text_only", "fusion=text_only", "seed=1,2")
     assert baseline.returncode == 0, baseline.stderr[-2000:]
     failed = sorted(sweep.rglob("failed.json"))
-    assert len(failed) == 2 and "image stages must be one of" in json.loads(failed[0].read_text())["error"]
+    assert len(failed) == 2 and "data.max_length=4: must be at least 8" in json.loads(failed[0].read_text())["error"]
 
     notebook = nbformat.read(ROOT / "notebooks" / "compare_fusions.ipynb", as_version=4)
     os.environ["FUSIONLAB_RUNS"] = str(sweep)
@@ -88,6 +112,6 @@ def test_a_sweep_survives_a_failed_run_and_the_notebook_shows_its_report(tmp_pat
     shown = "".join(output.get("data", {}).get("text/markdown", "") for cell in notebook.cells
                     for output in cell.get("outputs", []))
     assert "| text_only | 2 ok, 0 failed |" in shown  # the two concat settings are rows of their own
-    assert "| concat [fusion.module.stages=all] | 2 ok, 0 failed |" in shown
-    assert "| concat [fusion.module.stages=bogus] | 0 ok, 2 failed |" in shown
+    assert "| concat [data.max_length=32] | 2 ok, 0 failed |" in shown
+    assert "| concat [data.max_length=4] | 0 ok, 2 failed |" in shown
     assert (sweep / "report" / "groups.png").exists()

@@ -86,7 +86,7 @@ def test_rerunning_a_command_continues_an_interrupted_run_and_leaves_a_finished_
     full = run(compose_config(common + [f"output_dir={tmp_path}/full"]))
     with pytest.raises(RuntimeError, match="interrupted after step 5"):
         run(compose_config(common + [f"output_dir={tmp_path}/cut",
-                                     "callbacks=[{_target_: tests.interrupt.InterruptAt, step: 5}]"]))
+                                     "+callbacks.interrupt={_target_: tests.interrupt.InterruptAt, step: 5}"]))
     started = json.loads((tmp_path / "cut" / "run.json").read_text())
     assert started["status"] == "started" and started["resumed_from"] is None
     resumed = run(compose_config(common + [f"output_dir={tmp_path}/cut"]))  # the same command, resume=auto

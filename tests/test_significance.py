@@ -10,7 +10,8 @@ import pytest
 from scipy import stats
 
 from fusionlab.bootstrap import score, seed_mean_interval, sentence_counts
-from fusionlab.report import build_tables, collect, report
+from fusionlab.report import build_tables, collect, main
+from tests.test_cli import run_main
 
 
 def test_sentence_counts_give_each_tasks_score_as_its_metric_does():
@@ -54,7 +55,7 @@ def _run(root, fusion, seed, f1):
         "peak_memory_mb": 1.0, "config": {"seed": seed}}))
 
 
-def test_the_baseline_is_an_option_and_p_values_are_corrected_across_the_rows_compared(tmp_path):
+def test_the_baseline_is_an_option_and_p_values_are_corrected_across_the_rows_compared(tmp_path, capsys):
     scores = {"text_only": (0.60, 0.62, 0.61, 0.63), "concat": (0.70, 0.73, 0.70, 0.74),
               "hvpnet": (0.61, 0.64, 0.61, 0.62), "muse": (0.66, 0.66, 0.69, 0.70)}
     for fusion, values in scores.items():
@@ -69,5 +70,7 @@ def test_the_baseline_is_an_option_and_p_values_are_corrected_across_the_rows_co
     assert tables["tests"]["text_only", column] is None
     against_concat = build_tables(cells, baseline="concat")
     assert against_concat["tests"]["concat", column] is None and against_concat["tests"]["text_only", column]["delta"] < 0
-    table = (report(tmp_path, baseline="concat") / "report.md").read_text()
+    run_main(main, f"runs={tmp_path}", "baseline=concat")  # python -m fusionlab.report runs=... baseline=concat
+    table = (tmp_path / "report" / "report.md").read_text()
+    assert capsys.readouterr().out == f"{table}\nreport: {tmp_path / 'report'}\n"
     assert "## Paired t-test against concat" in table and "| text_only | synthetic/msa | 4 |" in table

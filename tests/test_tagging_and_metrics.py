@@ -9,11 +9,11 @@ from seqeval.metrics import f1_score, precision_score, recall_score
 from seqeval.metrics.sequence_labeling import get_entities
 
 from fusionlab.data.example import Example, Relation, Span
+from fusionlab.data.tagging import spans_from_tags, tags_from_spans
 from fusionlab.tasks.metrics.entity import EntityF1
 from fusionlab.tasks.metrics.relation import RelationF1
 from fusionlab.tasks.metrics.triple import TripleF1
-from fusionlab.tasks.mre import mark
-from fusionlab.tasks.tagging import spans_from_tags, tags_from_spans
+from fusionlab.tasks.mre.targets import mark
 
 TYPES = ["PER", "LOC", "ORG"]
 BIO = st.sampled_from(["O"] + [f"{p}-{t}" for p in "BI" for t in TYPES])

@@ -80,12 +80,12 @@ def test_gradient_checkpointing_keeps_hvpnet_prefix_gradients(tiny_overrides):
         parts = assemble(compose_config(tiny_overrides + ["fusion=hvpnet", "task=mner",
                                                           f"encoder.text.gradient_checkpointing={label}"]))
         model, batch = parts.model, next(iter(parts.datamodule.train_dataloader()))
-        calls[label] = _layer_calls(model.text.model)
+        calls[label] = _layer_calls(model.method.text.model)
         torch.manual_seed(1)
         grads[label] = _gradients(model, model.training_step(batch, 0))
     assert calls == {"false": [1], "true": [2]}
     assert grads["true"].keys() == grads["false"].keys()
-    assert any(name.startswith("mapping.") and grad.abs().sum() > 0 for name, grad in grads["true"].items())
-    assert any(name.startswith("vision.") and grad.abs().sum() > 0 for name, grad in grads["true"].items())
+    assert any(name.startswith("method.mapping.") and grad.abs().sum() > 0 for name, grad in grads["true"].items())
+    assert any(name.startswith("method.vision.") and grad.abs().sum() > 0 for name, grad in grads["true"].items())
     for name, grad in grads["false"].items():
         torch.testing.assert_close(grads["true"][name], grad, msg=name)

@@ -35,7 +35,7 @@ def test_task_trains_and_reports(tmp_path, tiny_overrides, fusion, task):
     assert len(rows) == 16 and {"image", "group", "words", "gold", "predicted"} <= json.loads(rows[0]).keys()
     groups = saved["metrics"]["test_groups"]  # the synthetic benchmark's evaluation subsets
     assert set(groups) <= {"text_decides", "text_decides_irrelevant_image", "image_decides"} and groups
-    assert (tmp_path / "run" / "gates.png").exists() == (fusion == "hvpnet")
+    assert (tmp_path / "run" / "gates.png").exists() == (fusion in ("hvpnet", "pmei"))  # PMEI's base: HVPNeT
 
 
 def _model_and_batch(overrides):
@@ -47,7 +47,7 @@ def test_gradient_reaches_an_unfrozen_image_encoder(tiny_overrides):
     model, batch, _ = _model_and_batch(tiny_overrides + ["fusion=concat", "encoder.vision.freeze=false"])
     assert "image" in batch and batch["image"].dim() == 4  # pixels, not cached features
     model.training_step(batch, 0).backward()
-    grads = [p.grad for p in model.vision.parameters()]
+    grads = [p.grad for p in model.method.vision.parameters()]
     assert all(g is not None for g in grads) and sum(g.abs().sum() for g in grads) > 0
 
 
@@ -57,12 +57,14 @@ def test_encoders_method_layers_and_task_heads_get_their_own_learning_rates(tiny
                                                      "optim.lr=3e-4", "optim.encoder_lr=2e-5", "optim.head_lr=5e-3"])
     rate = {id(p): group["lr"] for group in model.parameter_groups() for p in group["params"]}
     assert rate[id(model.head.crf.transitions)] == 5e-3  # the CRF is part of the head
-    assert {rate[id(p)] for p in model.text.parameters()} | {rate[id(p)] for p in model.vision.parameters()} == {2e-5}
+    encoders = [*model.method.text.parameters(), *model.method.vision.parameters()]
+    assert {rate[id(p)] for p in encoders} == {2e-5}
     method = [p for name, p in model.named_parameters()
-              if not name.startswith(("text.", "vision.", "head.", "early.", "base.text.", "base.vision."))]
+              if not name.startswith(("method.text.", "method.vision.", "head.", "method.early.", "method.base.text.",
+                                      "method.base.vision."))]
     assert method and {rate[id(p)] for p in method} == {3e-4}
     if fusion == "pmei":  # its early classifiers C'_e are task heads too
-        assert {rate[id(p)] for p in model.early.parameters()} == {5e-3}
+        assert {rate[id(p)] for p in model.method.early.parameters()} == {5e-3}
     assert len(rate) == sum(p.requires_grad for p in model.parameters())  # every parameter in exactly one group
 
 
@@ -70,7 +72,7 @@ def test_frozen_image_encoder_is_served_from_the_cache_and_gets_no_gradient(tiny
     model, batch, datamodule = _model_and_batch(tiny_overrides + ["fusion=concat", "encoder.vision.freeze=true"])
     assert isinstance(batch["image"], dict) and datamodule.stats["feature_cache"]["computed"] > 0
     model.training_step(batch, 0).backward()
-    assert all(p.grad is None for p in model.vision.parameters())
+    assert all(p.grad is None for p in model.method.vision.parameters())
 
 
 def test_missing_images_are_masked_counted_and_change_nothing_for_the_image_path(tmp_path, tiny_overrides):
@@ -82,16 +84,16 @@ def test_missing_images_are_masked_counted_and_change_nothing_for_the_image_path
     assert not batch["image_mask"].any()
     model.eval()
     with torch.no_grad():
-        before = model.fuse(batch).states
+        before = model.method(batch).states
         batch["image"] = torch.randn_like(batch["image"])  # masked pixels: must not matter
-        assert torch.allclose(before, model.fuse(batch).states)
+        assert torch.allclose(before, model.method(batch).states)
     results = run(compose_config(overrides))
     assert results["data"]["splits"]["test"]["missing_images"] == 16
 
 
 def test_text_only_loads_no_images(tiny_overrides):
     model, batch, _ = _model_and_batch(tiny_overrides + ["fusion=text_only"])
-    assert "image" not in batch and model.vision is None
+    assert "image" not in batch and model.method.vision is None
 
 
 def test_sample_ratio_subsamples_train_only_and_is_seeded(tiny_overrides):

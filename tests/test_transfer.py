@@ -17,12 +17,12 @@ def test_mre_starts_from_mner_weights_except_heads(tiny_overrides, tmp_path):
     fresh = {k: v.clone() for k, v in model.state_dict().items()}
     report = transfer_weights(model, checkpoint)
     state = model.state_dict()
-    assert torch.equal(state["mapping.0.0.weight"], source["mapping.0.0.weight"])  # the visual prefix mapping
-    assert torch.equal(state["text.model.encoder.layer.0.attention.self.query.weight"],
-                       source["text.model.encoder.layer.0.attention.self.query.weight"])
+    assert torch.equal(state["method.mapping.0.0.weight"], source["method.mapping.0.0.weight"])  # the visual prefix mapping
+    assert torch.equal(state["method.text.model.encoder.layer.0.attention.self.query.weight"],
+                       source["method.text.model.encoder.layer.0.attention.self.query.weight"])
     assert all(name in report["reinitialised"] for name in state if name.startswith("head."))
     assert torch.equal(state["head.classify.weight"], fresh["head.classify.weight"])  # the relation classifier
-    embeddings = "text.model.embeddings.word_embeddings.weight"
+    embeddings = "method.text.model.embeddings.word_embeddings.weight"
     shared = len(source[embeddings])
     assert report["partly_copied"] == [embeddings] and len(state[embeddings]) == shared + 4  # the 4 markers
     assert torch.equal(state[embeddings][:shared], source[embeddings])

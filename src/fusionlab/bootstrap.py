@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from fusionlab.tasks.tagging import spans_from_tags
+from fusionlab.data.tagging import spans_from_tags
 
 NO_RELATION = ("None", "NA")
 

@@ -13,13 +13,14 @@ import json
 import logging
 
 import hydra
-from hydra.utils import get_class, instantiate
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from fusionlab.config_checks import check_combination
+from fusionlab import CONF
+from fusionlab.config_checks import check_combination, method_declaration
 from fusionlab.data.datamodule import SPLITS, FusionDataModule
 from fusionlab.data.example import Example
-from fusionlab.tasks.tagging import spans_from_tags
+from fusionlab.data.tagging import spans_from_tags
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def shared_sentences(datamodule: FusionDataModule) -> dict[str, int]:
 def check(cfg: DictConfig) -> dict:
     """The per-split report of ``cfg.dataset`` for ``cfg.task`` and the fusion's image needs."""
     check_combination(cfg)
-    needs = get_class(cfg.fusion.module._target_).data_needs(cfg.fusion.module)
+    needs = method_declaration(cfg)["needs"]
     text = instantiate(cfg.encoder.text)
     task = instantiate(cfg.task.head)
     text.add_special_tokens(list(task.special_tokens))
@@ -84,7 +85,7 @@ def render(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="check")
+@hydra.main(version_base="1.3", config_path=CONF, config_name="check")
 def main(cfg: DictConfig) -> None:
     print(render(check(cfg)))
 

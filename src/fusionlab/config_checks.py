@@ -1,23 +1,70 @@
 """Checks a composed config before anything is read, generated or cached: the fusion, task and dataset
-go together, and every setting is in its range. Each message names the key, the value and what fits."""
+go together, and every setting is in its range. Each message names the key, the value and what fits.
+A value outside an option's type or fixed set fails earlier still, while the config is composed
+(fusionlab.schema)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from hydra.utils import get_class
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from fusionlab.run_identity import RESUME_CHOICES
+from fusionlab.schema import OPTIONS
+
+
+def method_declaration(cfg: DictConfig) -> dict:
+    """What the fusion method declares in its config (``fusion.declaration``), resolved for its options:
+    ``{"tasks": [...], "needs": {"image_mode", "load_aux", "target_pixels"}, "encoders": {argument: key}}``.
+    ``needs`` are the datamodule's keywords; ``encoders`` maps a constructor argument to the key of the
+    ``encoder`` config that builds it."""
+    declaration = OmegaConf.to_container(cfg.fusion.declaration, resolve=True, enum_to_str=True)
+    return {key: declaration[key] for key in ("tasks", "needs", "encoders")}
 
 
 def check_combination(cfg: DictConfig) -> None:
-    """Fail at config time when the fusion, task and dataset do not go together."""
+    """Fail at config time when the fusion, task and dataset do not go together, or the fusion's options
+    do not go together."""
     fusion, task, dataset = cfg.fusion.name, cfg.task.name, cfg.dataset.name
-    get_class(cfg.fusion.module._target_).check_task(task, cfg.fusion.module)
+    declared = method_declaration(cfg)
+    if task not in declared["tasks"]:
+        tasks = ", ".join(declared["tasks"])
+        raise ValueError(f"fusion {fusion!r} serves task{'s' * (len(declared['tasks']) > 1)} {tasks}, not {task!r} "
+                         f"(fusion.declaration.tasks, as its options set them)")
+    for argument, key in declared["encoders"].items():
+        if key not in cfg.encoder:
+            raise ValueError(f"fusion {fusion!r} takes {argument} from encoder.{key}, which the encoder config lacks")
+    OPTION_RULES.get(cfg.fusion.family, lambda module: None)(cfg.fusion.module)
     if task not in cfg.dataset.tasks:
         raise ValueError(f"dataset {dataset!r} serves tasks {sorted(cfg.dataset.tasks)}, not {task!r} "
                          f"(fusion={fusion})")
+
+
+def check_mase_modalities(module: DictConfig) -> None:
+    modalities = [str(m) for m in module.modalities]
+    if not modalities or modalities[0] != "text" or len(set(modalities)) != len(modalities):
+        raise ValueError(f"fusion.module.modalities={modalities}: MASE's modalities start with text and name "
+                         f"each of text, image, proxy at most once")
+
+
+def check_muse_theta(module: DictConfig) -> None:
+    if not 0 <= module.theta <= 1:
+        raise ValueError(f"fusion.module.theta={module.theta}: the exchanged proportion of tokens is in [0, 1]")
+
+
+def check_pmei_base_options(module: DictConfig) -> None:
+    """PMEI builds its base with ``base_options``: they must be options of the base, of the base's types."""
+    try:
+        OmegaConf.merge(OmegaConf.structured(OPTIONS[str(module.base)]), module.base_options)
+    except OmegaConfBaseException as error:
+        reason = str(error).splitlines()[0]
+        raise ValueError(f"fusion.module.base_options={OmegaConf.to_container(module.base_options)}: "
+                         f"{reason} (options of base {module.base}: fusionlab.schema.{module.base})") from error
+
+
+# Rules across a method's options that their types alone do not state, by fusion.family
+OPTION_RULES = {"mase": check_mase_modalities, "muse": check_muse_theta, "pmei": check_pmei_base_options}
 
 
 def _at_least(cfg: DictConfig, key: str, minimum: float, what: str = "") -> None:

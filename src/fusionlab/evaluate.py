@@ -22,6 +22,8 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from fusionlab import CONF
+from fusionlab.callbacks import PredictionDump
 from fusionlab.results import per_group
 from fusionlab.train import assemble
 
@@ -40,7 +42,7 @@ def _test(run_dir: Path, saved: dict, checkpoint: str | Path, trainer_config: Di
     weights = torch.load(checkpoint, map_location="cpu", weights_only=True)
     parts = assemble(cfg, labels=weights["fusionlab"]["labels"])  # the heads' vocabulary, as trained
     parts.model.load_state_dict(weights["state_dict"])
-    trainer = instantiate(trainer_config, logger=False, default_root_dir=cfg.output_dir)
+    trainer = instantiate(trainer_config, logger=False, default_root_dir=cfg.output_dir, callbacks=[PredictionDump()])
     metrics = trainer.test(parts.model, datamodule=parts.datamodule, verbose=False)[0]
     return {"test": {k.removeprefix("test/"): float(v) for k, v in metrics.items() if k.startswith("test/")},
             "test_groups": per_group(metrics)}, (parts, trainer)
@@ -78,7 +80,7 @@ def robustness_curve(run_dir: str | Path, checkpoint: str | Path, kind: str, lev
     return record
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="evaluate")
+@hydra.main(version_base="1.3", config_path=CONF, config_name="evaluate")
 def main(cfg: DictConfig) -> None:
     if cfg.corruption:
         robustness_curve(cfg.run_dir, cfg.checkpoint, cfg.corruption, list(cfg.levels), cfg.trainer)

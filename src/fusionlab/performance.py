@@ -13,14 +13,14 @@ import torch
 from torch import nn
 
 from fusionlab.encoders.text import TextEncoder
-from fusionlab.fusion.base import FusionModule
+from fusionlab.fusion.base import FusionMethod
 
 MATMUL_PRECISIONS = ("highest", "high", "medium")
 
 
 def compile_targets(model: nn.Module) -> Iterator[tuple[str, nn.Module]]:
     """The submodules to compile: every child holding parameters, looking inside the ones that are not
-    called as a whole (containers, a method's base method, and a ``TextEncoder``: HVPNeT calls its
+    called as a whole (containers, fusion methods and a base method inside one, and a ``TextEncoder``: HVPNeT calls its
     Hugging Face model directly), each module once."""
     seen: set[int] = set()
 
@@ -29,7 +29,7 @@ def compile_targets(model: nn.Module) -> Iterator[tuple[str, nn.Module]]:
             if id(child) in seen or next(child.parameters(), None) is None:
                 continue
             seen.add(id(child))
-            if isinstance(child, (nn.ModuleList, nn.ModuleDict, FusionModule, TextEncoder)):
+            if isinstance(child, (nn.ModuleList, nn.ModuleDict, FusionMethod, TextEncoder)):
                 yield from walk(child, f"{path}{name}.")
             else:
                 yield f"{path}{name}", child

@@ -1,6 +1,7 @@
 """``python -m fusionlab.predict ckpt=<path> text="..." [image=<path>] [head=0:2 tail=4:5]``
-or ``python -m fusionlab.predict ckpt=<path> inputs=<file.jsonl>``: predictions as JSON lines.
+or ``python -m fusionlab.predict ckpt=<path> inputs=<file.jsonl>``: predictions as JSON lines on stdout.
 
+A Hydra app (``conf/predict.yaml`` documents every key) that writes no output folder or log file.
 The run is rebuilt from the checkpoint alone: it holds the run's config and label vocabulary, so no
 split of the dataset is read and no feature cache is filled (a frozen vision encoder runs on the
 given image). Each input is a sentence (split on whitespace), an optional image path, and for mre the
@@ -13,16 +14,19 @@ cannot be read is predicted without, and its row says why (``"image_unreadable"`
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
+import hydra
 import torch
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
+from fusionlab import CONF
 from fusionlab.data.example import Example, Span
 from fusionlab.train import Assembly, assemble
 
-KEYS = ("ckpt", "text", "image", "head", "tail", "inputs")
+# absolute: a console script calls main from the package, where a relative path would name a module
+USAGE = ("usage: python -m fusionlab.predict ckpt=<path> text=\"...\" [image=<path>] [head=0:2 tail=4:5]\n"
+         "   or: python -m fusionlab.predict ckpt=<path> inputs=<file.jsonl>   (keys: conf/predict.yaml)")
 
 
 def load_run(checkpoint: str | Path) -> Assembly:
@@ -95,25 +99,28 @@ def read_inputs(path: Path) -> list[dict]:
     return records
 
 
-def parse(arguments: list[str]) -> dict:
-    options = {}
-    for argument in arguments:
-        key, sep, value = argument.partition("=")
-        if not sep or key not in KEYS:
-            raise SystemExit(f"expected key=value with key in {KEYS}, got {argument!r}")
-        options[key] = value
-    if "ckpt" not in options or ("text" in options) == ("inputs" in options):
-        raise SystemExit("usage: python -m fusionlab.predict ckpt=<path> (text=\"...\" [image=<path>] "
-                         "[head=s:e tail=s:e] | inputs=<file.jsonl>)")
+def parse(cfg: DictConfig) -> dict:
+    """The command's keys as plain values; a missing key stops with its name and the usage."""
+    if OmegaConf.is_missing(cfg, "ckpt"):
+        raise SystemExit(f"fusionlab.predict: missing ckpt=<path> (a run's checkpoints/best.ckpt)\n{USAGE}")
+    options = OmegaConf.to_container(cfg)
+    if options["text"] is None and options["inputs"] is None:
+        raise SystemExit(f"fusionlab.predict: missing text=\"...\" or inputs=<file.jsonl>\n{USAGE}")
+    if options["text"] is not None and options["inputs"] is not None:
+        raise SystemExit(f"fusionlab.predict: text and inputs exclude each other: give one\n{USAGE}")
+    if options["text"] is not None:
+        options["text"] = str(options["text"])  # text=2017 is read by Hydra as a number
     return options
 
 
-def main(arguments: list[str] | None = None) -> None:
-    options = parse(sys.argv[1:] if arguments is None else arguments)
-    if "inputs" in options:
+@hydra.main(version_base="1.3", config_path=CONF, config_name="predict")
+def main(cfg: DictConfig) -> None:
+    """Print the checkpoint's predictions on the inputs, one JSON line each."""
+    options = parse(cfg)
+    if options["inputs"] is not None:
         records = read_inputs(Path(options["inputs"]))
     else:
-        records = [{k: options.get(k) for k in ("text", "image", "head", "tail")}]
+        records = [{k: options[k] for k in ("text", "image", "head", "tail")}]
     for row in predict(load_run(options["ckpt"]), records):
         print(json.dumps(row))
 

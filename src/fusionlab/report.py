@@ -1,7 +1,9 @@
-"""``python -m fusionlab.report <multirun dir> [--out DIR]``: comparison tables and plots.
+"""``python -m fusionlab.report runs=<multirun dir> [out=<dir>] [publish=docs/results.md title="..."]
+[baseline=<fusion>]`` or ``python -m fusionlab.report runs=[<dir>,<dir>] out=<dir>``: comparison tables and plots.
 
-Reads every ``results.json`` (and every ``failed.json`` a failed sweep job leaves) under the
-directory and writes, into ``--out`` (default ``<dir>/report``):
+A Hydra app (``conf/report.yaml`` documents every key) that writes no Hydra output folder. Reads every
+``results.json`` (and every ``failed.json`` a failed sweep job leaves) under the directories and writes,
+into ``out`` (default ``<dir>/report``):
 
 - ``report.md``: the comparison (mean +- std over seeds of each task's main test metric per
   fusion x dataset/task, best per column in bold, † where a paired t-test over shared seeds
@@ -12,21 +14,30 @@ directory and writes, into ``--out`` (default ``<dir>/report``):
 - ``results.csv`` (every test metric, mean and std), ``comparison.tex`` (booktabs);
 - ``bars.png``, ``groups.png``, when runs differ in ``data.sample_ratio`` ``low_resource.png``, and
   ``z_<fusion>_<dataset>_<task>.png`` (MASE's Figure 4, averaged over seeds).
+
+With ``publish``, the report is also a section of that file (``docs/results.md``); it prints the
+report's Markdown and where it lies.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
+import re
+import shlex
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import hydra
 import torch
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
 from scipy import stats
 
+from fusionlab import CONF
 from fusionlab.bootstrap import read_rows, seed_mean_interval, sentence_counts
 from fusionlab.plots.allocation import draw_allocation
 from fusionlab.plots.comparison import draw_bars, draw_groups, draw_low_resource, draw_robustness
@@ -37,6 +48,9 @@ from fusionlab.robustness import robustness_markdown, robustness_rows
 
 BASELINE = "text_only"
 SIGNIFICANCE = 0.05
+# absolute: a console script calls main from the package, where a relative path would name a module
+USAGE = ("usage: python -m fusionlab.report runs=<dir> [out=<dir>] [publish=docs/results.md title=\"...\"] "
+         "[baseline=<fusion>]\n   or: python -m fusionlab.report runs=[<dir>,<dir>] out=<dir>   (keys: conf/report.yaml)")
 
 
 @dataclass
@@ -75,7 +89,8 @@ class Cell:
 IGNORED_KEYS = ("seed", "output_dir", "cache_root", "data_root", "resume", "logger", "init_from",
                 "checkpoint_every_n_steps", "checkpoint_every_minutes", "data.num_workers", "data.pin_memory",
                 "data.eval_batch_size", "data.cache_dir", "data.sample_ratio", "trainer.enable_progress_bar",
-                "trainer.log_every_n_steps", "performance", "encoder.text.gradient_checkpointing", "eval_protocol")
+                "trainer.log_every_n_steps", "performance", "encoder.text.gradient_checkpointing", "eval_protocol",
+                "fusion.declaration", "callbacks")
 PATH_PARTS = ("root", "dir", "mapping", "splits", "groups")  # dataset keys that are file locations
 
 
@@ -114,20 +129,25 @@ def row_names(records: list[dict]) -> list[str]:
     return names
 
 
-def collect(root: Path) -> dict[tuple, Cell]:
-    """Every run under ``root``: finished (results.json), failed (failed.json) and unfinished (run.json
-    alone: killed, or still training)."""
+def _found(roots: list[Path], name: str) -> list[Path]:
+    return sorted({path for root in roots for path in root.rglob(name)})
+
+
+def collect(root: Path | list[Path]) -> dict[tuple, Cell]:
+    """Every run under ``root`` (a folder or a list of folders): finished (results.json), failed (failed.json)
+    and unfinished (run.json alone: killed, or still training)."""
+    roots = [Path(r) for r in root] if isinstance(root, list) else [Path(root)]
     records: list[tuple[str, dict, Path]] = []
-    for path in sorted(root.rglob("results.json")):
+    for path in _found(roots, "results.json"):
         records.append(("finished", json.loads(path.read_text()), path))
-    for path in sorted(root.rglob("failed.json")):
+    for path in _found(roots, "failed.json"):
         if not (path.parent / "results.json").exists():
             records.append(("failed", json.loads(path.read_text()), path))
-    for path in sorted(root.rglob("run.json")):
+    for path in _found(roots, "run.json"):
         if not any((path.parent / name).exists() for name in ("results.json", "failed.json")):
             records.append(("unfinished", json.loads(path.read_text()), path))
     if not records:
-        raise SystemExit(f"no results.json, failed.json or run.json under {root}")
+        raise SystemExit(f"no results.json, failed.json or run.json under {', '.join(map(str, roots))}")
     cells: dict[tuple, Cell] = {}
     for (status, record, path), row in zip(records, row_names([r for _, r, _ in records])):
         column = _column(record)
@@ -365,21 +385,42 @@ def write_csv(cells: dict[tuple, Cell], path: Path) -> None:
                 writer.writerow([fusion, dataset, task, ratio, metric, mean, std, len(values), cell.failed])
 
 
-def report(root: str | Path, out: str | Path | None = None, publish_to: str | Path | None = None,
-           title: str | None = None, baseline: str = BASELINE) -> Path:
-    """Write the report into ``out``; with ``publish_to``, also as the section ``title`` of that file
+def _hydra_value(value: str) -> str:
+    """``value`` as Hydra's override grammar reads it back: bare where it can be, else quoted."""
+    try:
+        if OverridesParser.create().parse_override(f"key={value}").value() == value:
+            return value
+    except HydraException:
+        pass
+    return '"' + re.sub(r'(\\*)("|$)', lambda m: m.group(1) * 2 + ("\\" + m.group(2) if m.group(2) else ""),
+                        value) + '"'
+
+
+def report_command(roots: list[Path], out: str | Path | None, publish_to: str | Path, title: str | None,
+            baseline: str) -> str:
+    """The report command with these keys, as one shell line (what a published section says wrote it)."""
+    runs = _hydra_value(str(roots[0])) if len(roots) == 1 else f"[{','.join(_hydra_value(str(r)) for r in roots)}]"
+    keys = {"runs": runs, "out": out and _hydra_value(str(out)), "publish": _hydra_value(str(publish_to)),
+            "title": title and _hydra_value(title), "baseline": baseline != BASELINE and _hydra_value(baseline)}
+    return " ".join(["python -m fusionlab.report", *(shlex.quote(f"{k}={v}") for k, v in keys.items() if v)])
+
+
+def report(root: str | Path | list[str | Path], out: str | Path | None = None,
+           publish_to: str | Path | None = None, title: str | None = None, baseline: str = BASELINE) -> Path:
+    """Write the report of the runs under ``root`` (a folder or a list of folders) into ``out`` (default
+    ``<root>/report``, the first folder's); with ``publish_to``, also as the section ``title`` of that file
     (``docs/results.md``), with the runs' commit, device and commands."""
-    root = Path(root)
-    out = Path(out) if out else root / "report"
+    roots = [Path(r) for r in root] if isinstance(root, list) else [Path(root)]
+    written_by = report_command(roots, out, publish_to, title, baseline) if publish_to else None
+    out = Path(out) if out else roots[0] / "report"
     out.mkdir(parents=True, exist_ok=True)
-    cells = collect(root)
+    cells = collect(roots)
     tables = build_tables(cells, baseline)
     text = markdown(cells, tables) + "\n".join(published_markdown(against_published(cells))) + "\n"
     (out / "report.md").write_text(text)
     if publish_to:
-        command = (f"python -m fusionlab.report {root} --publish {publish_to}" + (f' --title "{title}"' if title else "")
-                   + (f" --baseline {baseline}" if baseline != BASELINE else ""))
-        publish(publish_to, title or root.name, section(title or root.name, text, provenance(cells), command))
+        title = title or " + ".join(r.name for r in roots)
+        publish(publish_to, title, section(title, text, provenance(cells), written_by))
     (out / "comparison.tex").write_text(latex(cells, tables))
     write_csv(cells, out / "results.csv")
     draw_bars(cells, out / "bars.png")
@@ -396,15 +437,18 @@ def report(root: str | Path, out: str | Path | None = None, publish_to: str | Pa
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("root", help="a multirun directory (or any folder holding run directories)")
-    parser.add_argument("--out", help="where to write the report (default <root>/report)")
-    parser.add_argument("--publish", help="also write it as a section of this file (docs/results.md)")
-    parser.add_argument("--title", help="the section's title (default: the directory's name)")
-    parser.add_argument("--baseline", default=BASELINE, help=f"the fusion every row is tested against ({BASELINE})")
-    args = parser.parse_args()
-    out = report(args.root, args.out, args.publish, args.title, args.baseline)
+@hydra.main(version_base="1.3", config_path=CONF, config_name="report")
+def main(cfg: DictConfig) -> None:
+    """Write the report of ``cfg.runs``; print its Markdown and where it lies."""
+    if OmegaConf.is_missing(cfg, "runs"):
+        raise SystemExit(f"fusionlab.report: missing runs=<multirun dir> (or runs=[<dir>,<dir>])\n{USAGE}")
+    runs = OmegaConf.to_container(cfg.runs) if OmegaConf.is_list(cfg.runs) else [cfg.runs]
+    if not runs:
+        raise SystemExit(f"fusionlab.report: runs=[] names no directory\n{USAGE}")
+    if len(runs) > 1 and cfg.out is None:
+        raise SystemExit(f"fusionlab.report: missing out=<dir>: several runs directories need one place to "
+                         f"write the report\n{USAGE}")
+    out = report([str(r) for r in runs], cfg.out, cfg.publish, cfg.title and str(cfg.title), str(cfg.baseline))
     print((out / "report.md").read_text())
     print(f"report: {out}")
 

@@ -24,6 +24,13 @@ def on_a_terminal() -> bool:
     return sys.stdout.isatty()
 
 
+def if_in(item, collection, then, otherwise):
+    """``${if_in:item,collection,then,otherwise}``: ``then`` when ``item`` is in ``collection``, else ``otherwise``
+    (a method's declaration that depends on its options, conf/fusion/mase.yaml)."""
+    return then if item in collection else otherwise
+
+
 OmegaConf.register_new_resolver("sweep_group", sweep_group, replace=True)
 OmegaConf.register_new_resolver("run_name", run_name, replace=True)  # a run folder's name: its identity
 OmegaConf.register_new_resolver("on_a_terminal", on_a_terminal, replace=True)
+OmegaConf.register_new_resolver("if_in", if_in, replace=True)

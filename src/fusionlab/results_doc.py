@@ -36,7 +36,7 @@ def publish(path: str | Path, title: str, text: str) -> Path:
     """Write ``text`` (a ``section``) into ``path``, replacing the section of the same title."""
     path = Path(path)
     existing = path.read_text() if path.exists() else ("# Results\n\nEvery section below is written by "
-                                                       "`python -m fusionlab.report ... --publish docs/results.md`.\n")
+                                                       "`python -m fusionlab.report runs=... publish=docs/results.md`.\n")
     parts = re.split(r"(?m)^(?=## )", existing)
     head, sections = parts[0], [p for p in parts[1:] if not p.startswith(f"## {title}\n")]
     path.write_text(head.rstrip() + "\n\n" + "\n".join(s.rstrip() + "\n" for s in [*sections, text]))

@@ -20,17 +20,17 @@ import hydra
 import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from hydra.utils import get_class, instantiate
+from hydra.utils import instantiate
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
-from fusionlab.config_checks import check_combination, check_settings
+from fusionlab import CONF
+from fusionlab.config_checks import check_combination, check_settings, method_declaration
 from fusionlab.data.datamodule import FusionDataModule
 from fusionlab.epoch_tests import EpochTestScores
-from fusionlab.fusion.base import FusionModule
-from fusionlab.media import WandbMedia
+from fusionlab.model import FusionModel
 from fusionlab.performance import apply_performance
 from fusionlab.recorder import RunRecorder
 from fusionlab.results import (
@@ -62,15 +62,17 @@ log = logging.getLogger(__name__)
 class Assembly:
     task: Task
     datamodule: FusionDataModule
-    model: FusionModule
+    model: FusionModel
 
 
 def assemble(cfg: DictConfig, labels: dict | None = None, read_data: bool = True) -> Assembly:
-    """Encoders, task, datamodule and LightningModule, as the config names them. The label vocabulary
-    the heads are sized by is fitted on the training split (``read_data``), or given (``labels``, from
-    a checkpoint: then ``read_data=False`` builds the run without touching its dataset)."""
+    """Encoders, task, datamodule, the fusion method and the LightningModule around it, as the config
+    names them. The label vocabulary the heads are sized by is fitted on the training split
+    (``read_data``), or given (``labels``, from a checkpoint: then ``read_data=False`` builds the run
+    without touching its dataset)."""
     check_combination(cfg)
-    needs = get_class(cfg.fusion.module._target_).data_needs(cfg.fusion.module)
+    declared = method_declaration(cfg)
+    needs = declared["needs"]
     text = instantiate(cfg.encoder.text)
     vision = instantiate(cfg.encoder.vision) if needs["image_mode"] != "none" else None
     task = instantiate(cfg.task.head)
@@ -83,11 +85,13 @@ def assemble(cfg: DictConfig, labels: dict | None = None, read_data: bool = True
         datamodule.attach_vision(vision)
     if read_data:
         datamodule.setup()
-    extras = {argument: instantiate(cfg.encoder[key])
-              for argument, key in get_class(cfg.fusion.module._target_).extra_encoders(cfg.fusion.module).items()}
-    model = instantiate(cfg.fusion.module, task=task, text_encoder=text, vision_encoder=vision, **extras,
-                        **cfg.optim, _convert_="all")  # plain dicts, so that checkpoints load with weights_only
-    model.run_config = OmegaConf.to_container(cfg, resolve=True)  # kept in every checkpoint it writes
+    extras = {argument: instantiate(cfg.encoder[key]) for argument, key in declared["encoders"].items()}
+    method = instantiate(cfg.fusion.module, task=task, text_encoder=text, vision_encoder=vision, **extras,
+                         _convert_="all")  # plain dicts, so that checkpoints load with weights_only
+    if read_data:
+        method.prepare(datamodule.splits["train"].examples)
+    model = FusionModel(method, task, **cfg.optim)
+    model.run_config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # kept in every checkpoint it writes
     return Assembly(task, datamodule, model)
 
 
@@ -132,7 +136,7 @@ def _train_and_test(cfg: DictConfig, run_dir: Path) -> dict:
     if resumed_from is None and rank_zero_only.rank == 0 and (run_dir / "checkpoints").exists():
         log.warning("%s: an earlier attempt left no resume point; starting afresh", run_dir)
         shutil.rmtree(run_dir / "checkpoints")
-    config, code = OmegaConf.to_container(cfg, resolve=True), code_version()  # the code this process runs
+    config, code = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), code_version()  # the code this process runs
     if rank_zero_only.rank == 0:
         mark_started(run_dir, config, resumed_from)
     reset_peak_memory()
@@ -150,8 +154,8 @@ def _train_and_test(cfg: DictConfig, run_dir: Path) -> dict:
         logger.log_hyperparams(config)
     resume_point = [] if cfg.trainer.get("fast_dev_run") else [last]  # a smoke test needs no resume point
     epoch_tests = [EpochTestScores()] if cfg.eval_protocol.test_every_epoch else []  # for reference protocols
-    callbacks = [checkpoint, *resume_point, recorder, *epoch_tests, StepSeeder(cfg.seed), WandbMedia(),
-                 *map(instantiate, cfg.callbacks)]
+    outputs = [instantiate(callback) for callback in (cfg.callbacks or {}).values() if callback is not None]
+    callbacks = [checkpoint, *resume_point, recorder, *epoch_tests, StepSeeder(cfg.seed), *outputs]
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger, default_root_dir=str(run_dir))
     trainer.fit(model, datamodule=datamodule, ckpt_path=resumed_from)
     best = None
@@ -195,17 +199,18 @@ def guard_ddp_sweep(cfg: DictConfig) -> None:
             f"or use trainer.strategy=ddp_spawn.")
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="config")
+@hydra.main(version_base="1.3", config_path=CONF, config_name="config")
 def main(cfg: DictConfig) -> float:
     """One run; returns the best validation score (what a sweeper optimises: never a test score).
     In a sweep (``-m``) a failing run leaves ``failed.json`` and the sweep goes on."""
+    logging.captureWarnings(True)  # warnings reach train.log through the py.warnings logger
     guard_ddp_sweep(cfg)
     try:
         results = run(cfg)
     except Exception as error:
         if HydraConfig.get().mode != RunMode.MULTIRUN or isinstance(error, RunInProgressError):
             raise
-        path = write_failure(OmegaConf.to_container(cfg, resolve=True), error, cfg.output_dir)
+        path = write_failure(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), error, cfg.output_dir)
         log.exception(f"run failed; recorded in {path}; the sweep goes on")
         return float("nan")
     return results["metrics"]["val"].get(results["monitor"], float("nan"))

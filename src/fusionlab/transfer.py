@@ -13,17 +13,24 @@ from pathlib import Path
 
 import torch
 
+from fusionlab.tasks.head import TaskHead
+
 log = logging.getLogger(__name__)
-TASK_SPECIFIC = ("head.", "early.")
+
+
+def task_specific(model: torch.nn.Module) -> set[str]:
+    """The state-dict keys of every task head in ``model`` (the head, PMEI's early classifiers)."""
+    return {f"{prefix}.{key}" for prefix, module in model.named_modules() if isinstance(module, TaskHead)
+            for key in module.state_dict()}
 
 
 def transfer_weights(model: torch.nn.Module, checkpoint: str | Path) -> dict[str, list[str]]:
     source = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
-    target = model.state_dict()
+    target, heads = model.state_dict(), task_specific(model)
     report: dict[str, list[str]] = {"reinitialised": [], "partly_copied": []}
     with torch.no_grad():
         for name, tensor in target.items():
-            if name.startswith(TASK_SPECIFIC) or name not in source:
+            if name in heads or name not in source:
                 report["reinitialised"].append(name)
             elif source[name].shape == tensor.shape:
                 tensor.copy_(source[name])

@@ -31,7 +31,7 @@ from fusionlab.data.images import ImageStore, load_aux_mapping
 from fusionlab.data.labels import line_index, read_relations
 from fusionlab.data.resumable import EpochSampler
 from fusionlab.data.synthetic import SyntheticBenchmark, SyntheticConfig
-from fusionlab.tasks.base import Task
+from fusionlab.data.task import DataTask
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
@@ -55,7 +55,7 @@ def perturb_images(examples: list[Example], how: str, seed: int) -> list[Example
 
 
 class MultimodalDataset(Dataset):
-    def __init__(self, examples: list[Example], task: Task, tokenizer, max_length: int,
+    def __init__(self, examples: list[Example], task: DataTask, tokenizer, max_length: int,
                  store: ImageStore, image_mode: str, load_aux: bool, cache: FeatureCache | None, template=None,
                  target_pixels: int | None = None):
         self.examples, self.task, self.store = examples, task, store
@@ -128,7 +128,7 @@ def _stack(values: list):
 
 
 class Collator:
-    def __init__(self, task: Task, pad_id: int):
+    def __init__(self, task: DataTask, pad_id: int):
         self.task, self.pad_id = task, pad_id
 
     def __call__(self, items: list[dict]) -> dict:
@@ -157,7 +157,7 @@ class FusionDataModule(L.LightningDataModule):
     """``dataset`` is the composed ``conf/dataset`` node (readers instantiated); ``image_mode`` and
     ``load_aux`` come from the fusion class."""
 
-    def __init__(self, dataset: dict, task: Task, tokenizer, batch_size: int = 32, eval_batch_size: int = 64,
+    def __init__(self, dataset: dict, task: DataTask, tokenizer, batch_size: int = 32, eval_batch_size: int = 64,
                  max_length: int = 128, num_workers: int | str = 0, sample_ratio: float = 1.0, seed: int = 1,
                  image_size: int = 224, max_aux: int = 3, image_mode: str = "pixels", load_aux: bool = False,
                  target_pixels: int | None = None, test_images: str = "clean", test_corruption: dict | None = None,

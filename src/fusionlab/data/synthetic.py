@@ -32,7 +32,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from fusionlab.data.example import Example, Relation, Span
-from fusionlab.tasks.tagging import tags_from_spans
+from fusionlab.data.tagging import tags_from_spans
 
 SPLITS = ("train", "val", "test")
 GENERATOR_VERSION = 2  # part of every fingerprint: bump when the generator's output changes

@@ -1,1 +1,1 @@
-"""One LightningModule per fusion method, all on the shared base."""
+"""The fusion methods: plain nn.Modules on the shared base (``FusionMethod``), one file (or package) each."""

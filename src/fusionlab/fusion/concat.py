@@ -12,19 +12,19 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fusionlab.fusion.base import Fused, FusionModule
+from fusionlab.fusion.base import Fused, FusionMethod
 from fusionlab.fusion.pooled_image import PooledImage
 
 
-class Concat(FusionModule):
+class Concat(FusionMethod):
     def __init__(self, task, text_encoder, vision_encoder, image_dim: int = 128, dropout: float = 0.1,
-                 stages: str = "all", **optim):
-        super().__init__(task, text_encoder, vision_encoder, **optim)
+                 stages: str = "all"):
+        super().__init__(task, text_encoder, vision_encoder)
         hidden = text_encoder.hidden_size
         self.image = nn.Sequential(PooledImage(vision_encoder.stage_channels, image_dim, stages), nn.Tanh())
         self.mix = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden + image_dim, hidden), nn.GELU(),
                                  nn.Linear(hidden, hidden))  # W_1, W_2
-        self.build_head(hidden)
+        self.output_size = hidden
 
     def fuse(self, batch):
         states = self.encode_text(batch)

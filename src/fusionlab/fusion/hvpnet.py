@@ -38,19 +38,13 @@ an integer, layer l takes stage floor(l c / L)), and ``global_image=false``
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import nn
 from torch.nn import functional as F
 from torchmetrics import Metric
 
 from fusionlab.encoders.prefix_attention import VisualPrefix, enable_prefix_attention
-from fusionlab.fusion.base import Fused, FusionModule
-from fusionlab.plots.gates import draw_gate_heatmap
-
-ROUTINGS = ("gate", "flat", "groups")
-PREFIX_HEADS = ("all", "reshape")
+from fusionlab.fusion.base import Fused, FusionMethod
 
 
 class GateMean(Metric):
@@ -71,16 +65,10 @@ class GateMean(Metric):
         return self.total / self.count.clamp(min=1)
 
 
-class HVPNeT(FusionModule):
-    uses_aux = True
-
+class HVPNeT(FusionMethod):
     def __init__(self, task, text_encoder, vision_encoder, routing: str = "gate", global_image: bool = True,
-                 mapping_dim: int = 800, layer_projection: bool = False, prefix_heads: str = "all", **optim):
-        super().__init__(task, text_encoder, vision_encoder, **optim)
-        if routing not in ROUTINGS:
-            raise ValueError(f"HVPNeT routing must be one of {ROUTINGS}, not {routing!r}")
-        if prefix_heads not in PREFIX_HEADS:
-            raise ValueError(f"HVPNeT prefix_heads must be one of {PREFIX_HEADS}, not {prefix_heads!r}")
+                 mapping_dim: int = 800, layer_projection: bool = False, prefix_heads: str = "all"):
+        super().__init__(task, text_encoder, vision_encoder)
         config = text_encoder.model.config
         self.routing, self.global_image, self.prefix_heads = routing, global_image, prefix_heads
         self.layers, self.heads, hidden = config.num_hidden_layers, config.num_attention_heads, config.hidden_size
@@ -99,7 +87,7 @@ class HVPNeT(FusionModule):
         self.layer_projection = (nn.ModuleList(nn.Linear(2 * hidden, 2 * hidden) for _ in range(self.layers))
                                  if layer_projection else None)  # W_l^phi, Eq. 8
         enable_prefix_attention(text_encoder.model)
-        self.build_head(hidden)
+        self.output_size = hidden
 
     # --- Eq. 1-2 ---------------------------------------------------------------------------
     def images(self, batch: dict) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
@@ -160,20 +148,12 @@ class HVPNeT(FusionModule):
                                  visual_prefix=prefix).last_hidden_state
         return Fused(states)
 
-    def on_train_epoch_end(self):
-        if self.routing != "gate":
-            return
+    def gate_means(self) -> dict[str, torch.Tensor]:
+        """The epoch's mean gate per text layer and stage (``gate/layer<l>_stage<i>``), then reset."""
         means = self.gate_mean.compute()
-        self.log_dict({f"gate/layer{l}_stage{self.stages[i]}": means[l, i]
-                       for l in range(self.layers) for i in range(len(self.stages))})
         self.gate_mean.reset()
-
-    def test_step(self, batch, batch_idx):
-        """Also draws Figure 4 (``gates.png`` in the run directory) for the first test batch."""
-        super().test_step(batch, batch_idx)
-        if batch_idx == 0 and self.routing == "gate" and self.trainer.is_global_zero:
-            draw_gate_heatmap(self.gate_values(batch)[:8], Path(self.trainer.default_root_dir) / "gates.png",
-                              self.stages)
+        return {f"gate/layer{l}_stage{self.stages[i]}": means[l, i]
+                for l in range(self.layers) for i in range(len(self.stages))}
 
     @torch.no_grad()
     def gate_values(self, batch: dict) -> torch.Tensor:

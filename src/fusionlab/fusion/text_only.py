@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from fusionlab.fusion.base import Fused, FusionModule
+from fusionlab.fusion.base import Fused, FusionMethod
 
 
-class TextOnly(FusionModule):
-    image_mode = "none"
-
-    def __init__(self, task, text_encoder, vision_encoder=None, **optim):
-        super().__init__(task, text_encoder, None, **optim)
-        self.build_head(text_encoder.hidden_size)
+class TextOnly(FusionMethod):
+    def __init__(self, task, text_encoder, vision_encoder=None):
+        super().__init__(task, text_encoder, None)
+        self.output_size = text_encoder.hidden_size
 
     def fuse(self, batch):
         return Fused(self.encode_text(batch))

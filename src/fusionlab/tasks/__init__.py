@@ -1,1 +1,3 @@
-"""Task heads, losses, decoding and torchmetrics metrics: mner, mre, joint, msa."""
+"""The tasks (mner, mre, joint, msa), one package each: ``targets`` (the data side: label vocabulary,
+targets, collation), ``head`` (the TaskHead: loss, decoding, evidence) and ``output`` (metric, dumps,
+predictions), composed into the task in its ``__init__``; torchmetrics metrics in ``metrics``."""

@@ -41,36 +41,30 @@ baseline; Table 6's "MPB + Prompt Learning" and "MASE + Prompt Learning" are not
 
 from __future__ import annotations
 
-import json
 import math
 import time
-from pathlib import Path
 
+import lightning as L
 import torch
 from torch import nn
 
-from fusionlab.fusion.base import Fused, FusionModule
+from fusionlab.fusion.base import Fused, FusionMethod
 from fusionlab.fusion.mase.allocation import allocation, mutual_information
 from fusionlab.fusion.mase.contrastive import cross_modal_infonce
+from fusionlab.fusion.mase.expectation import ExpectationStep
 from fusionlab.fusion.mase.hgat import HeterogeneousGAT
 from fusionlab.fusion.mase.scene_graph import EDGE_TYPES, batch_graphs, graph_builder
 from fusionlab.fusion.pooled_image import PooledImage
-from fusionlab.plots.allocation import draw_allocation
-from fusionlab.tasks.base import word_states
-
-MODALITIES = ("text", "image", "proxy")
-COMBINES = ("weighted", "concat")
+from fusionlab.tasks.head import word_states
 
 
-class MASE(FusionModule):
+class MASE(FusionMethod):
     def __init__(self, task, text_encoder, vision_encoder=None, proxy_encoder=None,
                  modalities: tuple[str, ...] = ("text", "image"), combine: str = "weighted", balance: bool = True,
                  entity: bool = True, em_iterations: int = 10, estimation_samples: int | None = 1000,
                  alpha: float = 0.1, temperature: float = 0.1, heads: int = 4, graph_builder_kind: str = "auto",
-                 max_entities: int = 12, image_stages: str = "all", dropout: float = 0.1, **optim):
-        super().__init__(task, text_encoder, vision_encoder, **optim)
-        options = {"modalities": modalities, "combine": combine}
-        self.check_task(task.name, options)
+                 max_entities: int = 12, image_stages: str = "all", dropout: float = 0.1):
+        super().__init__(task, text_encoder, vision_encoder)
         self.modalities, self.combine = list(modalities), combine
         self.balance, self.entity = balance and combine == "weighted", entity and combine == "weighted"
         self.alpha = alpha if combine == "weighted" else 0.0
@@ -95,29 +89,7 @@ class MASE(FusionModule):
         self.register_buffer("information", torch.full((em_iterations, count), float("nan")))
         self.trajectory[0] = self.z
         self.estep_seconds = 0.0  # wall time spent in E-steps (this process)
-        self.build_head(width)
-
-    @classmethod
-    def check_task(cls, task: str, options: dict | None = None) -> None:
-        super().check_task(task, options)
-        modalities = list((options or {}).get("modalities", ("text", "image")))
-        unknown = set(modalities) - set(MODALITIES)
-        if unknown or not modalities or modalities[0] != "text" or len(set(modalities)) != len(modalities):
-            raise ValueError(f"MASE modalities must start with 'text' and name each of {MODALITIES} at most "
-                             f"once, not {modalities}")
-        if (options or {}).get("combine", "weighted") not in COMBINES:
-            raise ValueError(f"MASE combine must be one of {COMBINES}, not {options['combine']!r}")
-
-    @classmethod
-    def data_needs(cls, options: dict | None = None) -> dict:
-        needs = super().data_needs(options)
-        if "image" not in (options or {}).get("modalities", ("text", "image")):
-            needs["image_mode"] = "none"
-        return needs
-
-    @classmethod
-    def extra_encoders(cls, options: dict | None = None) -> dict[str, str]:
-        return {"proxy_encoder": "proxy"} if "proxy" in (options or {}).get("modalities", ()) else {}
+        self.output_size = width
 
     # --- modality features -----------------------------------------------------------------
     def modality_features(self, batch: dict) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
@@ -166,7 +138,7 @@ class MASE(FusionModule):
             l_cc = cross_modal_infonce([text[:, 0], *others], [torch.ones_like(present[0]), *present],
                                        self.temperature).mean()
             losses["alpha_l_cc"] = self.alpha * l_cc
-            self.log("train/l_cc", l_cc, batch_size=text.size(0))
+            return Fused(fused, losses, {"l_cc": l_cc})
         return Fused(fused, losses)
 
     # --- E-step ----------------------------------------------------------------------------
@@ -181,27 +153,18 @@ class MASE(FusionModule):
             return (word_states(text, batch["word_index"]) * mask).sum(1) / mask.sum(1).clamp(min=1.0)
         return text[:, 0]
 
-    def round_starts(self) -> list[int]:
-        """Global steps at which rounds 1 .. em_iterations-1 begin (round 0 starts uniform)."""
-        total = self.trainer.estimated_stepping_batches
-        return [round(r * total / self.em_iterations) for r in range(1, self.em_iterations)]
-
-    def on_train_batch_start(self, batch, batch_idx):
-        if not self.balance:
-            return
-        done = int((~self.trajectory.isnan().any(-1)).sum())  # rounds whose z is set
-        starts = self.round_starts()
-        if done - 1 < len(starts) and self.global_step >= starts[done - 1]:
-            self.expectation_step(round_index=done)
+    def callbacks(self) -> list[L.Callback]:
+        return [ExpectationStep(self)] if self.balance else []
 
     @torch.no_grad()
-    def expectation_step(self, round_index: int) -> None:
-        """Eq. 10-11 with the parameters frozen: estimate I(h^m; y) and set z (and log both)."""
+    def expectation_step(self, batches, round_index: int, broadcast=lambda z: z) -> dict[str, torch.Tensor]:
+        """Eq. 10-11 with the parameters frozen: estimate I(h^m; y) over ``batches`` (on this module's
+        device) and set z; ``broadcast`` makes every process take the first one's z. Returns z and the
+        estimates per modality (``z/<modality>``, ``mi/<modality>``)."""
         started, was_training = time.perf_counter(), self.training
         self.eval()
         collected, labels = [[] for _ in self.modalities], []
-        for batch in self.trainer.datamodule.estimation_loader(self.estimation_samples):
-            batch = self.transfer_batch_to_device(batch, self.device, 0)
+        for batch in batches:
             text, others, present = self.modality_features(batch)
             others = [o * p[:, None].to(o.dtype) for o, p in zip(others, present)]
             for store, vector in zip(collected, [self.head_view(text, batch), *others]):
@@ -210,14 +173,13 @@ class MASE(FusionModule):
         self.train(was_training)
         targets = torch.cat(labels)
         information = torch.tensor([mutual_information(torch.cat(f), targets) for f in collected])
-        z = self.trainer.strategy.broadcast(allocation(information).to(self.z), src=0)
+        z = broadcast(allocation(information).to(self.z))
         self.z.copy_(z)
         self.trajectory[round_index] = z
         self.information[round_index] = information.to(self.z)
         self.estep_seconds += time.perf_counter() - started
-        for name, weight, estimate in zip(self.modalities, z, information):
-            self.log(f"z/{name}", weight, on_step=True, on_epoch=False)
-            self.log(f"mi/{name}", estimate, on_step=True, on_epoch=False)
+        return {**{f"z/{name}": weight for name, weight in zip(self.modalities, z)},
+                **{f"mi/{name}": estimate for name, estimate in zip(self.modalities, information)}}
 
     # --- outputs ---------------------------------------------------------------------------
     def allocation_history(self) -> dict:
@@ -230,14 +192,3 @@ class MASE(FusionModule):
         history = getattr(self, "fit_history", None) or self.allocation_history()
         return {"modalities": self.modalities, "z": self.z.tolist(), **history, "estep_seconds": self.estep_seconds,
                 **({"graph_builder": self.graphs.name} if self.entity else {})}
-
-    def on_fit_end(self):
-        """The z trajectory as ``allocation.json`` and Figure 4 (``allocation.png``) in the run directory."""
-        self.fit_history = self.allocation_history()
-        if not self.trainer.is_global_zero or not self.balance:
-            return
-        run_dir = Path(self.trainer.default_root_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        summary = self.summary()
-        (run_dir / "allocation.json").write_text(json.dumps(summary, indent=2))
-        draw_allocation(torch.tensor(summary["z_trajectory"]), self.modalities, run_dir / "allocation.png")

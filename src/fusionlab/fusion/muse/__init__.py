@@ -1,4 +1,4 @@
-"""MuSE (seeds/003): the LightningModule and its parts, one file each."""
+"""MuSE (seeds/003): the method and its parts, one file each."""
 
 from fusionlab.fusion.muse.model import MuSE
 

@@ -28,8 +28,8 @@ Variants (Table 3) are options: ``streams=text`` (MuSE-only-T), ``streams=image`
 (MuSE-only-L_task, -w/o-L_it, -w/o-L_ti; a decoder whose weight is 0 is not built).
 
 The captioner's words (``caption_vocabulary``): the text encoder's WordPieces, or the reference's
-word vocabulary fitted on the training sentences (``fit_caption_vocabulary``, which Lightning's
-``setup`` calls with the datamodule's training split; a checkpoint carries it).
+word vocabulary fitted on the training sentences (``prepare``, which ``train.assemble`` calls with the
+training split; a checkpoint carries it).
 """
 
 from __future__ import annotations
@@ -40,15 +40,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from fusionlab.fusion.base import Fused, FusionModule
+from fusionlab.fusion.base import Fused, FusionMethod
 from fusionlab.fusion.muse.cross_transformer import CrossTransformer
 from fusionlab.fusion.muse.image_decoder import ConditionalPixelCNN
 from fusionlab.fusion.muse.text_decoder import AttentionCaptioner
 
-STREAMS = ("both", "text", "image")
-JOINS = ("cls", "position")
-WEIGHTINGS = ("mean", "reference")
-CAPTION_VOCABULARIES = ("wordpiece", "words")
 WORD_SUMMED_TASKS = ("mner", "joint")  # task losses summed over a sentence's words (reference weighting divides them)
 DECODER_PIXELS = 32
 
@@ -58,22 +54,14 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
 
 
-class MuSE(FusionModule):
-    target_pixels = DECODER_PIXELS
-
+class MuSE(FusionMethod):
     def __init__(self, task, text_encoder, vision_encoder, streams: str = "both", cross_transformer: bool = True,
                  layers: int = 6, heads: int | None = None, theta: float = 0.1, mu: int = 2, eta: int = 4,
                  exchange_start: str = "after_mu", ffn: int | None = None, activation: str = "gelu",
                  dropout: float = 0.1, alpha: float = 0.001, beta: float = 0.001, token_join: str = "cls",
                  loss_weighting: str = "mean", max_seq_length: int = 64, caption_vocabulary: str = "wordpiece",
-                 caption_min_count: int = 2, image_decoder: dict | None = None, text_decoder: dict | None = None,
-                 **optim):
-        super().__init__(task, text_encoder, vision_encoder, **optim)
-        self.check_task(task.name, {"streams": streams})
-        for name, value, allowed in (("token_join", token_join, JOINS), ("loss_weighting", loss_weighting, WEIGHTINGS),
-                                     ("caption_vocabulary", caption_vocabulary, CAPTION_VOCABULARIES)):
-            if value not in allowed:
-                raise ValueError(f"MuSE {name} must be one of {allowed}, not {value!r}")
+                 caption_min_count: int = 2, image_decoder: dict | None = None, text_decoder: dict | None = None):
+        super().__init__(task, text_encoder, vision_encoder)
         width = text_encoder.hidden_size
         self.streams, self.token_join, self.alpha, self.beta = streams, token_join, alpha, beta
         self.loss_weighting, self.max_seq_length = loss_weighting, max_seq_length
@@ -92,29 +80,17 @@ class MuSE(FusionModule):
             self.image_regulariser = noisy()
             self.text_decoder = AttentionCaptioner(width, len(text_encoder.tokenizer), **(text_decoder or {}),
                                                    words=caption_vocabulary == "words")
-        self.build_head(width)
-
-    @classmethod
-    def check_task(cls, task: str, options: dict | None = None) -> None:
-        super().check_task(task, options)
-        streams = (options or {}).get("streams", "both")
-        if streams not in STREAMS:
-            raise ValueError(f"MuSE streams must be one of {STREAMS}, not {streams!r}")
-        if streams == "image" and task != "msa":
-            raise ValueError(f"MuSE-only-I (streams=image) classifies whole posts: task msa, not {task!r}")
+        self.output_size = width
 
     # --- the captioner's word vocabulary ---------------------------------------------------
     def fit_caption_vocabulary(self, sentences: Iterable[list[str]]) -> None:
         """The reference's caption vocabulary from the training sentences (words lists); kept in checkpoints."""
         self.text_decoder.fit_words(sentences, self.caption_min_count)
 
-    def setup(self, stage: str) -> None:
-        """Lightning calls this after the datamodule's setup: fit the word vocabulary on its training split,
-        unless one is there already (a loaded checkpoint's)."""
-        datamodule = self.trainer.datamodule
-        if (self.alpha > 0 and self.caption_vocabulary == "words" and self.text_decoder.word_vocabulary is None
-                and datamodule is not None):
-            self.fit_caption_vocabulary(e.words for e in datamodule.splits["train"].examples)
+    def prepare(self, training_examples: list) -> None:
+        """Fit the word vocabulary on the training sentences, unless one is there already (a loaded checkpoint's)."""
+        if self.alpha > 0 and self.caption_vocabulary == "words" and self.text_decoder.word_vocabulary is None:
+            self.fit_caption_vocabulary(e.words for e in training_examples)
 
     def captions(self, batch: dict, present: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The sentences the captioner reads (those with an image): WordPiece ids, or word ids."""
@@ -131,25 +107,25 @@ class MuSE(FusionModule):
         return tokens, batch["image_mask"].bool()[:, None].expand(-1, tokens.size(1))
 
     # --- Eq. 3-6 ---------------------------------------------------------------------------
-    def regularisers(self, text, text_mask, image, batch) -> dict[str, torch.Tensor]:
-        """alpha L_it and beta L_ti (Eq. 14's auxiliary terms) as ``loss_weighting`` scales them; samples
-        without an image are left out."""
-        present, size = batch["image_mask"].bool(), len(batch["examples"])
+    def regularisers(self, text, text_mask, image, batch) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """alpha L_it and beta L_ti (Eq. 14's auxiliary terms) as ``loss_weighting`` scales them, and their raw
+        values (L_ti per image); samples without an image are left out."""
+        present = batch["image_mask"].bool()
         reference = self.loss_weighting == "reference"
-        weighted = {}
+        weighted, raw = {}, {}
         if self.beta > 0:
             condition = masked_mean(self.text_regulariser(text + torch.randn_like(text)), text_mask)  # Eq. 3
             nll = (self.image_decoder.nll(batch["image_target"][present], condition[present])  # Eq. 5
                    if present.any() else text.new_zeros(1))
-            self.log("train/l_ti", nll.mean(), batch_size=size)
+            raw["l_ti"] = nll.mean()
             weighted["beta_l_ti"] = self.beta * (nll.sum() / DECODER_PIXELS ** 2 if reference else nll.mean())
         if self.alpha > 0:
             features = self.image_regulariser(image + torch.randn_like(image))  # Eq. 4
             l_it = (self.text_decoder.loss(features[present], *self.captions(batch, present))  # Eq. 6
                     if present.any() else image.new_zeros(()))
-            self.log("train/l_it", l_it, batch_size=size)
+            raw["l_it"] = l_it
             weighted["alpha_l_it"] = self.alpha * (l_it / self.max_seq_length if reference else l_it)
-        return weighted
+        return weighted, raw
 
     def task_loss_weight(self) -> float:
         """Eq. 14, the task loss divided by s under reference weighting (see the module docstring)."""
@@ -164,8 +140,8 @@ class MuSE(FusionModule):
         text = self.encode_text(batch) if needs_text else None
         needs_image = self.streams != "text" or self.training and self.alpha > 0
         image, image_mask = self.image_tokens(batch) if needs_image else (None, None)
-        losses = self.regularisers(text, text_mask, image, batch) if self.training else {}
-        return Fused(self.fused_states(text, text_mask, image, image_mask), losses)
+        losses, logs = self.regularisers(text, text_mask, image, batch) if self.training else ({}, {})
+        return Fused(self.fused_states(text, text_mask, image, image_mask), losses, logs)
 
     def fused_states(self, text, text_mask, image, image_mask) -> torch.Tensor:
         """F_e at the text positions [B, n, d], the fused cls (when there is one) at position 0."""

@@ -99,7 +99,7 @@ class AttentionCaptioner(nn.Module):
         """Word ids and mask of ``sentences`` under the fitted word vocabulary, on this module's device."""
         if self.word_vocabulary is None:
             raise RuntimeError("the captioner's word vocabulary is not fitted: MuSE.fit_caption_vocabulary(training "
-                               "sentences) does it (Lightning's setup calls it with the datamodule's training split)")
+                               "sentences) does it (MuSE.prepare, which train.assemble calls with the training split)")
         ids, mask = self.word_vocabulary.encode(sentences, length)
         return ids.to(self.words.device), mask.to(self.words.device)
 

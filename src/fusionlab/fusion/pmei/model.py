@@ -1,8 +1,8 @@
 """PMEI: progressive multitask learning with explicit interactions (seed 002), on a multimodal base.
 
-PMEI is not multimodal by itself: the shared representation H comes from a base fusion
-(``base``: ``text_only``, ``concat`` or ``hvpnet``, built without its head; optionally a
-BiLSTM over it, as in the paper) and PMEI replaces the task head:
+PMEI is not multimodal by itself: the shared representation H comes from a base fusion method
+(``base``: ``text_only``, ``concat`` or ``hvpnet``, a ``FusionMethod`` it composes; optionally a
+BiLSTM over it, as in the paper), and PMEI puts its maps between H and the task head:
 
 1. early classifiers C' (the task's own head architecture, Eq. 10-11) give y' from H and
    their supervised loss L';
@@ -36,24 +36,20 @@ from hydra.utils import get_class
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from fusionlab.fusion.base import Fused, FusionModule
+from fusionlab.fusion.base import Fused, FusionMethod
 from fusionlab.fusion.pmei.stochastic_map import StochasticMap
 
 BASES = {"text_only": "fusionlab.fusion.text_only.TextOnly", "concat": "fusionlab.fusion.concat.Concat",
          "hvpnet": "fusionlab.fusion.hvpnet.HVPNeT"}
-DEFAULT_BASE = "hvpnet"
-MAPS = ("stochastic", "deterministic", "none")
 
 
-class PMEI(FusionModule):
-    def __init__(self, task, text_encoder, vision_encoder=None, base: str = DEFAULT_BASE,
+class PMEI(FusionMethod):
+    def __init__(self, task, text_encoder, vision_encoder=None, base: str = "hvpnet",
                  base_options: dict | None = None, bilstm: bool = False, early: bool = True,
                  interaction: bool = True, map: str = "stochastic", cell: str = "gru", sigma: str = "softplus",
-                 alpha: float = math.exp(-2), beta_e: float = math.exp(-7), beta_r: float = math.exp(-7), **optim):
-        super().__init__(task, text_encoder, vision_encoder, **optim)
-        self.check_task(task.name, {"base": base, "map": map})
-        self.base = get_class(BASES[base])(task, text_encoder, vision_encoder, representation_only=True,
-                                           predictions_file=None, **(base_options or {}))
+                 alpha: float = math.exp(-2), beta_e: float = math.exp(-7), beta_r: float = math.exp(-7)):
+        super().__init__(task, text_encoder, vision_encoder)
+        self.base = get_class(BASES[base])(task, text_encoder, vision_encoder, **(base_options or {}))
         hidden = self.base.output_size
         self.lstm = nn.LSTM(hidden, hidden // 2, batch_first=True, bidirectional=True) if bilstm else None
         hidden = 2 * (hidden // 2) if bilstm else hidden
@@ -65,22 +61,7 @@ class PMEI(FusionModule):
                   for name in outputs}  # the width of the y' each map reads
         self.maps = None if map == "none" else nn.ModuleDict(
             {name: StochasticMap(hidden, widths[name], cell, map == "stochastic", sigma) for name in outputs})
-        self.build_head(hidden)  # C_e, C_r
-
-    @classmethod
-    def check_task(cls, task: str, options: dict | None = None) -> None:
-        options = options or {}
-        base, map_kind = options.get("base", DEFAULT_BASE), options.get("map", "stochastic")
-        if base not in BASES:
-            raise ValueError(f"PMEI base must be one of {sorted(BASES)}, not {base!r}")
-        if map_kind not in MAPS:
-            raise ValueError(f"PMEI map must be one of {MAPS}, not {map_kind!r}")
-        get_class(BASES[base]).check_task(task, options.get("base_options"))
-
-    @classmethod
-    def data_needs(cls, options: dict | None = None) -> dict:
-        options = options or {}
-        return get_class(BASES[options.get("base", DEFAULT_BASE)]).data_needs(options.get("base_options"))
+        self.output_size = hidden  # the task head on t_e, t_r: C_e, C_r
 
     def shared(self, batch: dict) -> Fused:
         """H: the base fusion's states (and its own losses), through the optional BiLSTM."""
@@ -90,7 +71,7 @@ class PMEI(FusionModule):
         lengths = batch["attention_mask"].sum(-1).cpu()
         packed = pack_padded_sequence(fused.states, lengths, batch_first=True, enforce_sorted=False)
         states, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=fused.states.size(1))
-        return Fused(states, fused.losses)
+        return Fused(states, fused.losses, fused.logs)
 
     def map_inputs(self, evidence: dict[str, torch.Tensor], h: torch.Tensor) -> dict[str, torch.Tensor]:
         """The y' each map reads: all early predictions (interaction), its own, or nothing (MTL_SM)."""
@@ -112,20 +93,18 @@ class PMEI(FusionModule):
 
     def fuse(self, batch):
         shared = self.shared(batch)
-        h, losses = shared.states, dict(shared.losses)
+        h, losses, logs = shared.states, dict(shared.losses), dict(shared.logs)
         if self.maps is None:  # MTL: H straight into the classifiers
-            return Fused(h, losses)
+            return Fused(h, losses, logs)
         evidence = self.early.evidence(h, batch) if self.early is not None else {}
         representations, kls = self.task_representations(h, evidence)
         if self.training:
             size = len(batch["examples"])
             if self.early is not None:
-                l_early = self.early.loss(h, batch)
-                self.log("train/l_early", l_early, batch_size=size)
-                losses["alpha_l_early"] = self.alpha * l_early
+                logs["l_early"] = self.early.loss(h, batch)
+                losses["alpha_l_early"] = self.alpha * logs["l_early"]
             for name, kl in kls.items():
-                l_ic = (kl * batch["attention_mask"]).sum() / size  # Eq. 14 per sentence, mean over sentences
-                self.log(f"train/l_ic_{name}", l_ic, batch_size=size)
-                losses[f"beta_l_ic_{name}"] = self.beta[name] * l_ic
+                logs[f"l_ic_{name}"] = (kl * batch["attention_mask"]).sum() / size  # Eq. 14 per sentence, batch mean
+                losses[f"beta_l_ic_{name}"] = self.beta[name] * logs[f"l_ic_{name}"]
         states = tuple(representations.values())
-        return Fused(states if len(states) > 1 else states[0], losses)
+        return Fused(states if len(states) > 1 else states[0], losses, logs)

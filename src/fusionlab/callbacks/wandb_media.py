@@ -12,8 +12,8 @@ from lightning.pytorch.loggers import WandbLogger
 
 
 class WandbMedia(L.Callback):
-    def __init__(self, examples: int = 20):
-        self.examples = examples
+    def __init__(self, examples: int = 20, predictions: str = "test_predictions.jsonl"):
+        self.examples, self.predictions = examples, predictions
 
     def on_test_end(self, trainer, module):
         logger = trainer.logger
@@ -22,8 +22,8 @@ class WandbMedia(L.Callback):
         run_dir = Path(trainer.default_root_dir)
         for figure in sorted(run_dir.glob("*.png")):
             logger.log_image(key=f"figures/{figure.stem}", images=[str(figure)])
-        predictions = run_dir / (module.predictions_file or "")
-        if module.predictions_file and predictions.exists():
+        predictions = run_dir / self.predictions
+        if predictions.exists():
             rows = [json.loads(line) for line in predictions.read_text().splitlines()[:self.examples]]
             columns = list(rows[0]) if rows else []
             logger.log_table(key="test/examples", columns=columns,

@@ -1,21 +1,15 @@
-"""Multimodal RE: entity markers around head and tail, [h; t] -> Linear (HVPNeT Eq. 11).
-
-The markers ``<s> </s> <o> </o>`` are added to the tokenizer as special tokens; the
-relation is predicted from the concatenated final states at ``<s>`` and ``<o>``.
-"""
+"""MRE's data side: the words with entity markers (the tokenizer's special tokens), the marker positions
+the head reads, and the relation."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 import torch
-from torch import nn
-from torch.nn import functional as F
 
 from fusionlab.data.encoding import Encoded
 from fusionlab.data.example import Example, Relation
-from fusionlab.tasks.base import UNSEEN, Task, TaskHead, repeat_sentence, span_record
-from fusionlab.tasks.metrics.relation import RelationF1
+from fusionlab.tasks.targets import UNSEEN, Targets
 
 MARKERS = ("<s>", "</s>", "<o>", "</o>")
 NO_RELATION = "None"
@@ -41,29 +35,7 @@ def mark(example: Example) -> tuple[list[str], int, int]:
     return words, head_at, tail_at
 
 
-class PairClassifier(TaskHead):
-    def __init__(self, hidden: int, num_relations: int, dropout: float):
-        super().__init__()
-        self.dropout = nn.Dropout(dropout)
-        self.classify = nn.Linear(2 * hidden, num_relations)
-
-    def logits(self, states, batch):
-        rows = torch.arange(states.size(0), device=states.device)
-        pair = torch.cat([states[rows, batch["head_pos"]], states[rows, batch["tail_pos"]]], dim=-1)
-        return self.classify(self.dropout(pair))
-
-    def loss(self, states, batch):
-        return F.cross_entropy(self.logits(states, batch), batch["relation"])
-
-    def decode(self, states, batch):
-        return self.logits(states, batch).argmax(-1).tolist()
-
-    def evidence(self, states, batch):
-        return {"relation": repeat_sentence(self.logits(states, batch).softmax(-1), states.size(1))}
-
-
-class MreTask(Task):
-    name = "mre"
+class MarkedPairTargets(Targets):
     special_tokens = MARKERS
     vocabulary_keys = ("relations",)
 
@@ -93,34 +65,11 @@ class MreTask(Task):
     def collate(self, items, width):
         return {key: torch.tensor([i[key] for i in items]) for key in ("head_pos", "tail_pos", "relation")}
 
-    def head(self, hidden):
-        return PairClassifier(hidden, len(self.relations), self.dropout)
-
-    def outputs(self):
-        return {"relation": len(self.relations)}
-
     def sentence_labels(self, batch):
         return batch["relation"]
-
-    def metric(self):
-        return RelationF1(self.relations.index(NO_RELATION))
-
-    def score(self, metric, predictions, batch):
-        metric.update(torch.tensor(predictions), batch["relation"])
-
-    def readable(self, example, prediction):
-        relation = example.relations[0]
-        return {"words": example.words, "head": [relation.head.start, relation.head.end],
-                "tail": [relation.tail.start, relation.tail.end], "gold": relation.label,
-                "predicted": self.relations[prediction]}
 
     def unlabeled(self, example):
         if len(example.entities) != 2:
             raise ValueError("mre classifies the relation between two given entities: pass head and tail spans")
         head, tail = example.entities
         return replace(example, relations=[Relation(head, tail, NO_RELATION)])
-
-    def prediction(self, example, prediction):
-        relation = example.relations[0]
-        return {"head": span_record(example.words, relation.head), "tail": span_record(example.words, relation.tail),
-                "relation": self.relations[prediction]}

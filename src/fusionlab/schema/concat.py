@@ -1,0 +1,25 @@
+"""The concat baseline's options (fusionlab.fusion.concat.Concat)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fusionlab.schema.fusion import FusionConfig, Target
+from fusionlab.schema.pooled_image import ImageStages
+
+
+@dataclass
+class ConcatOptions:
+    image_dim: int = 128
+    dropout: float = 0.1
+    stages: ImageStages = ImageStages.all
+
+
+@dataclass
+class ConcatModule(ConcatOptions, Target):
+    pass
+
+
+@dataclass
+class ConcatConfig(FusionConfig):
+    module: ConcatModule = field(default_factory=ConcatModule)

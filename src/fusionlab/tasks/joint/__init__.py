@@ -1,0 +1,28 @@
+"""Joint entity + relation extraction: the MTL baseline (PMEI's Table 6 "MTL").
+
+A BIOES tagger (softmax, C_e) and a pairwise relation scorer (C_r, PMEI Eq. 11) on the fused
+states; a relation is predicted where its sigmoid clears ``threshold``; triple F1.
+"""
+
+from __future__ import annotations
+
+from fusionlab.tasks.base import Task
+from fusionlab.tasks.joint.head import TaggerAndPairScorer
+from fusionlab.tasks.joint.output import TripleOutput
+from fusionlab.tasks.joint.targets import TripleTargets
+
+
+class JointTask(Task):
+    name = "joint"
+
+    def __init__(self, dropout: float = 0.1, pair_hidden: int = 128, threshold: float = 0.5):
+        data = TripleTargets()
+        super().__init__(data, TripleOutput(data, threshold), dropout)
+        self.pair_hidden = pair_hidden
+
+    def head(self, hidden):
+        return TaggerAndPairScorer(hidden, len(self.data.tags), len(self.data.relations), self.dropout,
+                                   self.pair_hidden)
+
+    def outputs(self):
+        return {"entity": len(self.data.tags), "relation": len(self.data.relations)}

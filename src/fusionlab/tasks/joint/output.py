@@ -1,0 +1,44 @@
+"""Joint extraction's output side: triple F1 over the extracted entities and relations, dumps and predictions."""
+
+from __future__ import annotations
+
+from fusionlab.data.example import Relation
+from fusionlab.data.tagging import spans_from_tags
+from fusionlab.tasks.joint.targets import TripleTargets
+from fusionlab.tasks.metrics.triple import TripleF1
+from fusionlab.tasks.output import Output, span_record
+
+
+class TripleOutput(Output):
+    def __init__(self, data: TripleTargets, threshold: float = 0.5):
+        self.data, self.threshold = data, threshold
+
+    def metric(self):
+        return TripleF1()
+
+    def extract(self, prediction, n_words: int):
+        """Entities from the tags, then every relation whose sigmoid clears the threshold."""
+        tag_ids, probs = prediction
+        tags = [self.data.tags[t] for t in tag_ids] + ["O"] * (n_words - len(tag_ids))
+        entities = spans_from_tags(tags)
+        relations = [Relation(h, t, self.data.relations[r]) for h in entities for t in entities if h != t
+                     for r in range(len(self.data.relations)) if probs[h.last, t.last, r] > self.threshold]
+        return entities, relations
+
+    def score(self, metric, predictions, batch):
+        examples = batch["examples"]
+        metric.update([self.extract(p, len(e.words)) for p, e in zip(predictions, examples)],
+                      [(e.entities, e.relations) for e in examples])
+
+    def readable(self, example, prediction):
+        entities, relations = self.extract(prediction, len(example.words))
+        show = lambda rs: [[r.head.start, r.head.end, r.label, r.tail.start, r.tail.end] for r in rs]  # noqa: E731
+        return {"words": example.words, "gold": show(example.relations), "predicted": show(relations),
+                "gold_entities": [[s.start, s.end] for s in example.entities],
+                "predicted_entities": [[s.start, s.end] for s in entities]}
+
+    def prediction(self, example, prediction):
+        entities, relations = self.extract(prediction, len(example.words))
+        return {"entities": [span_record(example.words, s) for s in entities],
+                "relations": [{"head": span_record(example.words, r.head), "relation": r.label,
+                               "tail": span_record(example.words, r.tail)} for r in relations]}

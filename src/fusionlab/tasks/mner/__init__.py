@@ -1,0 +1,22 @@
+"""Multimodal NER: BIO tags over words, dropout + Linear + CRF (HVPNeT Eq. 10), entity F1."""
+
+from __future__ import annotations
+
+from fusionlab.tasks.base import Task
+from fusionlab.tasks.mner.head import CrfTagger
+from fusionlab.tasks.mner.output import EntityOutput
+from fusionlab.tasks.mner.targets import TagTargets
+
+
+class MnerTask(Task):
+    name = "mner"
+
+    def __init__(self, dropout: float = 0.1):
+        data = TagTargets()
+        super().__init__(data, EntityOutput(data), dropout)
+
+    def head(self, hidden):
+        return CrfTagger(hidden, len(self.data.tags), self.dropout)
+
+    def outputs(self):
+        return {"entity": len(self.data.tags)}

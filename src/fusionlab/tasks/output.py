@@ -1,0 +1,31 @@
+"""A task's output side: its torchmetrics Metric, the readable form of a prediction and what a new input is told."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from torchmetrics import Metric
+
+from fusionlab.data.example import Example
+
+
+class Output(ABC):
+    @abstractmethod
+    def metric(self) -> Metric: ...
+
+    @abstractmethod
+    def score(self, metric: Metric, predictions: list, batch: dict) -> None:
+        """Update ``metric`` with predictions against the full, untruncated gold."""
+
+    @abstractmethod
+    def readable(self, example: Example, prediction) -> dict:
+        """A prediction dump row: words, gold and predicted."""
+
+    @abstractmethod
+    def prediction(self, example: Example, prediction) -> dict:
+        """What the model says about a new input: entities, relations or a label."""
+
+
+def span_record(words: list[str], span) -> dict:
+    return {"start": span.start, "end": span.end, "text": " ".join(words[span.start:span.end]),
+            **({"type": span.label} if span.label else {})}
