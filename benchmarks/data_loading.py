@@ -27,7 +27,7 @@ def main(repeats: int = 3) -> dict:
     results = {}
     for label, cache in (("pixels_and_encoder", "false"), ("feature_cache", "true")):
         _, datamodule, model = build(["fusion=concat", f"data.feature_cache={cache}"])
-        results[label] = summary([rate(datamodule, model.vision) for _ in range(repeats)])
+        results[label] = summary([rate(datamodule, model.method.vision) for _ in range(repeats)])
         results[label]["image_mode"] = datamodule.image_mode
     return results
 
