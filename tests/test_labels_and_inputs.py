@@ -43,11 +43,11 @@ def _twitter(root: Path, test: list[list[tuple[str, str]]] | None = None) -> lis
 def test_the_label_vocabulary_is_fitted_on_train_and_unseen_labels_are_scored_as_misses(tiny_overrides, tmp_path):
     test = [[("Kalo", "B-PER"), ("at", "O"), ("Acme", "B-ORG"), ("Corp", "I-ORG")], [("Rome", "B-LOC")]]
     parts = assemble(compose_config(_real(tiny_overrides) + _twitter(tmp_path / "data", test)))
-    assert parts.task.types == ["LOC", "PER"] and "B-ORG" not in parts.task.tags
+    assert parts.task.data.types == ["LOC", "PER"] and "B-ORG" not in parts.task.data.tags
     assert parts.datamodule.stats["unseen_labels"] == {"test": {"ORG": 1}}
     metric = parts.task.metric()
     batch = next(iter(parts.datamodule.test_dataloader()))
-    gold_ids = [[parts.task.tags.index(t) if t in parts.task.tags else 0 for t in e.tags] for e in batch["examples"]]
+    gold_ids = [[parts.task.data.tags.index(t) if t in parts.task.data.tags else 0 for t in e.tags] for e in batch["examples"]]
     parts.task.score(metric, gold_ids, batch)  # every seen entity right: the unseen one is still missed
     scores = metric.compute()
     assert scores["precision"] == 1.0 and scores["recall"] == pytest.approx(2 / 3)

@@ -47,7 +47,7 @@ def test_mre_classifies_given_entities_and_needs_them(checkpoint, tmp_path, caps
     parts = load_run(ckpt)
     (row,) = predict(parts, [{"text": "Kalo member of Miren team", "head": "0:1", "tail": [3, 4]}])
     assert row["head"]["text"] == "Kalo" and row["tail"]["text"] == "Miren"
-    assert row["relation"] in parts.task.relations and row["image"] is None  # no image: masked, as in training
+    assert row["relation"] in parts.task.data.relations and row["image"] is None  # no image: masked, as in training
     capsys.readouterr()
     run_main(main, f"ckpt={ckpt}", "text=Kalo member of Miren team", "head=0:1", "tail=[3,4]")  # both span forms
     assert json.loads(capsys.readouterr().out) == row

@@ -33,7 +33,7 @@ def test_hvpnets_release_layout_loads_with_nothing_missing_and_hvpnet_gets_unmas
     assert batch["aux_mask"].sum(1).tolist() == [CROPS] * len(batch["examples"])  # each image's crops, unmasked
     assert batch["image_mask"].all()
     if dataset == "mnre":  # the released relation vocabulary (ours_rel2id.json), not one fitted on train
-        relations = parts.task.relations
+        relations = parts.task.data.relations
         assert "/loc/loc/contain" in relations and ("None" in relations) == (task == "mre")
 
 

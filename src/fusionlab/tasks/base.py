@@ -28,13 +28,6 @@ class Task(ABC):
     def __init__(self, data: Targets, output: Output, dropout: float = 0.1):
         self.data, self.output, self.dropout = data, output, dropout
 
-    def __getattr__(self, name: str):
-        """The fitted label vocabulary reads through from the data side (``task.tags``, ``task.relations``)."""
-        vocabulary = vars(vars(self)["data"]) if "data" in vars(self) else {}
-        if name not in vocabulary:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        return vocabulary[name]
-
     @abstractmethod
     def head(self, hidden: int) -> TaskHead: ...
 
