@@ -191,6 +191,12 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
+def spread_text(values: list[float]) -> str:
+    """Mean ± std in %, or the one value and "(1 run)": one run has no spread to show."""
+    mean, std = mean_std(values)
+    return f"{100 * mean:.1f} ± {100 * std:.1f}" if len(values) > 1 else f"{100 * mean:.1f} (1 run)"
+
+
 def paired_test(cell: Cell, baseline: Cell | None) -> dict | None:
     """Paired t-test of ``cell`` against the baseline over the seeds both have (None below 2 pairs)."""
     if baseline is None or cell.method == baseline.method:
@@ -238,8 +244,7 @@ def _cell_text(cells, tables, fusion, column, bold=("**", "**"), mark="†") -> 
     cell = cells.get((fusion, column))
     if cell is None or not cell.scores():
         return "failed" if cell is not None and cell.failed else "-"
-    mean, std = mean_std(list(cell.scores().values()))
-    text = f"{100 * mean:.1f} ± {100 * std:.1f}"
+    text = spread_text(list(cell.scores().values()))
     test = tables["tests"].get((fusion, column))
     if test and test["p_adjusted"] < SIGNIFICANCE:
         text += mark
@@ -257,7 +262,7 @@ def markdown(cells: dict[tuple, Cell], tables: dict) -> str:
     fusions, columns = tables["fusions"], tables["columns"]
     header = lambda names: ["| " + " | ".join(names) + " |", "|" + " --- |" * len(names)]  # noqa: E731
     lines = ["# Comparison", "",
-             "Test scores (%, the task's main metric: F1, or accuracy for msa), mean ± std over seeds. "
+             "Test scores (%, the task's main metric: F1, or accuracy for msa), mean ± std over seeds (one run: its score). "
              f"Best per column in bold; † = paired t-test against {tables['baseline']} over shared seeds, p < "
              f"{SIGNIFICANCE} after the Benjamini-Hochberg correction over the rows compared on the column; "
              "(no images) / (no crops): an image method whose runs found none, effectively text-only.",
@@ -289,7 +294,7 @@ def markdown(cells: dict[tuple, Cell], tables: dict) -> str:
         for (f, c), cell in sorted(cells.items(), key=lambda kv: (kv[0][1], kv[0][0])):
             values = [cell.group_scores(g) for g in groups]
             lines.append(f"| {f} | {_column_name(c)} | " + " | ".join(
-                f"{100 * mean_std(v)[0]:.1f} ± {100 * mean_std(v)[1]:.1f}" if v else "-" for v in values) + " |")
+                spread_text(v) if v else "-" for v in values) + " |")
     perturbations = sorted({p for cell in cells.values() for p in cell.perturbed})
     if perturbations:
         lines += ["", "## Robustness: the same checkpoints tested with other images (main metric %)", "",
@@ -299,7 +304,7 @@ def markdown(cells: dict[tuple, Cell], tables: dict) -> str:
                 values = [list(cell.scores().values())] + [
                     [t["metrics"]["test"][cell.monitor] for t in cell.perturbed.get(p, [])] for p in perturbations]
                 lines.append(f"| {f} | {_column_name(c)} | " + " | ".join(
-                    f"{100 * mean_std(v)[0]:.1f} ± {100 * mean_std(v)[1]:.1f}" if v else "-" for v in values) + " |")
+                    spread_text(v) if v else "-" for v in values) + " |")
     allocations = {key: allocation_means(cell) for key, cell in sorted(cells.items(), key=lambda kv: (kv[0][1], kv[0][0]))}
     if any(allocations.values()):
         lines += ["", "## Modality allocation z after each EM round (MASE, mean over seeds)", "",
