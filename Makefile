@@ -10,7 +10,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 QUIET_PIP := 2>&1 | { grep -v "^WARNING: Location" || true; }
 
-.PHONY: install train test test-learning bench sweep robustness clean
+.PHONY: install train test test-learning bench sweep robustness evidence clean
 
 install: $(STAMP)
 
@@ -44,8 +44,6 @@ sweep: install
 		task=mner,mre,msa,joint seed=1,2,3 logger=none trainer.enable_progress_bar=false hydra.sweep.dir=$(SWEEP_DIR)
 	$(BIN)/python -m fusionlab.report runs=$(SWEEP_DIR)
 
-# With a CUDA GPU: training at the papers' shapes (random weights, built offline), bf16, with and without
-# torch.compile; otherwise the CPU benchmarks. Rewrites that machine's section of docs/benchmarks.md.
 # Robustness curves (MultiBench) for every run below ROBUST_DIR: each corruption kind at each level, then the report.
 ROBUST_DIR ?= multirun/robustness
 ROBUST_KINDS ?= image_noise image_occlusion missing_images token_mask
@@ -56,8 +54,24 @@ robustness: install
 			'levels=$(ROBUST_LEVELS)' || exit 1; done; done
 	$(BIN)/python -m fusionlab.report runs=$(ROBUST_DIR)
 
+# With a CUDA GPU: training at the papers' shapes (random weights, built offline), bf16, with and without
+# torch.compile; otherwise the CPU benchmarks. Rewrites that machine's section of docs/benchmarks.md.
 bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.run_all
+
+# The real-text evidence of docs/results.md (issue 18) on the text in DATA: PMEI against pmei_mtl on WebNLG*
+# and text_only on MNRE, 3 seeds each; about 13 hours on one CPU thread. Interrupt it at will: the same command continues
+# every run from its last checkpoint and skips the finished ones. Then each sweep's report is published.
+DATA ?= ../shared/data
+evidence: install
+	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(BIN)/python -m fusionlab.train -m +experiment=pmei_webnlg_star_cpu \
+		data_root=$(DATA) seed=1,2,3 fusion=pmei,pmei_mtl hydra.sweep.dir=multirun/real_webnlg_star_pmei
+	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(BIN)/python -m fusionlab.train -m fusion=text_only task=mre dataset=mnre \
+		dataset.layout=flat data_root=$(DATA) seed=1,2,3 hydra.sweep.dir=multirun/real_mnre_text_only
+	$(BIN)/python -m fusionlab.report runs=multirun/real_webnlg_star_pmei publish=docs/results.md baseline=pmei_mtl \
+		'title="PMEI against its MTL ablation on WebNLG* (MiniLM on CPU, 3 seeds)"'
+	$(BIN)/python -m fusionlab.report runs=multirun/real_mnre_text_only publish=docs/results.md \
+		'title="Real text: text_only on MNRE (MiniLM, 3 seeds)"'
 
 clean:
 	rm -rf $(VENV) outputs multirun .cache
