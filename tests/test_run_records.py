@@ -80,19 +80,25 @@ def test_best_epoch_matches_the_checkpoint(tmp_path, tiny_overrides):
     assert logged[kept["epoch"]] == max(logged.values())
 
 
-def test_rerunning_a_command_continues_an_interrupted_run_and_leaves_a_finished_one(tiny_overrides, tmp_path):
-    # 3 steps per epoch; the interruption comes after step 5, the last checkpoint is from step 4
+@pytest.mark.parametrize("interrupted_after", [5, 4])
+def test_rerunning_a_command_continues_an_interrupted_run_and_leaves_a_finished_one(
+        tiny_overrides, tmp_path, interrupted_after):
+    """3 steps per epoch, a resume point every step. After step 5 the last one is mid-epoch (step 4); after
+    step 4 it is the one after epoch 0's validation, not the one after its last batch, which Lightning
+    would resume past that validation."""
     common = tiny_overrides + ["fusion=concat", "trainer.max_epochs=3", "checkpoint_every_n_steps=1"]
     full = run(compose_config(common + [f"output_dir={tmp_path}/full"]))
-    with pytest.raises(RuntimeError, match="interrupted after step 5"):
-        run(compose_config(common + [f"output_dir={tmp_path}/cut",
-                                     "+callbacks.interrupt={_target_: tests.interrupt.InterruptAt, step: 5}"]))
+    with pytest.raises(RuntimeError, match=f"interrupted after step {interrupted_after}"):
+        run(compose_config(common + [f"output_dir={tmp_path}/cut", "+callbacks.interrupt="
+                                     f"{{_target_: tests.interrupt.InterruptAt, step: {interrupted_after}}}"]))
     started = json.loads((tmp_path / "cut" / "run.json").read_text())
     assert started["status"] == "started" and started["resumed_from"] is None
     resumed = run(compose_config(common + [f"output_dir={tmp_path}/cut"]))  # the same command, resume=auto
     assert resumed["run"]["resumed_from"].endswith("last.ckpt")
     assert resumed["metrics"]["test"] == pytest.approx(full["metrics"]["test"], abs=1e-6)
     assert resumed["best_epoch"] == full["best_epoch"]
+    assert resumed["val_history"] == full["val_history"] == [  # every epoch validated once, none skipped
+        {"epoch": epoch, "step": 3 * (epoch + 1), "metrics": full["val_history"][epoch]["metrics"]} for epoch in range(3)]
     written = (tmp_path / "cut" / "results.json").stat().st_mtime_ns
     again = run(compose_config(common + [f"output_dir={tmp_path}/cut"]))
     assert again == json.loads((tmp_path / "cut" / "results.json").read_text())  # recorded, not retrained
@@ -139,6 +145,8 @@ def test_kill_9_mid_epoch_then_the_same_command_ends_as_an_uninterrupted_run(tmp
         "trainer.max_epochs-6" + ("_trainer-ddp_cpu" if processes == 2 else ""))
     expected, resumed = (json.loads((d / "results.json").read_text()) for d in (full_dir, cut_dir))
     assert resumed["run"]["resumed_from"] and resumed["run"]["processes"] == expected["run"]["processes"] == processes
+    log = (cut_dir / "train.log").read_text()
+    assert "resuming mid-epoch" in log and "not resumable" not in log  # Lightning's false alarm is not shown
     assert resumed["best_epoch"] == expected["best_epoch"]
     assert resumed["metrics"]["val"] == pytest.approx(expected["metrics"]["val"], abs=1e-6)
     assert resumed["metrics"]["test"] == pytest.approx(expected["metrics"]["test"], abs=1e-6)

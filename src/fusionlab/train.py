@@ -41,7 +41,7 @@ from fusionlab.results import (
     write_failure,
     write_results,
 )
-from fusionlab.resume import StepSeeder
+from fusionlab.resume import StepSeeder, resume_points
 from fusionlab.run_identity import (
     FAILED_FILE,
     RunInProgressError,
@@ -102,17 +102,17 @@ def training_command() -> str | None:
     return " ".join(["python -m fusionlab.train", *HydraConfig.get().overrides.task])
 
 
-def checkpoint_callbacks(cfg: DictConfig, run_dir: Path, monitor: str) -> tuple[ModelCheckpoint, ModelCheckpoint]:
+def checkpoint_callbacks(cfg: DictConfig, run_dir: Path, monitor: str) -> tuple[ModelCheckpoint, list[ModelCheckpoint]]:
     """best.ckpt (what is tested, evaluated, predicted with and transferred) holds the weights only: the
     optimiser state would triple its size. last.ckpt holds everything a resume needs, written every
-    ``checkpoint_every_n_steps`` steps or, when set, every ``checkpoint_every_minutes`` minutes; it is
-    removed once the run has finished, so a sweep does not keep two checkpoints per run."""
+    ``checkpoint_every_n_steps`` steps or, when set, every ``checkpoint_every_minutes`` minutes, and after
+    every epoch's validation (``resume_points``); it is removed once the run has finished, so a sweep does
+    not keep two checkpoints per run."""
     best = ModelCheckpoint(dirpath=run_dir / "checkpoints", monitor=f"val/{monitor}", mode="max",
                            save_top_k=1, filename="best", save_weights_only=True, enable_version_counter=False)
     every = ({"train_time_interval": timedelta(minutes=cfg.checkpoint_every_minutes)}
              if cfg.get("checkpoint_every_minutes") else {"every_n_train_steps": cfg.checkpoint_every_n_steps})
-    last = ModelCheckpoint(dirpath=run_dir / "checkpoints", save_top_k=0, save_last=True, **every)
-    return best, last
+    return best, resume_points(run_dir / "checkpoints", every)
 
 
 def run(cfg: DictConfig) -> dict:
@@ -147,12 +147,12 @@ def _train_and_test(cfg: DictConfig, run_dir: Path) -> dict:
         transfer_weights(model, cfg.init_from)
     apply_performance(model, **cfg.performance)  # torch.compile and the float32 matmul precision
 
-    checkpoint, last = checkpoint_callbacks(cfg, run_dir, task.monitor)
+    checkpoint, resume_every = checkpoint_callbacks(cfg, run_dir, task.monitor)
     recorder = RunRecorder()
     logger = instantiate(cfg.logger) if cfg.logger else False
     if logger:
         logger.log_hyperparams(config)
-    resume_point = [] if cfg.trainer.get("fast_dev_run") else [last]  # a smoke test needs no resume point
+    resume_point = [] if cfg.trainer.get("fast_dev_run") else resume_every  # a smoke test needs no resume point
     epoch_tests = [EpochTestScores()] if cfg.eval_protocol.test_every_epoch else []  # for reference protocols
     outputs = [instantiate(callback) for callback in (cfg.callbacks or {}).values() if callback is not None]
     callbacks = [checkpoint, *resume_point, recorder, *epoch_tests, StepSeeder(cfg.seed), *outputs]

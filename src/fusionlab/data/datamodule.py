@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import random
+import warnings
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +21,7 @@ import lightning as L
 import torch
 from lightning.pytorch.accelerators import CUDAAccelerator
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from torch.utils.data import DataLoader, Dataset, Subset, get_worker_info
 
 from fusionlab.data.corruption import IMAGE_KINDS, ImageCorruption, corrupt_examples
@@ -34,6 +36,12 @@ from fusionlab.data.synthetic import SyntheticBenchmark, SyntheticConfig
 from fusionlab.data.task import DataTask
 
 log = logging.getLogger(__name__)
+
+# Lightning warns on every mid-epoch resume unless the DataLoader object keeps its own state. Here the
+# position is kept by the datamodule (``batches_done`` in the checkpoint) and applied by ``EpochSampler``,
+# so the warning would be false; ``train_dataloader`` logs what the resume does instead.
+warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended",
+                        category=PossibleUserWarning)
 SPLITS = ("train", "val", "test")
 IMAGE_MODES = ("none", "pixels", "features")
 TEST_IMAGES = ("clean", "shuffled", "removed")  # the robustness protocol
@@ -401,6 +409,12 @@ class FusionDataModule(L.LightningDataModule):
 
     def train_dataloader(self):
         loader = self.loader(self.splits["train"], train=True)
+        if self._resume_batches >= len(loader):  # saved after the epoch's last batch: Lightning starts the next
+            self._resume_batches = 0
+        if self._resume_batches:
+            log.info("resuming mid-epoch: the epoch's first %d batches (of this process's share) were trained "
+                     "before the checkpoint; training continues from batch %d in the same order",
+                     self._resume_batches, self._resume_batches + 1)
         loader.sampler.start, self._resume_batches = self._resume_batches * self.batch_size, 0
         return loader
 
