@@ -115,3 +115,16 @@ def test_a_sweep_survives_a_failed_run_and_the_notebook_shows_its_report(tmp_pat
     assert "| concat [data.max_length=32] | 2 ok, 0 failed |" in shown
     assert "| concat [data.max_length=4] | 0 ok, 2 failed |" in shown
     assert (sweep / "report" / "groups.png").exists()
+
+
+def test_published_numbers_stand_beside_our_mean_and_spread_and_a_single_run_shows_no_spread(tmp_path):
+    from fusionlab.published import against_published, published_markdown
+    for seed, f1 in zip((1, 2, 3), (0.69, 0.70, 0.71)):
+        _fake_run(tmp_path, "text_only", seed, f1)
+    _fake_run(tmp_path, "concat", 1, 0.75)
+    rows = [{"method": method, "fusion": fusion, "dataset": "synthetic", "task": "mner", "metric": "f1",
+             "value": value, "source": "Table 1", "encoders": "BERT"}
+            for method, fusion, value in (("BERT-CRF", "text_only", 71.81), ("Concat-BERT", "concat", 70.0))]
+    table = "\n".join(published_markdown(against_published(collect(tmp_path), rows)))
+    assert "| text_only | synthetic/mner | f1 | 71.81 (BERT-CRF) | Table 1 | BERT | 70.00 ± 1.00 (3) | -1.81 | no |" in table
+    assert "| concat | synthetic/mner | f1 | 70.00 (Concat-BERT) | Table 1 | BERT | 75.00 (1 run) | +5.00 | no |" in table

@@ -28,7 +28,7 @@ def against_published(cells: dict, rows: list[dict] | None = None) -> list[dict]
                 continue
             mean = statistics.fmean(scores)
             compared.append({**row, "row": name, "seeds": len(scores), "mean": mean,
-                             "std": statistics.stdev(scores) if len(scores) > 1 else 0.0,
+                             "std": statistics.stdev(scores) if len(scores) > 1 else None,
                              "difference": mean - row["value"], "inside": min(scores) <= row["value"] <= max(scores)})
     return compared
 
@@ -40,7 +40,8 @@ def published_markdown(compared: list[dict]) -> list[str]:
              "| ours | dataset/task | metric | published | source | encoders | ours (mean ± std, seeds) | "
              "ours − published | published within our seeds' range |", "|" + " --- |" * 9]
     for c in compared:
+        ours = f"{c['mean']:.2f} ± {c['std']:.2f} ({c['seeds']})" if c["std"] is not None else f"{c['mean']:.2f} (1 run)"
         lines.append(f"| {c['row']} | {c['dataset']}/{c['task']} | {c['metric']} | {c['value']:.2f} ({c['method']}) | "
-                     f"{c['source']} | {c['encoders']} | {c['mean']:.2f} ± {c['std']:.2f} ({c['seeds']}) | "
+                     f"{c['source']} | {c['encoders']} | {ours} | "
                      f"{c['difference']:+.2f} | {'yes' if c['inside'] else 'no'} |")
     return lines
