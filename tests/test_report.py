@@ -73,7 +73,7 @@ def test_the_command_reports_several_sweeps_and_publishes_what_wrote_the_section
     run_main(main, "runs=[sweep_a,sweep_b]", "out=both", "publish=results.md", f"title={json.dumps(title)}",
              "baseline=concat")
     printed = capsys.readouterr().out
-    assert printed.endswith("report: both\n") and "## Paired t-test against concat" in printed
+    assert printed.endswith("report: both\n") and "## Paired tests against concat" in printed
     assert printed.startswith((tmp_path / "both" / "report.md").read_text())
     published = (tmp_path / "results.md").read_text()
     assert f"## {title}\n" in published and "| concat |" in published and "| text_only |" in published

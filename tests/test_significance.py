@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from fusionlab.bootstrap import score, seed_mean_interval, sentence_counts
+from fusionlab.bootstrap import paired_difference_interval, score, seed_mean_interval, sentence_counts
 from fusionlab.report import build_tables, collect, main
 from tests.test_cli import run_main
 
@@ -45,6 +45,21 @@ def test_the_bootstrap_interval_holds_the_seeds_mean_and_narrows_with_more_sente
     assert seed_mean_interval([np.ones((50, 3)), np.ones((40, 3))], "f1") is None  # not the same sentences
 
 
+
+def test_the_paired_interval_over_sentences_finds_a_small_consistent_gain_the_separate_intervals_miss():
+    rng = np.random.default_rng(2)
+    baseline = [rng.random(500) < 0.7 for _ in range(3)]
+    better = [right | (rng.random(500) < 0.06) for right in baseline]  # a few sentences more right, none fewer
+    as_counts = lambda runs: [np.stack([r, np.ones(500), np.ones(500)], 1).astype(float) for r in runs]  # noqa: E731
+    ours, theirs = as_counts(better), as_counts(baseline)
+    low, high = paired_difference_interval(ours, theirs, "accuracy")
+    gain = np.mean([score(r, "accuracy") for r in ours]) - np.mean([score(r, "accuracy") for r in theirs])
+    assert 0 < low <= gain <= high
+    (our_low, _), (_, their_high) = seed_mean_interval(ours, "accuracy"), seed_mean_interval(theirs, "accuracy")
+    assert our_low < their_high  # apart, each interval overlaps the other: the pairing is what shows the gain
+    assert paired_difference_interval(theirs, theirs, "accuracy") == (0.0, 0.0)
+    assert paired_difference_interval(ours, [np.ones((400, 3))], "accuracy") is None  # not the same sentences
+
 def _run(root, fusion, seed, f1):
     folder = root / f"{fusion}_s{seed}"
     folder.mkdir(parents=True)
@@ -73,4 +88,4 @@ def test_the_baseline_is_an_option_and_p_values_are_corrected_across_the_rows_co
     run_main(main, f"runs={tmp_path}", "baseline=concat")  # python -m fusionlab.report runs=... baseline=concat
     table = (tmp_path / "report" / "report.md").read_text()
     assert capsys.readouterr().out == f"{table}\nreport: {tmp_path / 'report'}\n"
-    assert "## Paired t-test against concat" in table and "| text_only | synthetic/msa | 4 |" in table
+    assert "## Paired tests against concat" in table and "| text_only | synthetic/msa | 4 |" in table

@@ -57,14 +57,29 @@ def seed_mean_interval(runs: list[np.ndarray], monitor: str, level: float = 0.95
                        seed: int = 0) -> tuple[float, float] | None:
     """The ``level`` percentile-bootstrap interval of the seeds' mean score, resampling sentences (the same
     resample for every seed). None when the runs did not score the same sentences."""
-    if not runs or len({len(r) for r in runs}) != 1 or len(runs[0]) < 2:
+    return _interval([runs], [1.0], monitor, level, resamples, seed)
+
+
+def paired_difference_interval(runs: list[np.ndarray], baseline_runs: list[np.ndarray], monitor: str,
+                               level: float = 0.95, resamples: int = 1000, seed: int = 0) -> tuple[float, float] | None:
+    """The interval of (the seeds' mean score) − (the baseline's seeds' mean score), resampling the test
+    sentences both scored, the same resample for both: the paired comparison over sentences that a t-test
+    over three seeds has too few pairs for. None when the runs did not score the same sentences."""
+    return _interval([runs, baseline_runs], [1.0, -1.0], monitor, level, resamples, seed)
+
+
+def _interval(groups: list[list[np.ndarray]], weights: list[float], monitor: str, level: float, resamples: int,
+              seed: int) -> tuple[float, float] | None:
+    """Percentile-bootstrap interval of sum_g weight_g × (group g's seeds' mean score), sentences resampled."""
+    runs = [run for group in groups for run in group]
+    if not all(groups) or len({len(r) for r in runs}) != 1 or len(runs[0]) < 2:
         return None
-    stacked = np.stack(runs, axis=1)  # [sentences, seeds, 3]
+    stacks = [np.stack(group, axis=1) for group in groups]  # each [sentences, seeds, 3]
 
     def statistic(index, axis=-1):
-        sample = np.take(stacked, index.astype(int), axis=0)  # [..., sentences, seeds, 3]
-        return score(sample, monitor, axis=-2).mean(axis=-1)  # over sentences, then over seeds
+        return sum(weight * score(np.take(stack, index.astype(int), axis=0), monitor, axis=-2).mean(axis=-1)
+                   for weight, stack in zip(weights, stacks))  # over sentences, then over seeds
 
-    result = stats.bootstrap((np.arange(len(stacked)),), statistic, vectorized=True, n_resamples=resamples,
+    result = stats.bootstrap((np.arange(len(runs[0])),), statistic, vectorized=True, n_resamples=resamples,
                              confidence_level=level, method="percentile", random_state=seed)
     return float(result.confidence_interval.low), float(result.confidence_interval.high)

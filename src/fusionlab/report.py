@@ -7,7 +7,8 @@ into ``out`` (default ``<dir>/report``):
 
 - ``report.md``: the comparison (mean +- std over seeds of each task's main test metric per
   fusion x dataset/task, best per column in bold, † where a paired t-test over shared seeds
-  against text_only gives p < 0.05), the significance table, seed and failure counts, the
+  against the baseline gives p < 0.05), the paired tests against the baseline (t-test over seeds;
+  the difference with its paired bootstrap interval over test sentences), seed and failure counts, the
   evidence-group table (clean vs irrelevant image), the robustness table (``evaluation_*.json`` of
   ``fusionlab.evaluate``: images shuffled or removed, beside the clean score) and the efficiency
   table (MuSE Table 5) and, for MASE runs, the modality allocation z after each EM round;
@@ -38,7 +39,7 @@ from omegaconf import DictConfig, OmegaConf
 from scipy import stats
 
 from fusionlab import CONF
-from fusionlab.bootstrap import read_rows, seed_mean_interval, sentence_counts
+from fusionlab.bootstrap import paired_difference_interval, read_rows, seed_mean_interval, sentence_counts
 from fusionlab.plots.allocation import draw_allocation
 from fusionlab.plots.comparison import draw_bars, draw_groups, draw_low_resource, draw_robustness
 from fusionlab.protocols import protocol_scores
@@ -236,8 +237,13 @@ def build_tables(cells: dict[tuple, Cell], baseline: str = BASELINE) -> dict:
         for test, p in zip(compared, adjusted):
             test["p_adjusted"] = float(p)
     intervals = {key: seed_mean_interval(cell.counts, cell.monitor) for key, cell in cells.items()}
+    differences = {}
+    for key, cell in cells.items():
+        against = baseline_cell(cells, cell, baseline)
+        if against is not None and cell.method != against.method:
+            differences[key] = paired_difference_interval(cell.counts, against.counts, cell.monitor)
     return {"fusions": fusions, "columns": columns, "best": best, "tests": tests, "baseline": baseline,
-            "intervals": intervals}
+            "intervals": intervals, "differences": differences}
 
 
 def _cell_text(cells, tables, fusion, column, bold=("**", "**"), mark="†") -> str:
@@ -271,14 +277,25 @@ def markdown(cells: dict[tuple, Cell], tables: dict) -> str:
     lines += ["", "## Seeds and failed runs", "", *header(["fusion", *map(_column_name, columns)])]
     lines += [f"| {f} | " + " | ".join(_counts(cells[f, c]) if (f, c) in cells else "-" for c in columns) + " |"
               for f in fusions]
-    tested = sorted(((key, test) for key, test in tables["tests"].items() if test), key=lambda kv: (kv[0][1], kv[0][0]))
-    if tested:
-        lines += ["", f"## Paired t-test against {tables['baseline']}", "",
+    compared = sorted({key for key, test in tables["tests"].items() if test} |
+                      {key for key, interval in tables["differences"].items() if interval}, key=lambda k: (k[1], k[0]))
+    if compared:
+        lines += ["", f"## Paired tests against {tables['baseline']}", "",
+                  "Over the seeds both have (t-test, below 2 pairs: -), and over test sentences: the difference "
+                  "of the seeds' means with its 95 % paired bootstrap interval (the same sentences resampled for "
+                  "both; points).", "",
                   *header(["fusion", "dataset/task", "seeds paired", "mean difference (points)", "p",
-                           "p, Benjamini-Hochberg"])]
-    for (f, c), test in tested:
-        lines.append(f"| {f} | {_column_name(c)} | {test['pairs']} | {100 * test['delta']:+.1f} | {test['p']:.3g} | "
-                     f"{test['p_adjusted']:.3g} |")
+                           "p, Benjamini-Hochberg", "difference over sentences [95 % interval]"])]
+    for f, c in compared:
+        test, interval = tables["tests"].get((f, c)), tables["differences"].get((f, c))
+        seeds = (f"{test['pairs']} | {100 * test['delta']:+.1f} | {test['p']:.3g} | {test['p_adjusted']:.3g}"
+                 if test else "- | - | - | -")
+        sentences = "-"
+        if interval:
+            mine, theirs = cells[f, c], baseline_cell(cells, cells[f, c], tables["baseline"])
+            difference = mean_std(list(mine.scores().values()))[0] - mean_std(list(theirs.scores().values()))[0]
+            sentences = f"{100 * difference:+.1f} [{100 * interval[0]:+.1f}, {100 * interval[1]:+.1f}]"
+        lines.append(f"| {f} | {_column_name(c)} | {seeds} | {sentences} |")
     intervals = {key: interval for key, interval in tables["intervals"].items() if interval}
     if intervals:
         lines += ["", "## 95 % bootstrap intervals over test sentences (the seeds' mean, sentences resampled)", "",
