@@ -128,3 +128,15 @@ def test_published_numbers_stand_beside_our_mean_and_spread_and_a_single_run_sho
     table = "\n".join(published_markdown(against_published(collect(tmp_path), rows)))
     assert "| text_only | synthetic/mner | f1 | 71.81 (BERT-CRF) | Table 1 | BERT | 70.00 ± 1.00 (3) | -1.81 | no |" in table
     assert "| concat | synthetic/mner | f1 | 70.00 (Concat-BERT) | Table 1 | BERT | 75.00 (1 run) | +5.00 | no |" in table
+
+
+def test_publishing_a_section_again_replaces_it_where_it_stands(tmp_path):
+    from fusionlab.results_doc import publish
+    doc = tmp_path / "results.md"
+    for title in ("A", "B", "C"):
+        publish(doc, title, f"## {title}\n\nfirst {title}\n")
+    publish(doc, "B", "## B\n\nsecond B\n")
+    publish(doc, "D", "## D\n\nfirst D\n")
+    text = doc.read_text()
+    assert [line for line in text.splitlines() if line.startswith(("## ", "first", "second"))] == [
+        "## A", "first A", "## B", "second B", "## C", "first C", "## D", "first D"]

@@ -33,11 +33,15 @@ def section(title: str, body: str, meta: dict[str, list[str]], report_command: s
 
 
 def publish(path: str | Path, title: str, text: str) -> Path:
-    """Write ``text`` (a ``section``) into ``path``, replacing the section of the same title."""
+    """Write ``text`` (a ``section``) into ``path``: in place of the section of the same title, else last."""
     path = Path(path)
     existing = path.read_text() if path.exists() else ("# Results\n\nEvery section below is written by "
                                                        "`python -m fusionlab.report runs=... publish=docs/results.md`.\n")
-    parts = re.split(r"(?m)^(?=## )", existing)
-    head, sections = parts[0], [p for p in parts[1:] if not p.startswith(f"## {title}\n")]
-    path.write_text(head.rstrip() + "\n\n" + "\n".join(s.rstrip() + "\n" for s in [*sections, text]))
+    head, *sections = re.split(r"(?m)^(?=## )", existing)
+    titles = [s.split("\n", 1)[0] for s in sections]
+    if f"## {title}" in titles:
+        sections[titles.index(f"## {title}")] = text
+    else:
+        sections.append(text)
+    path.write_text(head.rstrip() + "\n\n" + "\n".join(s.rstrip() + "\n" for s in sections))
     return path
