@@ -80,13 +80,14 @@ def test_best_epoch_matches_the_checkpoint(tmp_path, tiny_overrides):
     assert logged[kept["epoch"]] == max(logged.values())
 
 
-@pytest.mark.parametrize("interrupted_after", [5, 4])
+@pytest.mark.parametrize(("interrupted_after", "epoch_steps"), [(5, 3), (4, 3), (3, 2)])
 def test_rerunning_a_command_continues_an_interrupted_run_and_leaves_a_finished_one(
-        tiny_overrides, tmp_path, interrupted_after):
-    """3 steps per epoch, a resume point every step. After step 5 the last one is mid-epoch (step 4); after
-    step 4 it is the one after epoch 0's validation, not the one after its last batch, which Lightning
-    would resume past that validation."""
-    common = tiny_overrides + ["fusion=concat", "trainer.max_epochs=3", "checkpoint_every_n_steps=1"]
+        tiny_overrides, tmp_path, interrupted_after, epoch_steps):
+    """A resume point every step. With 3 steps per epoch, after step 5 the last one is mid-epoch (step 4);
+    after step 4 it is the one after epoch 0's validation, not the one after its last batch, which Lightning
+    would resume past that validation. The same when ``limit_train_batches`` ends epochs after 2 steps."""
+    common = tiny_overrides + ["fusion=concat", "trainer.max_epochs=3", "checkpoint_every_n_steps=1",
+                               f"+trainer.limit_train_batches={epoch_steps}"]
     full = run(compose_config(common + [f"output_dir={tmp_path}/full"]))
     with pytest.raises(RuntimeError, match=f"interrupted after step {interrupted_after}"):
         run(compose_config(common + [f"output_dir={tmp_path}/cut", "+callbacks.interrupt="
@@ -98,7 +99,8 @@ def test_rerunning_a_command_continues_an_interrupted_run_and_leaves_a_finished_
     assert resumed["metrics"]["test"] == pytest.approx(full["metrics"]["test"], abs=1e-6)
     assert resumed["best_epoch"] == full["best_epoch"]
     assert resumed["val_history"] == full["val_history"] == [  # every epoch validated once, none skipped
-        {"epoch": epoch, "step": 3 * (epoch + 1), "metrics": full["val_history"][epoch]["metrics"]} for epoch in range(3)]
+        {"epoch": epoch, "step": epoch_steps * (epoch + 1), "metrics": full["val_history"][epoch]["metrics"]}
+        for epoch in range(3)]
     written = (tmp_path / "cut" / "results.json").stat().st_mtime_ns
     again = run(compose_config(common + [f"output_dir={tmp_path}/cut"]))
     assert again == json.loads((tmp_path / "cut" / "results.json").read_text())  # recorded, not retrained

@@ -31,9 +31,9 @@ class StepSeeder(L.Callback):
 class ResumePoint(ModelCheckpoint):
     """``last.ckpt`` every n steps (or minutes), except after an epoch's last batch."""
 
-    def on_train_batch_end(self, trainer, *args, **kwargs):
-        if not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
-            super().on_train_batch_end(trainer, *args, **kwargs)
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        if batch_idx + 1 < trainer.num_training_batches:  # also when limit_train_batches ends the epoch early
+            super().on_train_batch_end(trainer, module, outputs, batch, batch_idx)
 
 
 def resume_points(folder, every: dict) -> list[ModelCheckpoint]:

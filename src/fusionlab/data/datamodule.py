@@ -409,8 +409,6 @@ class FusionDataModule(L.LightningDataModule):
 
     def train_dataloader(self):
         loader = self.loader(self.splits["train"], train=True)
-        if self._resume_batches >= len(loader):  # saved after the epoch's last batch: Lightning starts the next
-            self._resume_batches = 0
         if self._resume_batches:
             log.info("resuming mid-epoch: the epoch's first %d batches (of this process's share) were trained "
                      "before the checkpoint; training continues from batch %d in the same order",
@@ -419,10 +417,12 @@ class FusionDataModule(L.LightningDataModule):
         return loader
 
     def state_dict(self) -> dict:
-        """Kept in every checkpoint: how many batches of the current epoch this process trained on
-        (the same on every process: each trains on its own share, batch for batch)."""
+        """Kept in every checkpoint: how many batches of the current epoch this process trained on (the same
+        on every process: each trains on its own share, batch for batch); 0 once the epoch's batches are all
+        done (a checkpoint after its validation), as a resume from it starts the next epoch."""
         trainer = self.trainer
-        return {"batches_done": trainer.fit_loop.epoch_loop.batch_progress.current.processed if trainer else 0}
+        done = trainer.fit_loop.epoch_loop.batch_progress.current.processed if trainer else 0
+        return {"batches_done": done if trainer and done < trainer.num_training_batches else 0}
 
     def load_state_dict(self, state: dict) -> None:
         self._resume_batches = state.get("batches_done", 0)
