@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from fusionlab.bootstrap import paired_difference_interval, score, seed_mean_interval, sentence_counts
-from fusionlab.report import build_tables, collect, main
+from fusionlab.report import build_tables, collect, main, report
 from tests.test_cli import run_main
 
 
@@ -89,3 +89,26 @@ def test_the_baseline_is_an_option_and_p_values_are_corrected_across_the_rows_co
     table = (tmp_path / "report" / "report.md").read_text()
     assert capsys.readouterr().out == f"{table}\nreport: {tmp_path / 'report'}\n"
     assert "## Paired tests against concat" in table and "| text_only | synthetic/msa | 4 |" in table
+
+
+def test_the_report_pairs_seeds_and_sentences_against_the_baseline(tmp_path):
+    rng = np.random.default_rng(3)
+    gold = ["positive"] * 200
+    for fusion, seeds, extra in (("text_only", (1, 2), 0.0), ("concat", (1, 2, 3), 0.08)):
+        for seed in seeds:
+            right = np.random.default_rng(seed).random(200) < 0.6  # the same sentences right for the same seed
+            right |= rng.random(200) < extra
+            _run(tmp_path, fusion, seed, float(right.mean()))
+            rows = [{"gold": g, "predicted": g if r else "negative"} for g, r in zip(gold, right)]
+            (tmp_path / f"{fusion}_s{seed}" / "test_predictions.jsonl").write_text(
+                "\n".join(json.dumps(row) for row in rows))
+    cells = collect(tmp_path)
+    column = ("synthetic", "msa", 1.0)
+    test = build_tables(cells)["tests"]["concat", column]
+    concat, text_only = cells["concat", column].scores(), cells["text_only", column].scores()
+    assert test["pairs"] == 2 and test["delta"] == pytest.approx(np.mean([concat[s] - text_only[s] for s in (1, 2)]))
+    low, high = test["interval"]
+    assert 0 < low < test["delta"] < high  # the gain holds over resampled sentences
+    table = (report(tmp_path) / "report.md").read_text()
+    assert f"| concat | synthetic/msa | 2 | {100 * test['delta']:+.1f} | {test['p']:.3g} | " in table
+    assert f"| [{100 * low:+.1f}, {100 * high:+.1f}] |" in table

@@ -67,7 +67,7 @@ class Cell:
     failed: int = 0
     unfinished: int = 0  # started (run.json) but neither finished nor failed: killed, or still training
     perturbed: dict[str, list[dict]] = field(default_factory=dict)  # fusionlab.evaluate: shuffled / removed
-    counts: list = field(default_factory=list)  # per run with its test predictions: per-sentence counts
+    counts: dict = field(default_factory=dict)  # seed -> per-sentence counts (runs with their test predictions)
     protocols: list[dict] = field(default_factory=list)  # per run: score under each evaluation protocol
     curves: dict[str, list[dict]] = field(default_factory=dict)  # fusionlab.evaluate corruption=<kind>, per run
 
@@ -165,7 +165,7 @@ def collect(root: Path | list[Path]) -> dict[tuple, Cell]:
             cell.runs.append(record)
             rows = read_rows(path.parent)
             if rows is not None:
-                cell.counts.append(sentence_counts(record["task"], record["monitor"], rows))
+                cell.counts[record["seed"]] = sentence_counts(record["task"], record["monitor"], rows)
             cell.protocols.append(protocol_scores(record, rows))
             for curve in sorted(path.parent.glob("robustness_*.json")):
                 tested = json.loads(curve.read_text())
@@ -199,19 +199,27 @@ def spread_text(values: list[float]) -> str:
 
 
 def paired_test(cell: Cell, baseline: Cell | None) -> dict | None:
-    """Paired t-test of ``cell`` against the baseline over the seeds both have (None below 2 pairs)."""
+    """``cell`` against the baseline over the seeds both have (None without one): the mean difference, the
+    paired t-test's p (None below 2 pairs) and the difference's 95 % paired bootstrap interval over the
+    test sentences (None without every paired run's test predictions)."""
     if baseline is None or cell.method == baseline.method:
         return None
     mine, theirs = cell.scores(), baseline.scores()
     seeds = sorted(mine.keys() & theirs.keys())
-    if len(seeds) < 2:
+    if not seeds:
         return None
     a, b = [mine[s] for s in seeds], [theirs[s] for s in seeds]
     differences = [x - y for x, y in zip(a, b)]
-    delta = statistics.fmean(differences)
-    if max(differences) == min(differences):  # no variance: the t statistic is 0 or infinite
-        return {"pairs": len(seeds), "delta": delta, "p": 1.0 if delta == 0 else 0.0}
-    return {"pairs": len(seeds), "delta": delta, "p": float(stats.ttest_rel(a, b).pvalue)}
+    if len(seeds) < 2:
+        p = None
+    elif max(differences) == min(differences):  # no variance: the t statistic is 0 or infinite
+        p = 1.0 if differences[0] == 0 else 0.0
+    else:
+        p = float(stats.ttest_rel(a, b).pvalue)
+    predicted = all(s in cell.counts and s in baseline.counts for s in seeds)
+    interval = paired_difference_interval([cell.counts[s] for s in seeds], [baseline.counts[s] for s in seeds],
+                                          cell.monitor) if predicted else None
+    return {"pairs": len(seeds), "delta": statistics.fmean(differences), "p": p, "interval": interval}
 
 
 def _column_name(column) -> str:
@@ -220,9 +228,9 @@ def _column_name(column) -> str:
 
 
 def build_tables(cells: dict[tuple, Cell], baseline: str = BASELINE) -> dict:
-    """Best row per column, the paired t-test of every row against ``baseline`` with its p-value adjusted
-    (Benjamini-Hochberg, over the rows compared with the baseline on the same column), and each cell's
-    bootstrap interval over test sentences."""
+    """Best row per column, the paired comparison of every row against ``baseline`` (``paired_test``) with its
+    t-test p-value adjusted (Benjamini-Hochberg, over the rows compared with the baseline on the same column),
+    and each cell's bootstrap interval over test sentences."""
     fusions = sorted({f for f, _ in cells}, key=lambda f: (f.split(" [")[0] != baseline, f))
     columns = sorted({c for _, c in cells})
     best = {}
@@ -232,18 +240,13 @@ def build_tables(cells: dict[tuple, Cell], baseline: str = BASELINE) -> dict:
         best[column] = max(means, key=means.get) if means else None
     tests = {(f, c): paired_test(cells[f, c], baseline_cell(cells, cells[f, c], baseline)) for f, c in cells}
     for column in columns:
-        compared = [test for (f, c), test in tests.items() if c == column and test]
+        compared = [test for (f, c), test in tests.items() if c == column and test and test["p"] is not None]
         adjusted = stats.false_discovery_control([t["p"] for t in compared]) if compared else []
         for test, p in zip(compared, adjusted):
             test["p_adjusted"] = float(p)
-    intervals = {key: seed_mean_interval(cell.counts, cell.monitor) for key, cell in cells.items()}
-    differences = {}
-    for key, cell in cells.items():
-        against = baseline_cell(cells, cell, baseline)
-        if against is not None and cell.method != against.method:
-            differences[key] = paired_difference_interval(cell.counts, against.counts, cell.monitor)
+    intervals = {key: seed_mean_interval(list(cell.counts.values()), cell.monitor) for key, cell in cells.items()}
     return {"fusions": fusions, "columns": columns, "best": best, "tests": tests, "baseline": baseline,
-            "intervals": intervals, "differences": differences}
+            "intervals": intervals}
 
 
 def _cell_text(cells, tables, fusion, column, bold=("**", "**"), mark="†") -> str:
@@ -252,7 +255,7 @@ def _cell_text(cells, tables, fusion, column, bold=("**", "**"), mark="†") -> 
         return "failed" if cell is not None and cell.failed else "-"
     text = spread_text(list(cell.scores().values()))
     test = tables["tests"].get((fusion, column))
-    if test and test["p_adjusted"] < SIGNIFICANCE:
+    if test and test["p"] is not None and test["p_adjusted"] < SIGNIFICANCE:
         text += mark
     text += "".join(f" ({flag})" for flag in absent_modalities(cell))
     return f"{bold[0]}{text}{bold[1]}" if tables["best"][column] == fusion else text
@@ -277,25 +280,21 @@ def markdown(cells: dict[tuple, Cell], tables: dict) -> str:
     lines += ["", "## Seeds and failed runs", "", *header(["fusion", *map(_column_name, columns)])]
     lines += [f"| {f} | " + " | ".join(_counts(cells[f, c]) if (f, c) in cells else "-" for c in columns) + " |"
               for f in fusions]
-    compared = sorted({key for key, test in tables["tests"].items() if test} |
-                      {key for key, interval in tables["differences"].items() if interval}, key=lambda k: (k[1], k[0]))
+    compared = sorted((key for key, test in tables["tests"].items() if test), key=lambda k: (k[1], k[0]))
     if compared:
         lines += ["", f"## Paired tests against {tables['baseline']}", "",
-                  "Over the seeds both have (t-test, below 2 pairs: -), and over test sentences: the difference "
-                  "of the seeds' means with its 95 % paired bootstrap interval (the same sentences resampled for "
-                  "both; points).", "",
-                  *header(["fusion", "dataset/task", "seeds paired", "mean difference (points)", "p",
-                           "p, Benjamini-Hochberg", "difference over sentences [95 % interval]"])]
+                  "Over the seeds both have: the mean difference (points), the paired t-test over those seeds "
+                  "(-: below 2 pairs) and the difference's 95 % paired bootstrap interval over test sentences "
+                  "(the same sentences resampled for both; -: without test predictions).", "",
+                  *header(["fusion", "dataset/task", "seeds paired", "mean difference", "p",
+                           "p, Benjamini-Hochberg", "95 % interval over sentences"])]
     for f, c in compared:
-        test, interval = tables["tests"].get((f, c)), tables["differences"].get((f, c))
-        seeds = (f"{test['pairs']} | {100 * test['delta']:+.1f} | {test['p']:.3g} | {test['p_adjusted']:.3g}"
-                 if test else "- | - | - | -")
-        sentences = "-"
-        if interval:
-            mine, theirs = cells[f, c], baseline_cell(cells, cells[f, c], tables["baseline"])
-            difference = mean_std(list(mine.scores().values()))[0] - mean_std(list(theirs.scores().values()))[0]
-            sentences = f"{100 * difference:+.1f} [{100 * interval[0]:+.1f}, {100 * interval[1]:+.1f}]"
-        lines.append(f"| {f} | {_column_name(c)} | {seeds} | {sentences} |")
+        test = tables["tests"][f, c]
+        p_values = f"{test['p']:.3g} | {test['p_adjusted']:.3g}" if test["p"] is not None else "- | -"
+        low_high = test["interval"]
+        interval = f"[{100 * low_high[0]:+.1f}, {100 * low_high[1]:+.1f}]" if low_high else "-"
+        lines.append(f"| {f} | {_column_name(c)} | {test['pairs']} | {100 * test['delta']:+.1f} | "
+                     f"{p_values} | {interval} |")
     intervals = {key: interval for key, interval in tables["intervals"].items() if interval}
     if intervals:
         lines += ["", "## 95 % bootstrap intervals over test sentences (the seeds' mean, sentences resampled)", "",
