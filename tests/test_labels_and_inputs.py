@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import fusionlab.train
 from fusionlab.predict import load_run, predict
 from fusionlab.train import assemble, run
 from tests.conftest import compose_config
@@ -132,9 +133,13 @@ def test_a_ddp_sweep_under_the_local_launcher_is_refused_before_training(tmp_pat
     assert not list(tmp_path.rglob("results.json")) and not (tmp_path / "cache").exists()
 
 
-def test_a_run_records_its_code_version_and_no_run_leaves_a_resume_point(tiny_overrides, tmp_path):
+def test_a_run_records_its_code_version_and_no_run_leaves_a_resume_point(tiny_overrides, tmp_path, monkeypatch):
+    loaded = fusionlab.train.CODE
+    assert loaded["commit"] is None or len(loaded["commit"]) == 40
+    # what the process loaded, not the checkout when the run starts (a sweep's checkout may have moved on)
+    monkeypatch.setattr(fusionlab.train, "CODE", {"commit": "0" * 40, "dirty": False})
     results = run(compose_config(tiny_overrides + ["fusion=text_only"]))
     saved = json.loads((tmp_path / "run" / "results.json").read_text())
-    assert saved["run"]["code"]["commit"] is None or len(saved["run"]["code"]["commit"]) == 40
+    assert saved["run"]["code"] == {"commit": "0" * 40, "dirty": False}
     assert saved["run"]["name"] == "run" and results["run"]["resumed_from"] is None
     assert not (tmp_path / "run" / "checkpoints" / "last.ckpt").exists()

@@ -56,6 +56,9 @@ from fusionlab.tasks.base import Task
 from fusionlab.transfer import transfer_weights
 
 log = logging.getLogger(__name__)
+# The commit this process's code came from, read as the process loads it: every run of a sweep runs this
+# code, also when the checkout moves on while the sweep trains.
+CODE = code_version()
 
 
 @dataclass
@@ -136,7 +139,7 @@ def _train_and_test(cfg: DictConfig, run_dir: Path) -> dict:
     if resumed_from is None and rank_zero_only.rank == 0 and (run_dir / "checkpoints").exists():
         log.warning("%s: an earlier attempt left no resume point; starting afresh", run_dir)
         shutil.rmtree(run_dir / "checkpoints")
-    config, code = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), code_version()  # the code this process runs
+    config, code = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), CODE
     if rank_zero_only.rank == 0:
         mark_started(run_dir, config, resumed_from)
     reset_peak_memory()
