@@ -134,7 +134,19 @@ def _casrel(path: Path, split: str, options: dict, dataset: dict) -> list[str]:
     return images
 
 
-WRITERS = {"ConllReader": _conll, "MnreReader": _mnre, "MvsaReader": _mvsa, "CasrelReader": _casrel}
+def _clmlf(path: Path, split: str, options: dict, dataset: dict) -> list[str]:
+    labels = {"positive": 0, "neutral": 1, "negative": 2}
+    records, images = [], []
+    for index, (text, label) in enumerate(_MVSA):
+        post, image = _image_name(split, index, options.get("image_suffix", ".jpg"))
+        records.append({"id": post, "text": text, "emotion_label": labels[label]})
+        images.append(image)
+    path.write_text(json.dumps(records, indent=1), encoding="utf-8")
+    return images
+
+
+WRITERS = {"ConllReader": _conll, "MnreReader": _mnre, "MvsaReader": _mvsa, "CasrelReader": _casrel,
+           "ClmlfReader": _clmlf}
 
 
 def _mapping_files(mapping, splits: dict[str, list[str]]) -> dict[Path, list[str]]:

@@ -17,6 +17,7 @@ from fusionlab.encoders.text import TextEncoder, text_encoder
 from fusionlab.encoders.vision import vision_encoder
 from fusionlab.fusion.hvpnet import HVPNeT
 from fusionlab.plots.gates import draw_gate_heatmap
+from fusionlab.schema import option_values
 from fusionlab.tasks.mner import MnerTask
 from fusionlab.train import assemble, run
 from tests.conftest import compose_config
@@ -84,7 +85,7 @@ def _hvpnet(fusion_overrides: dict, layers: int = 2, **bert) -> HVPNeT:
     tokenizer = text_encoder("tiny").tokenizer
     text = TextEncoder(_bert(layers, **bert), tokenizer, "tiny")
     torch.manual_seed(1)
-    return HVPNeT(task, text, vision_encoder("tiny", freeze=False), **fusion_overrides).eval()
+    return HVPNeT(task, text, vision_encoder("tiny", freeze=False), **option_values("hvpnet", fusion_overrides)).eval()
 
 
 def _features(batch_size: int = 2) -> dict:

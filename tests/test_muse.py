@@ -169,7 +169,7 @@ def test_pixelcnn_overfits_one_image_and_samples_on_the_grid():
 def test_captioner_learns_one_pair_and_ignores_padding():
     torch.manual_seed(0)
     captioner = AttentionCaptioner(feature_dim=8, vocab_size=30, embed_dim=8, hidden_dim=16, attention_dim=8,
-                                   dropout=0.0)
+                                   dropout=0.0, penalty=1.0)
     features = torch.randn(1, 5, 8)
     tokens, mask = torch.tensor([[1, 7, 4, 9, 2]]), torch.ones(1, 5, dtype=torch.long)
     padded_tokens = torch.cat([tokens, torch.tensor([[13, 21, 5]])], dim=1)
@@ -201,7 +201,8 @@ def test_every_variant_trains_and_logs_its_loss_terms(tmp_path, tiny_overrides, 
     assert results["fusion"] == variant and results["metrics"]["test"]
     header = {name for path in (tmp_path / "run").rglob("metrics.csv")
               for name in path.read_text().splitlines()[0].split(",")}
-    alpha, beta = results["config"]["fusion"]["module"]["alpha"], results["config"]["fusion"]["module"]["beta"]
+    module = results["config"]["fusion"]["module"]
+    alpha, beta = module["alpha"] * module["l_it"], module["beta"] * module["l_ti"]
     assert ("train/l_it" in header) == (alpha > 0) and ("train/alpha_l_it" in header) == (alpha > 0)
     assert ("train/l_ti" in header) == (beta > 0) and ("train/beta_l_ti" in header) == (beta > 0)
 

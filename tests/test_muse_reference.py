@@ -43,7 +43,7 @@ def test_coverage_penalty_is_a_mean_over_annotations():
     """With uniform attention over P = 8 annotations and T = 4 target steps, sum_t alpha_ti = 1/2 for every
     annotation: the penalty is (1 - 1/2)^2 = 0.25 (a sum over annotations would give 2.0)."""
     captioner = AttentionCaptioner(feature_dim=6, vocab_size=20, embed_dim=4, hidden_dim=8, attention_dim=4,
-                                   dropout=0.0)
+                                   dropout=0.0, penalty=1.0)
     torch.nn.init.zeros_(captioner.attention_score.weight)  # constant scores: uniform attention
     features, tokens = torch.randn(2, 8, 6), torch.tensor([[1, 5, 6, 7, 2, 0, 0], [1, 9, 3, 4, 2, 0, 0]])
     mask = tokens != 0

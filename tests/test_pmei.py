@@ -194,3 +194,23 @@ def test_every_variant_trains_on_joint_extraction(tiny_overrides, fusion):
     results = run(compose_config(tiny_overrides + [f"fusion={fusion}", "task=joint", "fusion.module.base=concat",
                                                    "fusion.module.bilstm=true"]))
     assert results["fusion"] == fusion and {"f1", "exact_f1"} <= results["metrics"]["test"].keys()
+
+
+@pytest.mark.parametrize("task", ["joint", "mner", "msa"])
+def test_the_early_classifier_runs_once_a_step_and_its_loss_supervises_the_evidence_the_maps_read(tiny_overrides,
+                                                                                                 task):
+    """One forward (one dropout mask) gives both L' and the y' the maps read."""
+    model, batch = _assembled(tiny_overrides + ["fusion=pmei", f"task={task}", "fusion.module.base=text_only"])
+    model.train()
+    early, maps = model.method.early, model.method.maps
+    calls, read = [], []
+    early.register_forward_hook(lambda module, args, outputs: calls.append(outputs))
+    for stochastic_map in maps.values():
+        stochastic_map.register_forward_pre_hook(lambda module, args: read.append(args[1]))
+    torch.manual_seed(0)
+    logs = model.method.fuse(batch).logs
+    assert len(calls) == 1
+    loss, evidence = early.loss_of(calls[0], batch), early.evidence_of(calls[0], batch, batch["input_ids"].size(1))
+    assert torch.equal(logs["l_early"], loss)
+    expected = model.method.map_inputs(evidence, model.method.shared(batch).states)
+    assert all(torch.equal(r, e) for r, e in zip(read, expected.values()))

@@ -45,8 +45,8 @@ def test_weighted_f1_weights_each_labels_f1_by_its_gold_frequency():
     assert weighted_f1(rows) == pytest.approx(0.75 * 6 / 7)
 
 
-def _record(val, test):
-    return {"task": "mner", "monitor": "f1", "metrics": {"test": {"f1": 0.5}},
+def _record(val, test, task="mner"):
+    return {"task": task, "monitor": "f1", "metrics": {"test": {"f1": 0.5}},
             "val_history": [{"epoch": e, "metrics": {"f1": v}} for e, v in enumerate(val)],
             "test_history": [{"epoch": e, "metrics": {"f1": t}} for e, t in enumerate(test)]}
 
@@ -54,10 +54,21 @@ def _record(val, test):
 def test_test_selection_picks_the_best_test_epoch_and_the_first_epoch_rule_skips_the_early_ones():
     record = _record(val=[0.9, 0.5, 0.7, 0.6], test=[0.4, 0.8, 0.6, 0.7])
     assert selected_on_test(record) == 0.8  # PMEI's code: the best test score over epochs
-    assert first_epoch_selected(record, first_epoch=3) == 0.6  # from epoch 3 (1-based): val 0.7 at index 2
-    assert first_epoch_selected(record, first_epoch=1) == 0.4  # every epoch: the clean choice, val 0.9
-    assert first_epoch_selected(_record(val=[0.9], test=[]), 1) is None
+    assert first_epoch_selected(record) == 0.6  # mner: from epoch 3 (1-based), val 0.7 at index 2
+    mre = _record(val=[0.9, 0.5, 0.7, 0.6], test=[0.4, 0.8, 0.6, 0.7], task="mre")
+    assert first_epoch_selected(mre) == 0.4  # mre: the RE script evaluates from epoch 1, val 0.9
+    assert first_epoch_selected(_record(val=[0.9], test=[], task="mre")) is None
+    assert first_epoch_selected(_record(val=[0.9], test=[0.4], task="msa")) is None  # HVPNeT has no msa script
     assert protocol_scores(record, None) == {"clean": 0.5, "reference_pmei": 0.8, "reference_hvpnet": 0.6}
+
+
+@pytest.mark.parametrize("task, expected", [("mner", 0.7), ("mre", 0.3)])
+def test_hvpnet_selection_keeps_the_later_of_equal_validation_epochs(task, expected):
+    """The reference keeps a new best on ``>=``: of equal validation scores, the later epoch is tested."""
+    record = _record(val=[0.8, 0.5, 0.6, 0.6], test=[0.3, 0.2, 0.5, 0.7], task=task)
+    assert first_epoch_selected(record) == expected  # mner from epoch 3: 0.6 twice, the later; mre: epoch 1's 0.8
+    tie = _record(val=[0.6, 0.6], test=[0.1, 0.9], task="mre")
+    assert first_epoch_selected(tie) == 0.9
 
 
 def test_a_run_records_every_epochs_test_score_and_the_report_shows_the_protocols(tmp_path, tiny_overrides):

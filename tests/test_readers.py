@@ -82,7 +82,7 @@ def test_mvsa_unknown_label_is_an_error(tmp_path):
         MvsaReader()(path)
 
 
-def test_casrel_locates_entities_and_counts_unfound_triples(tmp_path):
+def test_casrel_locates_entities_and_keeps_unfound_triples_as_unplaced(tmp_path):
     path = tmp_path / "train.json"
     records = [{"text": "Barack Obama was born in Hawaii .",
                 "triple_list": [["Barack Obama", "/people/person/place_of_birth", "Hawaii"],
@@ -93,7 +93,7 @@ def test_casrel_locates_entities_and_counts_unfound_triples(tmp_path):
     assert example.entities == [Span(0, 2), Span(5, 6)]
     assert [(r.head, r.label, r.tail) for r in example.relations] == [
         (Span(0, 2), "/people/person/place_of_birth", Span(5, 6))]
-    assert result.dropped == {"triple_entity_not_found": 1}
+    assert example.unplaced == [("Michelle", "/people/person/spouse", "Barack Obama")] and not result.dropped
 
 
 def test_casrel_bad_record_names_its_line(tmp_path):

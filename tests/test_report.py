@@ -22,10 +22,11 @@ TINY = ["encoder=tiny", "logger=none", "trainer.enable_progress_bar=false", "tra
 
 
 def _fake_run(root: Path, fusion: str, seed: int, f1: float, groups: dict | None = None,
-              method: dict | None = None) -> None:
-    folder = root / f"{fusion}_s{seed}"
+              method: dict | None = None, release: str = "synthetic v1") -> None:
+    folder = root / f"{fusion}_s{seed}" if release == "synthetic v1" else root / f"{fusion}_s{seed}_{release[-2:]}"
     folder.mkdir(parents=True)
     record = {"fusion": fusion, "task": "mner", "dataset": "synthetic", "seed": seed, "monitor": "f1",
+              "data": {"release": release},
               "metrics": {"val": {"f1": f1}, "test": {"f1": f1, "precision": f1}, "test_groups": groups or {}},
               "params": {"total": 2_000_000, "trainable": 1_000_000},
               "timing": {"train_seconds_per_epoch": [10.0, 12.0], "eval_seconds": 1.0, "train_samples_per_second": 50.0},
@@ -123,11 +124,35 @@ def test_published_numbers_stand_beside_our_mean_and_spread_and_a_single_run_sho
         _fake_run(tmp_path, "text_only", seed, f1)
     _fake_run(tmp_path, "concat", 1, 0.75)
     rows = [{"method": method, "fusion": fusion, "dataset": "synthetic", "task": "mner", "metric": "f1",
-             "value": value, "source": "Table 1", "encoders": "BERT"}
+             "value": value, "source": "Table 1", "encoders": "BERT", "release": "synthetic v1"}
             for method, fusion, value in (("BERT-CRF", "text_only", 71.81), ("Concat-BERT", "concat", 70.0))]
     table = "\n".join(published_markdown(against_published(collect(tmp_path), rows)))
     assert "| text_only | synthetic/mner | f1 | 71.81 (BERT-CRF) | Table 1 | BERT | 70.00 ± 1.00 (3) | -1.81 | no |" in table
     assert "| concat | synthetic/mner | f1 | 70.00 (Concat-BERT) | Table 1 | BERT | 75.00 (1 run) | +5.00 | no |" in table
+
+
+def test_a_published_number_is_compared_only_with_runs_on_its_release(tmp_path):
+    from fusionlab.published import against_published, published_markdown
+    for seed in (1, 2):
+        _fake_run(tmp_path, "text_only", seed, 0.70, release="synthetic v2")
+    rows = [{"method": "BERT-CRF", "fusion": "text_only", "dataset": "synthetic", "task": "mner", "metric": "f1",
+             "value": 71.81, "source": "Table 1", "encoders": "BERT", "release": "synthetic v1"}]
+    table = "\n".join(published_markdown(against_published(collect(tmp_path), rows)))
+    assert ("| text_only | synthetic/mner [1] | f1 | 71.81 (BERT-CRF) | Table 1 | BERT | 70.00 ± 0.00 (2) | "
+            "- (another release) | - |") in table
+    assert "- [1] the paper's number: synthetic v1; the runs read: synthetic v2" in table
+
+
+def test_runs_of_two_releases_are_never_pooled_and_each_cell_shows_its_release(tmp_path):
+    for seed in (1, 2):
+        _fake_run(tmp_path, "text_only", seed, 0.70)
+        _fake_run(tmp_path, "text_only", seed, 0.60, release="synthetic v2")
+    cells = collect(tmp_path)
+    column = ("synthetic", "mner", 1.0)
+    assert {key[0] for key in cells} == {"text_only [data.release=synthetic v1]", "text_only [data.release=synthetic v2]"}
+    assert cells["text_only [data.release=synthetic v2]", column].scores() == {1: 0.60, 2: 0.60}
+    text = (report(tmp_path) / "report.md").read_text()
+    assert "| text_only [data.release=synthetic v1] | synthetic/mner | synthetic v1 |" in text
 
 
 def test_publishing_a_section_again_replaces_it_where_it_stands(tmp_path):

@@ -63,7 +63,8 @@ def test_triple_metric_partial_match_uses_last_words():
     gold = [Relation(Span(0, 2), Span(4, 5), "r")]
     pred = [Relation(Span(1, 2), Span(4, 5), "r")]  # head boundary wrong, last word right
     metric = TripleF1()
-    metric.update([([Span(1, 2), Span(4, 5)], pred)], [([Span(0, 2), Span(4, 5)], gold)])
+    metric.update([([Span(1, 2), Span(4, 5)], pred)], [Example(list("abcde"), entities=[Span(0, 2), Span(4, 5)],
+                                                               relations=gold)])
     scores = metric.compute()
     assert scores["exact_f1"] == 0.0 and scores["partial_f1"] == 1.0 and scores["entity_f1"] == 0.5
 

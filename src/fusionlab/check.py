@@ -2,9 +2,10 @@
 
 Reads every split as a run would (same readers, tokenizer, ``max_length`` and the fusion's image needs:
 images, and crops for methods that read them) and prints, per split: sentences, entities and relations,
-labels seen in val/test but not in train, images and crops found or missing (with the folder looked
-in), unreadable image files, sentences truncated at ``max_length`` (and MRE pairs whose markers were
-cut), reader drops, and sentences shared across splits. Nothing is trained, cached or written.
+labels seen in val/test but not in train, images and crops found (``images_found``: sentences with a
+readable image; ``crops_found``: filled crop slots) or missing (with the folder looked in), unreadable
+image files, sentences truncated at ``max_length`` (and MRE pairs whose markers were cut), reader drops,
+and sentences shared across splits. Nothing is trained, cached or written.
 """
 
 from __future__ import annotations
@@ -38,6 +39,17 @@ def shared_sentences(datamodule: FusionDataModule) -> dict[str, int]:
     return {f"{a}&{b}": len(words[a] & words[b]) for a, b in (("train", "val"), ("train", "test"), ("val", "test"))}
 
 
+def found(dataset, store, load_aux: bool) -> dict[str, int]:
+    """Sentences whose image is there and readable, and (``load_aux``) crop slots filled with a readable crop."""
+    def readable(path) -> bool:
+        return path is not None and path.is_file() and str(path) not in store.unreadable
+
+    counts = {"images_found": sum(readable(store.image_path(e.image)) for e in dataset.examples)}
+    if load_aux:
+        counts["crops_found"] = sum(readable(p) for e in dataset.examples for p in store.aux_paths(e.image, e.crop_key))
+    return counts
+
+
 def check(cfg: DictConfig) -> dict:
     """The per-split report of ``cfg.dataset`` for ``cfg.task`` and the fusion's image needs."""
     check_combination(cfg)
@@ -52,6 +64,7 @@ def check(cfg: DictConfig) -> dict:
     datamodule.setup()
     stats = datamodule.stats
     report = {"dataset": cfg.dataset.name, "task": cfg.task.name, "fusion": cfg.fusion.name,
+              "release": stats["release"], "files": stats["files"],
               "max_length": cfg.data.max_length, "labels": task.vocabulary(), "splits": {}}
     for split in SPLITS:
         dataset, store = datamodule.splits[split], datamodule.stores[split]
@@ -59,7 +72,7 @@ def check(cfg: DictConfig) -> dict:
                "unseen_labels": stats.get("unseen_labels", {}).get(split, {}),
                "dropped": stats.get("dropped", {}).get(split, {})}
         if needs["image_mode"] != "none":
-            row["image_dir"] = str(store.image_dir)
+            row.update(found(dataset, store, needs["load_aux"]), image_dir=str(store.image_dir))
         if needs["load_aux"]:
             row.update(aux_image_dir=str(store.aux_dir), aux_mapping_entries=len(store.aux_mapping))
         report["splits"][split] = row
@@ -74,6 +87,8 @@ def render(report: dict) -> str:
     """The report as a Markdown table (one column per split) and the cross-split lines."""
     rows = [key for key in report["splits"]["train"]]
     lines = [f"# {report['dataset']} / {report['task']} (fusion {report['fusion']}, max_length {report['max_length']})",
+             "", f"release: {report['release']} (fusionlab.data.releases)",
+             *[f"  {split}: {f['path']} ({f['bytes']} bytes, sha256 {f['sha256']})" for split, f in report["files"].items()],
              "", "| | " + " | ".join(SPLITS) + " |", "|---|" + "---|" * len(SPLITS)]
     for key in rows:
         values = [report["splits"][split].get(key, "") for split in SPLITS]

@@ -13,6 +13,8 @@ from omegaconf.errors import OmegaConfBaseException
 from fusionlab.run_identity import RESUME_CHOICES
 from fusionlab.schema import OPTIONS
 
+SCHEDULES = ("linear", "constant")  # fusionlab.model.FusionModel.configure_optimizers
+
 
 def method_declaration(cfg: DictConfig) -> dict:
     """What the fusion method declares in its config (``fusion.declaration``), resolved for its options:
@@ -95,9 +97,14 @@ def check_settings(cfg: DictConfig) -> None:
         raise ValueError(f"checkpoint_every_minutes={minutes}: must be positive, or null to checkpoint by steps")
     if not 0 < cfg.data.sample_ratio <= 1:
         raise ValueError(f"data.sample_ratio={cfg.data.sample_ratio}: must be in (0, 1]")
-    for key in ("optim.lr", "optim.encoder_lr", "optim.head_lr"):
+    for key in ("optim.lr", "optim.encoder_lr"):
         if not cfg_select(cfg, key) > 0:
             raise ValueError(f"{key}={cfg_select(cfg, key)}: learning rates must be positive")
+    if not cfg.optim.head_lr >= 0:
+        raise ValueError(f"optim.head_lr={cfg.optim.head_lr}: must be positive, or 0 to keep the task heads "
+                         f"at their initialisation")
+    if cfg.optim.schedule not in SCHEDULES:
+        raise ValueError(f"optim.schedule={cfg.optim.schedule}: expected one of {SCHEDULES}")
     if not 0 <= cfg.optim.warmup_ratio < 1:
         raise ValueError(f"optim.warmup_ratio={cfg.optim.warmup_ratio}: must be in [0, 1)")
     resume = str(cfg.resume).lower()

@@ -4,7 +4,7 @@
 (task loss weighted as the method asks, plus the method's extra losses), validation and test
 metrics (and one per evaluation group), optimiser groups (AdamW with weight decay 0.01 except
 biases and norms, one learning rate each for pretrained encoders, the method's own layers and the
-task heads, linear warm-up and decay), and checkpoints that describe themselves. The method
+task heads, warm-up then a linear decay or a constant rate), and checkpoints that describe themselves. The method
 (``fusionlab.fusion.base.FusionMethod``) only fuses; run outputs are callbacks (``conf/callbacks``).
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import lightning as L
 import torch
 from torch import nn
-from transformers import get_linear_schedule_with_warmup
+from transformers import get_constant_schedule_with_warmup, get_linear_schedule_with_warmup
 
 from fusionlab.data.datamodule import ExampleBatch
 from fusionlab.fusion.base import FusionMethod
@@ -23,13 +23,14 @@ from fusionlab.tasks.head import TaskHead
 
 class FusionModel(L.LightningModule):
     def __init__(self, method: FusionMethod, task: Task, lr: float = 1e-3, encoder_lr: float = 5e-5,
-                 head_lr: float = 1e-3, weight_decay: float = 0.01, warmup_ratio: float = 0.1):
+                 head_lr: float = 1e-3, weight_decay: float = 0.01, warmup_ratio: float = 0.1,
+                 schedule: str = "linear"):
         super().__init__()
         self.method, self.task = method, task
         self.head = task.head(method.output_size)
         self.val_metric, self.test_metric = task.metric(), task.metric()
         self.lr, self.encoder_lr, self.head_lr = lr, encoder_lr, head_lr
-        self.weight_decay, self.warmup_ratio = weight_decay, warmup_ratio
+        self.weight_decay, self.warmup_ratio, self.schedule = weight_decay, warmup_ratio, schedule
         self.run_config: dict | None = None  # the resolved run config, set by ``train.assemble``
         # from_pretrained leaves encoders in eval mode, and Lightning keeps submodule modes: train
         # everything here (a frozen vision encoder stays in eval mode by itself).
@@ -63,9 +64,9 @@ class FusionModel(L.LightningModule):
         return loss
 
     def _evaluate(self, batch, metric, stage: str) -> list:
-        fused = self.method(batch)
-        self.log(f"{stage}/loss", self.head.loss(fused.states, batch), batch_size=len(batch["examples"]))
-        predictions = self.head.decode(fused.states, batch)
+        outputs = self.head(self.method(batch).states, batch)
+        self.log(f"{stage}/loss", self.head.loss_of(outputs, batch), batch_size=len(batch["examples"]))
+        predictions = self.head.decode_of(outputs, batch)
         self.task.score(metric, predictions, batch)
         return predictions
 
@@ -104,7 +105,8 @@ class FusionModel(L.LightningModule):
 
         Task heads (every ``TaskHead``, CRF included, PMEI's early classifiers too) share one rate
         across methods, so that a method whose own layers need a small rate (HVPNeT's prefix, MuSE)
-        does not also slow its heads: at HVPNeT's 1e-4 the joint head found no relation in 6 laptop epochs.
+        does not also slow its heads. ``head_lr=0`` keeps the heads at their initialisation: they join no
+        group (HVPNeT's reference trains no RE classifier).
         """
         no_decay = {id(p) for m in self.modules() if isinstance(m, (nn.LayerNorm, nn.BatchNorm2d, nn.Embedding))
                     for p in m.parameters(recurse=False)}
@@ -114,9 +116,9 @@ class FusionModel(L.LightningModule):
         rates = {"encoder": self.encoder_lr, "head": self.head_lr, "method": self.lr}
         groups = {}
         for param in self.parameters():
-            if not param.requires_grad:
-                continue
             role = "encoder" if id(param) in encoders else "head" if id(param) in heads else "method"
+            if not param.requires_grad or rates[role] == 0:
+                continue
             groups.setdefault((role, id(param) in no_decay), []).append(param)
         return [{"params": params, "lr": rates[role], "weight_decay": 0.0 if exempt else self.weight_decay}
                 for (role, exempt), params in groups.items()]
@@ -124,7 +126,9 @@ class FusionModel(L.LightningModule):
     def configure_optimizers(self):
         optimizer = torch.optim.AdamW(self.parameter_groups())
         total = self.trainer.estimated_stepping_batches
-        schedule = get_linear_schedule_with_warmup(optimizer, int(self.warmup_ratio * total), total)
+        warmup = int(self.warmup_ratio * total)
+        schedule = (get_linear_schedule_with_warmup(optimizer, warmup, total) if self.schedule == "linear"
+                    else get_constant_schedule_with_warmup(optimizer, warmup))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
 

@@ -9,8 +9,12 @@ authors' code:
 - ``reference_muse``: the last partial test batch dropped (``drop_last=True`` with the scripts' evaluation
   batch of 40: 17 of Twitter-2015's 3257 test sentences are never scored), and weighted F1 for MSA;
 - ``reference_pmei``: the best **test** score over epochs (its code has no validation loader);
-- ``reference_hvpnet``: the best validation epoch among those from the script's first evaluated epoch on
-  (its scripts start at epoch 3; the paper says after epoch 16), then that epoch's test score.
+- ``reference_hvpnet`` (mner, mre): the best validation epoch among those from the script's first evaluated
+  epoch on (its NER scripts start at epoch 3, its RE script at epoch 1; the paper says after epoch 16 and 8),
+  the later of equal epochs as its ``>=`` keeps, then that epoch's test score;
+- ``casrel_strings`` (joint): triples as CasRel's metric compares them (Wei et al., ACL 2020; the protocol
+  PMEI's "Evaluation Protocols" section follows): per sentence, the set of (subject text, relation, object
+  text) against the triples the data file lists (``string_f1``), where clean compares word positions.
 
 The last two need every epoch's test score: ``eval_protocol.test_every_epoch=true`` records them in
 ``results.json`` (``test_history``), apart from the clean selection, which never reads them.
@@ -26,7 +30,8 @@ from torchmetrics.functional.classification import multiclass_f1_score
 from fusionlab.bootstrap import score, sentence_counts
 
 MUSE_EVAL_BATCH = 40  # RecklessRonan/MuSE code/run_*.sh: --per_gpu_eval_batch_size 40, one GPU
-HVPNET_FIRST_EPOCH = 3  # zjunlp/HVPNeT run_twitter15.sh / run_twitter17.sh: --eval_begin_epoch 3 (1-based)
+# zjunlp/HVPNeT's scripts, --eval_begin_epoch (1-based): run_twitter15.sh / run_twitter17.sh 3, run_re.sh 1
+HVPNET_FIRST_EPOCH = {"mner": 3, "mre": 1}
 
 
 def dump_score(task: str, monitor: str, rows: list[dict]) -> float:
@@ -58,13 +63,19 @@ def selected_on_test(record: dict) -> float | None:
     return max((h["metrics"][record["monitor"]] for h in history), default=None)
 
 
-def first_epoch_selected(record: dict, first_epoch: int = HVPNET_FIRST_EPOCH) -> float | None:
-    """HVPNeT's reference: the best validation epoch from ``first_epoch`` (1-based) on, and its test score."""
+def first_epoch_selected(record: dict) -> float | None:
+    """HVPNeT's reference: the best validation epoch from its script's first evaluated epoch on (1-based; the
+    later of equal epochs, as its ``>=``), and that epoch's test score. None for a task it has no script for."""
+    first_epoch = HVPNET_FIRST_EPOCH.get(record["task"])
     tests = {h["epoch"]: h["metrics"][record["monitor"]] for h in record.get("test_history") or []}
-    candidates = [h for h in record.get("val_history", []) if h["epoch"] + 1 >= first_epoch and h["epoch"] in tests]
-    if not candidates:
+    candidates = [h for h in record.get("val_history", []) if h["epoch"] + 1 >= (first_epoch or 0)
+                  and h["epoch"] in tests]
+    if first_epoch is None or not candidates:
         return None
-    best = max(candidates, key=lambda h: h["metrics"][record["monitor"]])  # first of equals, as the clean run
+    best = candidates[0]
+    for candidate in candidates[1:]:
+        if candidate["metrics"][record["monitor"]] >= best["metrics"][record["monitor"]]:
+            best = candidate
     return tests[best["epoch"]]
 
 
@@ -83,4 +94,6 @@ def protocol_scores(record: dict, rows: list[dict] | None) -> dict[str, float]:
     for name, value in (("reference_pmei", selected_on_test(record)), ("reference_hvpnet", first_epoch_selected(record))):
         if value is not None:
             scores[name] = value
+    if task == "joint" and "string_f1" in record["metrics"]["test"]:
+        scores["casrel_strings"] = record["metrics"]["test"]["string_f1"]
     return scores

@@ -11,7 +11,8 @@ into ``out`` (default ``<dir>/report``):
   the difference with its paired bootstrap interval over test sentences), seed and failure counts, the
   evidence-group table (clean vs irrelevant image), the robustness table (``evaluation_*.json`` of
   ``fusionlab.evaluate``: images shuffled or removed, beside the clean score) and the efficiency
-  table (MuSE Table 5) and, for MASE runs, the modality allocation z after each EM round;
+  table (MuSE Table 5), for joint runs their triples scored by position and as CasRel's strings, and, for
+  MASE runs, the modality allocation z after each EM round;
 - ``results.csv`` (every test metric, mean and std), ``comparison.tex`` (booktabs);
 - ``bars.png``, ``groups.png``, when runs differ in ``data.sample_ratio`` ``low_resource.png``, and
   ``z_<fusion>_<dataset>_<task>.png`` (MASE's Figure 4, averaged over seeds).
@@ -72,6 +73,11 @@ class Cell:
     curves: dict[str, list[dict]] = field(default_factory=dict)  # fusionlab.evaluate corruption=<kind>, per run
 
     @property
+    def releases(self) -> list[str]:
+        """The releases of the benchmark its runs read (``data.release``; one, as rows never pool two)."""
+        return sorted({r.get("data", {}).get("release", "unknown") for r in self.runs})
+
+    @property
     def monitor(self) -> str:
         return self.runs[0]["monitor"] if self.runs else "f1"
 
@@ -114,8 +120,10 @@ def _column(record: dict) -> tuple[str, str, float]:
 
 def row_names(records: list[dict]) -> list[str]:
     """Each record's row: its fusion, plus every config key whose value differs between the runs of
-    that fusion on the same column (so runs of two sweeps over a hyperparameter are never pooled)."""
-    flat = [{k: v for k, v in _flatten(r.get("config", {})).items() if not _ignored(k)} for r in records]
+    that fusion on the same column (so runs of two sweeps over a hyperparameter are never pooled), the
+    release of the benchmark they read among them (``data.release``)."""
+    flat = [{**{k: v for k, v in _flatten(r.get("config", {})).items() if not _ignored(k)},
+             "data.release": r.get("data", {}).get("release", "unknown")} for r in records]
     by_setting: dict[tuple, list[int]] = defaultdict(list)
     for index, record in enumerate(records):
         by_setting[record["fusion"], _column(record)].append(index)
@@ -302,7 +310,9 @@ def markdown(cells: dict[tuple, Cell], tables: dict) -> str:
         for (f, c), (low, high) in sorted(intervals.items(), key=lambda kv: (kv[0][1], kv[0][0])):
             mean = mean_std(list(cells[f, c].scores().values()))[0]
             lines.append(f"| {f} | {_column_name(c)} | {100 * mean:.1f} | [{100 * low:.1f}, {100 * high:.1f}] |")
+    lines += release_table(cells)
     lines += protocol_table(cells)
+    lines += triple_table(cells)
     lines += robustness_markdown(robustness_rows(cells), _column_name)
     groups = sorted({g for cell in cells.values() for r in cell.runs for g in r["metrics"].get("test_groups", {})})
     if groups:
@@ -337,6 +347,15 @@ def markdown(cells: dict[tuple, Cell], tables: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def release_table(cells: dict[tuple, Cell]) -> list[str]:
+    """The release of the benchmark each cell's runs read (``fusionlab.data.releases``)."""
+    rows = [f"| {f} | {_column_name(c)} | {', '.join(cell.releases)} |"
+            for (f, c), cell in sorted(cells.items(), key=lambda kv: (kv[0][1], kv[0][0])) if cell.runs]
+    return ["", "## Data releases", "", "Which version of each benchmark the runs read, recognised by the split "
+            "files' SHA-256 (unknown: files of no known release; results.json holds their hashes).", "",
+            "| fusion | dataset/task | release |", "| --- | --- | --- |", *rows] if rows else []
+
+
 def protocol_table(cells: dict[tuple, Cell]) -> list[str]:
     """Each cell under every evaluation protocol its runs allow (``fusionlab.protocols``), mean over seeds,
     with the difference from the clean protocol. The clean column is what every other table reports."""
@@ -355,6 +374,28 @@ def protocol_table(cells: dict[tuple, Cell]) -> list[str]:
             texts.append(f"{100 * statistics.fmean(p[name] for p in runs):.2f} "
                          f"({100 * statistics.fmean(p[name] - p['clean'] for p in runs):+.2f})" if runs else "-")
         lines.append(f"| {f} | {_column_name(c)} | {100 * clean:.2f} | " + " | ".join(texts) + " |")
+    return lines
+
+
+def triple_table(cells: dict[tuple, Cell]) -> list[str]:
+    """Joint cells' test triples scored by word position (the main metric) and as CasRel's metric compares
+    strings: precision, recall and F1 each (mean ± std over seeds), with the gold test triples the tagger
+    cannot represent (``data.splits.test.triples_unrepresentable``: misses under both)."""
+    joint = [(key, cell) for key, cell in sorted(cells.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+             if key[1][1] == "joint" and cell.scores("string_f1")]
+    if not joint:
+        return []
+    metrics = [f"{way}_{score}" for way in ("exact", "string") for score in ("precision", "recall", "f1")]
+    lines = ["", "## Joint extraction: triples by position and as strings (test, %)", "",
+             "Position: both entities' word spans and the relation (the main metric). Strings: CasRel's metric "
+             "(Wei et al., ACL 2020), which PMEI follows: per sentence, the set of (subject text, relation, object "
+             "text) against the triples the data file lists.", "",
+             "| fusion | dataset/task | position P | position R | position F1 | string P | string R | string F1 | "
+             "gold triples the tagger cannot represent |", "|" + " --- |" * 9]
+    for (f, c), cell in joint:
+        lost = cell.runs[0].get("data", {}).get("splits", {}).get("test", {}).get("triples_unrepresentable", "-")
+        lines.append(f"| {f} | {_column_name(c)} | "
+                     + " | ".join(spread_text(list(cell.scores(m).values())) for m in metrics) + f" | {lost} |")
     return lines
 
 

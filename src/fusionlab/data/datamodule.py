@@ -31,8 +31,10 @@ from fusionlab.data.example import Example
 from fusionlab.data.feature_cache import FeatureCache
 from fusionlab.data.images import ImageStore, load_aux_mapping
 from fusionlab.data.labels import line_index, read_relations
+from fusionlab.data.releases import data_card
 from fusionlab.data.resumable import EpochSampler
 from fusionlab.data.synthetic import SyntheticBenchmark, SyntheticConfig
+from fusionlab.data.tagging import unrepresentable_triples
 from fusionlab.data.task import DataTask
 
 log = logging.getLogger(__name__)
@@ -44,12 +46,31 @@ warnings.filterwarnings("ignore", message="You're resuming from a checkpoint tha
                         category=PossibleUserWarning)
 SPLITS = ("train", "val", "test")
 IMAGE_MODES = ("none", "pixels", "features")
+AUX_KEYS = ("image", "line")  # what a dataset's crop mappings are keyed by (dataset.aux_key)
 TEST_IMAGES = ("clean", "shuffled", "removed")  # the robustness protocol
 
 
+def _for_instance(paths: list[Path]) -> str:
+    """`` (e.g. a.jpg, b.jpg)``: the first absent files a warning names (none where sentences have no image)."""
+    return f" (e.g. {', '.join(p.name for p in paths)})" if paths else ""
+
+
+def key_crops(examples: list[Example], aux_key: str) -> None:
+    """Set where each example's crops are listed. ``aux_key: line`` (HVPNeT's MNRE): the mappings list each
+    line's own crops (the release's visual grounding chose them for that line's sentence, and most images
+    carry several lines), so an example looks them up by its 0-based line in its split file, and a sentence
+    grouped from several lines (joint) by its first line. ``aux_key: image``: by the image's file name
+    (``crop_key`` stays None)."""
+    if aux_key not in AUX_KEYS:
+        raise ValueError(f"dataset.aux_key must be one of {AUX_KEYS}, not {aux_key!r}")
+    for example in examples:
+        example.crop_key = str(line_index(example)) if aux_key == "line" else None
+
+
 def perturb_images(examples: list[Example], how: str, seed: int) -> list[Example]:
-    """Robustness protocol: every test sentence gets another sentence's image (``shuffled``: a seeded
-    derangement) or none (``removed``: the missing-image policy applies); labels and groups stay."""
+    """Robustness protocol: every test sentence gets another sentence's image, with that sentence's crops
+    (``shuffled``: a seeded derangement), or none (``removed``: the missing-image policy applies, to the
+    crops too); labels and groups stay."""
     if how not in TEST_IMAGES:
         raise ValueError(f"test_images must be one of {TEST_IMAGES}, not {how!r}")
     if how == "removed":
@@ -58,8 +79,8 @@ def perturb_images(examples: list[Example], how: str, seed: int) -> list[Example
         return examples
     order = list(range(len(examples)))
     random.Random(seed).shuffle(order)  # image of order[i] goes to order[i + 1]: nobody keeps their own
-    images = {order[(i + 1) % len(order)]: examples[j].image for i, j in enumerate(order)}
-    return [replace(e, image=images[k]) for k, e in enumerate(examples)]
+    donors = {order[(i + 1) % len(order)]: examples[j] for i, j in enumerate(order)}
+    return [replace(e, image=donors[k].image, crop_key=donors[k].crop_key) for k, e in enumerate(examples)]
 
 
 class MultimodalDataset(Dataset):
@@ -103,7 +124,7 @@ class MultimodalDataset(Dataset):
         if self.target_pixels:
             item["image_target"], _ = self.store.load(self.store.image_path(example.image), self.target_pixels)
         if self.load_aux:
-            paths = self.store.aux_paths(example.image)
+            paths = self.store.aux_paths(example.image, example.crop_key)
             crops = [self._visual(p) for p in paths] + [self._visual(None)] * (self.store.max_aux - len(paths))
             item["aux"], item["aux_mask"] = [c for c, _ in crops], [ok for _, ok in crops]
         if get_worker_info() is not None:
@@ -207,7 +228,7 @@ class FusionDataModule(L.LightningDataModule):
     def _read(self) -> dict[str, list[Example]]:
         spec = self.source["tasks"][self.task.name]
         reader = spec["reader"]  # a reader object (Hydra instantiates it from the dataset config)
-        examples = {}
+        examples, files = {}, {}
         for split in SPLITS:
             path = Path(spec["splits"][split])
             if not path.exists():
@@ -217,7 +238,7 @@ class FusionDataModule(L.LightningDataModule):
                 raise FileNotFoundError(f"{self.source['name']} {split} split: {path} does not exist (data_root "
                                         f"is FUSIONLAB_DATA{hint}; see docs/guide.md, 'Bring real data')")
             result = reader(path)
-            examples[split] = result.examples
+            examples[split], files[split] = result.examples, path
             if result.dropped:
                 log.warning("%s: dropped %s", path, dict(result.dropped))
                 self.stats.setdefault("dropped", {})[split] = dict(result.dropped)
@@ -225,6 +246,7 @@ class FusionDataModule(L.LightningDataModule):
                 raise ValueError(f"{self.source['name']} {split} split: {path} holds no examples"
                                  + (f" (every record was dropped: {dict(result.dropped)})" if result.dropped else
                                     " (an empty file or an empty list)"))
+        self.stats.update(data_card(self.source["name"], files, self.cache_dir))  # data.release, data.files
         return examples
 
     def _attach_groups(self, examples: dict[str, list[Example]]) -> None:
@@ -251,6 +273,7 @@ class FusionDataModule(L.LightningDataModule):
         if self.source.get("synthetic"):
             self._synthetic()
         examples = self._read()
+        key_crops([e for split in SPLITS for e in examples[split]], self.source.get("aux_key", "image"))
         self._attach_groups(examples)
         examples["train"] = self._subsample(examples["train"])
         examples["test"] = perturb_images(examples["test"], self.test_images, self.seed)
@@ -269,7 +292,8 @@ class FusionDataModule(L.LightningDataModule):
             for split in SPLITS:
                 store = self.stores[split]
                 paths = [p for e in examples[split]
-                         for p in [store.image_path(e.image), *(store.aux_paths(e.image) if self.load_aux else [])] if p]
+                         for p in [store.image_path(e.image),
+                                   *(store.aux_paths(e.image, e.crop_key) if self.load_aux else [])] if p]
                 computed, images = computed + cache.fill(paths, self.vision, store), images + len(set(paths))
             self.stats["feature_cache"] = {"computed": computed, "images": images}
             with torch.no_grad():
@@ -282,16 +306,26 @@ class FusionDataModule(L.LightningDataModule):
             dataset = MultimodalDataset(examples[split], self.task, self.tokenizer, self.max_length, store,
                                         self.image_mode, self.load_aux, cache, template, self.target_pixels)
             self.splits[split] = dataset
-            counts = store.audit([e.image for e in examples[split]], self.load_aux) if self.image_mode != "none" else {}
+            counts = store.audit([e.image for e in examples[split]], self.load_aux,
+                                 [e.crop_key for e in examples[split]]) if self.image_mode != "none" else {}
             self.stats.setdefault("splits", {})[split] = {"examples": len(dataset), "truncated": dataset.truncated,
                                                           "targets_cut": dataset.targets_cut, **counts}
+            if self.task.name == "joint":  # gold triples the tagger cannot output: in the gold, scored as misses
+                self.stats["splits"][split]["triples_unrepresentable"] = sum(map(unrepresentable_triples,
+                                                                                 examples[split]))
             if dataset.targets_cut:
                 log.warning("%s %s: in %d of %d sentences, max_length=%d cut off what the %s head reads (entity "
                             "markers are then read at [CLS]); raise data.max_length", self.source["name"], split,
                             dataset.targets_cut, len(dataset), self.max_length, self.task.name)
             if counts.get("missing_images"):
-                log.warning("%s %s: %d of %d images missing in %s; they are masked (missing-image policy)",
-                            self.source["name"], split, counts["missing_images"], len(dataset), store.image_dir)
+                log.warning("%s %s: %d of %d images missing in %s%s; they are masked (missing-image policy)",
+                            self.source["name"], split, counts["missing_images"], len(dataset), store.image_dir,
+                            _for_instance(store.absent["images"]))
+            if counts.get("missing_aux"):
+                named = len(dataset) * self.max_aux - counts["aux_slots_empty"]
+                log.warning("%s %s: %d of the %d crops the mapping names are missing in %s%s; their slots are "
+                            "masked (missing-image policy)", self.source["name"], split, counts["missing_aux"],
+                            named, store.aux_dir, _for_instance(store.absent["aux"]))
         self._flag_absent_modalities()
 
     def _per_split(self, key: str, split: str):
@@ -301,9 +335,9 @@ class FusionDataModule(L.LightningDataModule):
         return value.get(split) if isinstance(value, Mapping) else value
 
     def _store(self, split: str, examples: list[Example]) -> ImageStore:
-        """Where ``split``'s images and crops lie. Crop mappings are keyed by image file name, or (``aux_key:
-        line``, HVPNeT's MNRE) by the example's 0-based line in its split file. A missing mapping file is the
-        missing-image policy's case: its crop slots stay empty, and it is counted and warned once."""
+        """Where ``split``'s images and crops lie; the crop mapping as released (keyed by image file name, or by
+        line: ``key_crops``). A missing mapping file is the missing-image policy's case: its crop slots stay
+        empty, and it is counted and warned once; so is a mapping that lists none of the split's keys."""
         mapping = {}
         path = self._per_split("aux_mapping", split) if self.load_aux else None
         if path and not Path(path).is_file():
@@ -312,8 +346,11 @@ class FusionDataModule(L.LightningDataModule):
                         self.source["name"], split, path)
         elif path:
             mapping = load_aux_mapping(path)
-            if self.source.get("aux_key", "image") == "line":
-                mapping = {e.image: mapping.get(str(line_index(e)), []) for e in examples}
+            keys = [e.image if e.crop_key is None else e.crop_key for e in examples]
+            if mapping and not any(k in mapping for k in keys):
+                log.warning("%s %s: crop mapping %s lists none of the split's keys (dataset.aux_key=%s, e.g. %r; the "
+                            "mapping's keys look like %r): every crop slot is empty", self.source["name"], split,
+                            path, self.source.get("aux_key", "image"), keys[0], next(iter(mapping)))
         kind, level = self.corruption["kind"], self.corruption["level"]
         corruption = ImageCorruption(kind, level, self.seed) if split == "test" and kind in IMAGE_KINDS else None
         return ImageStore(self._per_split("image_dir", split), self._per_split("aux_image_dir", split), mapping,

@@ -33,6 +33,9 @@ class Example:
     extraction (every triple), ``entities`` for joint extraction, ``label`` for
     sentence classification. ``source`` is ``file:line`` for error messages and dumps;
     ``group`` names an evaluation subset the test metrics are also reported for.
+    ``triples`` are joint extraction's gold (subject, relation, object) strings as the data file
+    lists them (CasRel JSON), ``unplaced`` those of them whose subject or object the words do not
+    hold: they have no relation, and are scored as misses.
     """
 
     words: list[str]
@@ -43,3 +46,9 @@ class Example:
     label: str | None = None
     source: str = ""
     group: str = ""  # an optional evaluation subset (e.g. the synthetic benchmark's irrelevant-image samples)
+    # Where the dataset's crop mapping lists this sentence's object crops when it is keyed per sentence rather
+    # than by image file name (HVPNeT's MNRE mappings: the line's 0-based index). It belongs to the image: the
+    # robustness protocol moves it with the image.
+    crop_key: str | None = None
+    triples: list[tuple[str, str, str]] = field(default_factory=list)
+    unplaced: list[tuple[str, str, str]] = field(default_factory=list)

@@ -1,4 +1,5 @@
-"""On-disk cache of a frozen vision encoder's features, one file per image.
+"""On-disk cache of a frozen vision encoder's features, one file per image or crop file (so the crops of MNRE
+lines that share an image, each line's own files, never mix).
 
 The key hashes the encoder's identity, the store's transform (a test-time corruption included) and the
 image file (absolute path, size, modification time), so changing any of them misses the cache and

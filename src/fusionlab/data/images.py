@@ -3,7 +3,8 @@
 Missing-image policy: an image or crop that is absent or unreadable (empty, truncated, not
 an image, a decompression bomb) becomes an all-zero tensor with its mask entry False, so
 fusion methods ignore it; with cached features it gets all-zero features. Absent files are
-counted per split when the datamodule sets up (``ImageStore.audit``). Unreadable files are
+counted per split when the datamodule sets up (``ImageStore.audit``, which keeps the first few
+absent paths for the warning). Unreadable files are
 kept in ``ImageStore.unreadable`` (path -> reason): each is counted and warned about (with
 its path) once, the first time it fails, and not read again. The audit already opens every
 header, and filling the feature cache decodes every image, in the main process; a file that
@@ -33,6 +34,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 # (PIL's "broken PNG file") and DecompressionBombError (over 2 * Image.MAX_IMAGE_PIXELS).
 UNREADABLE = (OSError, SyntaxError, Image.DecompressionBombError)
 T = TypeVar("T")
+ABSENT_SHOWN = 3  # absent paths a split's warning names
 
 
 def build_transform(size: int = 224, mean=IMAGENET_MEAN, std=IMAGENET_STD, corruption=None) -> v2.Compose:
@@ -56,8 +58,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
 
 def load_aux_mapping(path: str | Path) -> dict[str, list[str]]:
-    """HVPNeT's ``{key: [crop files]}`` mapping (key: image file name, or MNRE's line index) from a .pth or a
-    .json file; keys are returned as strings."""
+    """HVPNeT's ``{key: [crop files]}`` mapping (key: image file name, or MNRE's 0-based line index) from a .pth
+    or a .json file; keys are returned as strings."""
     path = Path(path)
     mapping = torch.load(path, weights_only=True) if path.suffix == ".pth" else json.loads(path.read_text())
     if not isinstance(mapping, dict):
@@ -79,6 +81,7 @@ class ImageStore:
         self.transform = build_transform(size, corruption=corruption)
         # path -> why: the missing-image policy's count (one dict shared by the stores of a dataset's splits)
         self.unreadable: dict[str, str] = {} if unreadable is None else unreadable
+        self.absent: dict[str, list[Path]] = {"images": [], "aux": []}  # the first absent paths ``audit`` met
 
     @property
     def transform_id(self) -> str:
@@ -87,30 +90,41 @@ class ImageStore:
     def image_path(self, image: str | None) -> Path | None:
         return self.image_dir / image if (image and self.image_dir) else None
 
-    def aux_paths(self, image: str | None) -> list[Path]:
+    def aux_paths(self, image: str | None, key: str | None = None) -> list[Path]:
+        """The first ``max_aux`` crops of ``image`` that the mapping lists under ``key`` (a sentence's own key
+        where the mapping is per sentence, as HVPNeT's MNRE), or else under the image's file name."""
         if not image or self.aux_dir is None:
             return []
-        return [self.aux_dir / crop for crop in self.aux_mapping.get(image, [])[: self.max_aux]]
+        return [self.aux_dir / crop for crop in self.aux_mapping.get(image if key is None else key, [])[: self.max_aux]]
 
-    def audit(self, images: list[str | None], with_aux: bool) -> dict[str, int]:
-        """Count absent global images (and crops, when loaded) of one split, and open the headers
-        of the present ones: a file that cannot be opened goes to ``unreadable``."""
-        counts = {"missing_images": 0}
+    def audit(self, images: list[str | None], with_aux: bool, keys: list[str | None] | None = None) -> dict[str, int]:
+        """Count absent global images (and crops, when loaded: ``keys`` are the sentences' crop keys) of one
+        split, and open the headers of the present ones: a file that cannot be opened goes to ``unreadable``."""
+        counts, self.absent = {"missing_images": 0}, {"images": [], "aux": []}
         if with_aux:
             counts.update(missing_aux=0, aux_slots_empty=0)
-        for image in images:
+        for image, key in zip(images, keys or [None] * len(images)):
             path = self.image_path(image)
             files = [path] if path is not None and path.is_file() else []
             counts["missing_images"] += not files
+            if not files and path is not None:
+                self._note_absent("images", [path])
             if with_aux:
-                crops = self.aux_paths(image)
+                crops = self.aux_paths(image, key)
                 present = [p for p in crops if p.is_file()]
                 counts["missing_aux"] += len(crops) - len(present)
                 counts["aux_slots_empty"] += self.max_aux - len(crops)
+                self._note_absent("aux", [p for p in crops if p not in present])
                 files += present
             for file in files:
                 self._read(file, lambda _: True)
         return counts
+
+    def _note_absent(self, kind: str, paths: list[Path]) -> None:
+        shown = self.absent[kind]
+        for path in paths:
+            if len(shown) < ABSENT_SHOWN and path not in shown:
+                shown.append(path)
 
     def mark_unreadable(self, path: Path, reason: str) -> None:
         """Record ``path`` under the missing-image policy; warn with its path the first time only."""

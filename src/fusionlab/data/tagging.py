@@ -7,7 +7,7 @@ chunk, a change of type closes one, and ``E``/``S`` close theirs.
 
 from __future__ import annotations
 
-from fusionlab.data.example import Span
+from fusionlab.data.example import Example, Span
 
 _IN_CHUNK = frozenset("BIES")
 
@@ -43,10 +43,24 @@ def spans_from_tags(tags: list[str]) -> list[Span]:
     return spans
 
 
-def tags_from_spans(spans: list[Span], length: int, scheme: str = "BIO") -> list[str]:
-    """Tags for ``length`` words; spans must not overlap."""
-    tags = ["O"] * length
+def overlap(a: Span, b: Span) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+def taggable(spans: list[Span]) -> list[Span]:
+    """The spans one tag sequence holds: each in turn, unless it overlaps a span already kept."""
+    kept: list[Span] = []
     for span in spans:
+        if not any(overlap(span, other) for other in kept):
+            kept.append(span)
+    return kept
+
+
+def tags_from_spans(spans: list[Span], length: int, scheme: str = "BIO") -> list[str]:
+    """Tags for ``length`` words: the ``taggable`` spans (one overlapping an earlier span is left out, never
+    written over another)."""
+    tags = ["O"] * length
+    for span in taggable(spans):
         width = span.end - span.start
         if scheme == "BIOES" and width == 1:
             tags[span.start] = f"S-{span.label}"
@@ -62,3 +76,12 @@ def tags_from_spans(spans: list[Span], length: int, scheme: str = "BIO") -> list
 def tag_vocabulary(types: list[str], scheme: str) -> list[str]:
     prefixes = "BI" if scheme == "BIO" else "BIES"
     return ["O"] + [f"{p}-{t}" for t in sorted(types) for p in prefixes]
+
+
+def unrepresentable_triples(example: Example) -> int:
+    """Gold triples a BIOES tagger with one relation cell per (head's last word, tail's last word) cannot
+    output: those whose subject or object the words do not hold, and those with an entity left out of the
+    tags for overlapping another (``taggable``)."""
+    tagged = set(taggable(example.entities))
+    lost = {r for r in example.relations if r.head not in tagged or r.tail not in tagged}
+    return len(set(example.unplaced)) + len(lost)

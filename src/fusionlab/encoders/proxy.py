@@ -1,4 +1,4 @@
-"""Modality proxies (MASE, seed 004, Sec. 3.1): the input text encoded by the text tower of a
+"""Modality proxies (MASE, anonymous ACM MM 2024 submission, Sec. 3.1): the input text encoded by the text tower of a
 multimodal contrastive model, whose embedding space is aligned with another modality's.
 
 ``clip`` is OpenAI's CLIP ViT-B/32 text tower (its image-aligned embedding is MASE's image

@@ -17,8 +17,7 @@ from fusionlab.fusion.pooled_image import PooledImage
 
 
 class Concat(FusionMethod):
-    def __init__(self, task, text_encoder, vision_encoder, image_dim: int = 128, dropout: float = 0.1,
-                 stages: str = "all"):
+    def __init__(self, task, text_encoder, vision_encoder, *, image_dim: int, dropout: float, stages: str):
         super().__init__(task, text_encoder, vision_encoder)
         hidden = text_encoder.hidden_size
         self.image = nn.Sequential(PooledImage(vision_encoder.stage_channels, image_dim, stages), nn.Tanh())

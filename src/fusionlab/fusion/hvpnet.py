@@ -1,4 +1,4 @@
-"""HVPNeT: hierarchical visual prefix fusion (Chen et al., NAACL 2022; seeds/000).
+"""HVPNeT: hierarchical visual prefix fusion (Chen et al., Findings of NAACL 2022).
 
 Per image x in [I; o_1..o_m] (the global image and up to m object crops):
 
@@ -66,8 +66,8 @@ class GateMean(Metric):
 
 
 class HVPNeT(FusionMethod):
-    def __init__(self, task, text_encoder, vision_encoder, routing: str = "gate", global_image: bool = True,
-                 mapping_dim: int = 800, layer_projection: bool = False, prefix_heads: str = "all"):
+    def __init__(self, task, text_encoder, vision_encoder, *, routing: str, global_image: bool, mapping_dim: int,
+                 layer_projection: bool, prefix_heads: str):
         super().__init__(task, text_encoder, vision_encoder)
         config = text_encoder.model.config
         self.routing, self.global_image, self.prefix_heads = routing, global_image, prefix_heads

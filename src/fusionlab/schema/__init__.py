@@ -7,8 +7,8 @@ config is composed, and the message lists the values that fit. Each config also 
 method serves and needs (``FusionConfig.declaration``), read by fusionlab.config_checks.
 """
 
-from fusionlab.schema.registry import OPTIONS, register
+from fusionlab.schema.registry import OPTIONS, option_values, register
 
 register()
 
-__all__ = ["OPTIONS"]
+__all__ = ["OPTIONS", "option_values"]

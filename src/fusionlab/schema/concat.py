@@ -10,9 +10,11 @@ from fusionlab.schema.pooled_image import ImageStages
 
 @dataclass
 class ConcatOptions:
+    """Every default lives here; conf/fusion/concat.yaml holds only deliberate changes, each with its reason."""
+
     image_dim: int = 128
     dropout: float = 0.1
-    stages: ImageStages = ImageStages.all
+    stages: ImageStages = ImageStages.all  # all = every backbone stage pooled (the visual information HVPNeT reads)
 
 
 @dataclass

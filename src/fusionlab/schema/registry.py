@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
 
 from fusionlab.schema.concat import ConcatConfig, ConcatOptions
 from fusionlab.schema.fusion import FusionConfig
@@ -25,3 +26,10 @@ def register() -> None:
     store = ConfigStore.instance()
     for method, config in CONFIGS.items():
         store.store(group=SCHEMA_GROUP, name=method, node=config)
+
+
+def option_values(method: str, options: dict | None = None) -> dict:
+    """The keyword arguments that build ``method``: its schema's defaults (their one home) with ``options``
+    merged on and checked against the schema, as plain values."""
+    merged = OmegaConf.merge(OmegaConf.structured(OPTIONS[method]), options or {})
+    return OmegaConf.to_container(merged, enum_to_str=True)

@@ -10,17 +10,38 @@ from torch.nn import functional as F
 
 
 class TaskHead(nn.Module, ABC):
-    @abstractmethod
-    def loss(self, states: torch.Tensor, batch: dict) -> torch.Tensor: ...
+    """A head's forward pass gives its raw outputs (logits, emissions); the loss, the decoded predictions
+    and the evidence are read from them, so that one pass can give both the loss and the evidence."""
 
     @abstractmethod
-    def decode(self, states: torch.Tensor, batch: dict) -> list: ...
+    def forward(self, states: torch.Tensor, batch: dict): ...
 
     @abstractmethod
-    def evidence(self, states: torch.Tensor, batch: dict) -> dict[str, torch.Tensor]:
-        """The head's predicted distributions, one [B, n, k] tensor per output (``Task.outputs``),
+    def loss_of(self, outputs, batch: dict) -> torch.Tensor: ...
+
+    @abstractmethod
+    def decode_of(self, outputs, batch: dict) -> list: ...
+
+    @abstractmethod
+    def evidence_of(self, outputs, batch: dict, length: int) -> dict[str, torch.Tensor]:
+        """The head's predicted distributions, one [B, length, k] tensor per output (``Task.outputs``),
         at every token position: a word's prediction sits at its first sub-token (zeros elsewhere);
         a sentence-level prediction is repeated at every position. PMEI's early predictions y'."""
+
+    def loss(self, states, batch: dict) -> torch.Tensor:
+        return self.loss_of(self(states, batch), batch)
+
+    def decode(self, states, batch: dict) -> list:
+        return self.decode_of(self(states, batch), batch)
+
+    def evidence(self, states, batch: dict) -> dict[str, torch.Tensor]:
+        return self.evidence_of(self(states, batch), batch, token_count(states))
+
+    def loss_and_evidence(self, states, batch: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The loss and the evidence of one forward pass (one dropout mask): PMEI's L' supervises the very
+        y' its maps read (Eq. 10-11, 15)."""
+        outputs = self(states, batch)
+        return self.loss_of(outputs, batch), self.evidence_of(outputs, batch, token_count(states))
 
 
 class SingleLabelHead(TaskHead):
@@ -40,17 +61,22 @@ class SingleLabelHead(TaskHead):
     def features(self, states: torch.Tensor, batch: dict) -> torch.Tensor:
         """The sentence's vector [B, features_size] read from the fused states."""
 
-    def logits(self, states, batch):
-        return self.classify(self.dropout(self.features(states, batch)))
+    def forward(self, states, batch):
+        return self.classify(self.dropout(self.features(states, batch)))  # logits [B, labels]
 
-    def loss(self, states, batch):
-        return F.cross_entropy(self.logits(states, batch), batch[self.output])
+    def loss_of(self, logits, batch):
+        return F.cross_entropy(logits, batch[self.output])
 
-    def decode(self, states, batch):
-        return self.logits(states, batch).argmax(-1).tolist()
+    def decode_of(self, logits, batch):
+        return logits.argmax(-1).tolist()
 
-    def evidence(self, states, batch):
-        return {self.output: repeat_sentence(self.logits(states, batch).softmax(-1), states.size(1))}
+    def evidence_of(self, logits, batch, length):
+        return {self.output: repeat_sentence(logits.softmax(-1), length)}
+
+
+def token_count(states) -> int:
+    """The token positions of fused states [B, n, D] (or of the first of a task-specific pair)."""
+    return (states[0] if isinstance(states, tuple) else states).size(1)
 
 
 def word_states(states: torch.Tensor, word_index: torch.Tensor) -> torch.Tensor:

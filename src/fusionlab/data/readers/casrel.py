@@ -1,74 +1,112 @@
 """CasRel-style JSON (NYT, WebNLG, the synthetic joint files).
 
-A JSON array, or one JSON object per line, of ``{"text": ..., "triple_list": [[subject,
-relation, object], ...]}`` with an optional ``img_id``. Words are the whitespace tokens
-of ``text``; each entity is located as its first occurrence in them. A triple whose
-entity cannot be found is dropped and counted (``triple_entity_not_found``).
+A JSON array, or one JSON object per line, of ``{"text": ..., "triple_list": [[subject, relation, object], ...]}``
+with an optional ``img_id``. Words are the whitespace tokens of ``text``. The listed triples are kept as they
+are (``Example.triples``: what CasRel's metric compares); each is also placed on the words for the tagger:
+
+- every entity string gets occurrences that overlap no other entity's where the text allows it (the first
+  such, in the order the strings are listed), so one BIOES sequence holds them all;
+- a triple whose subject and object are the same string gets two distinct occurrences (head the earlier)
+  where the text has two, else one span as both head and tail (a head = tail cell);
+- where no choice avoids an overlap, the fewest triples lose an entity: its relation keeps the entity's
+  first occurrence, and the tagger cannot output it (``fusionlab.data.tagging.unrepresentable_triples``);
+- a triple whose subject or object the words do not hold is ``unplaced``: no relation, a miss when scored.
 """
 
 from __future__ import annotations
 
-import json
-from collections import Counter
+from itertools import combinations
 from pathlib import Path
 
 from fusionlab.data.errors import DataFormatError
 from fusionlab.data.example import Example, Relation, Span
+from fusionlab.data.readers.json_records import json_records
 from fusionlab.data.readers.result import ReadResult
-from fusionlab.data.readers.text import numbered_lines, read_text
+from fusionlab.data.tagging import overlap
 
 _EXPECTED = 'an object {"text": str, "triple_list": [[subject, relation, object], ...]}'
+Triple = tuple[str, str, str]
 
 
-def _locate(words: list[str], phrase: str) -> Span | None:
+def _occurrences(words: list[str], phrase: str) -> list[Span]:
     target = phrase.split()
-    for start in range(len(words) - len(target) + 1):
-        if words[start:start + len(target)] == target:
-            return Span(start, start + len(target))
-    return None
+    if not target:
+        return []
+    return [Span(start, start + len(target)) for start in range(len(words) - len(target) + 1)
+            if words[start:start + len(target)] == target]
 
 
-def _records(path: Path):
-    """Yield (line number, record) from a JSON array file or a JSON-lines file."""
-    text = read_text(path)
-    if text.lstrip().startswith("["):
-        try:
-            records = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise DataFormatError(path, error.lineno, "a JSON array of objects", error.msg) from None
-        # json gives no line per element; count the opening lines of the objects instead.
-        starts = [n for n, line in numbered_lines(text) if line.lstrip().startswith("{")]
-        numbers = starts if len(starts) == len(records) else [1] * len(records)
-        yield from zip(numbers, records)
-        return
-    for number, line in numbered_lines(text):
-        if line.strip():
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError:
-                raise DataFormatError(path, number, _EXPECTED, line) from None
+def _choices(found: list[Span], twice: bool) -> list[tuple[Span, ...]]:
+    """An entity string's options, preferred first: two apart occurrences (``twice``: it is both subject and
+    object of one triple), one occurrence, none."""
+    pairs = [pair for pair in combinations(found, 2) if not overlap(*pair)] if twice else []
+    return [*pairs, *((span,) for span in found), ()]
+
+
+def _place(names: list[str], found: dict[str, list[Span]], triples: list[Triple]) -> dict[str, tuple[Span, ...]]:
+    """The occurrences each entity string is tagged at: no two overlap, as many triples as possible keep both
+    entities, and among those the first found in preference order (a depth-first search with a bound)."""
+    options = {name: _choices(found[name], any(s == o == name for s, _, o in triples)) for name in names}
+    best: tuple[int, dict] = (-1, {})
+
+    def kept(chosen: dict, open_names: set) -> int:
+        return sum(bool(chosen.get(s) or s in open_names) and bool(chosen.get(o) or o in open_names)
+                   for s, _, o in triples)
+
+    def search(index: int, chosen: dict, taken: list[Span]) -> bool:
+        nonlocal best
+        if kept(chosen, set(names[index:])) <= best[0]:
+            return False
+        if index == len(names):
+            best = (kept(chosen, set()), dict(chosen))
+            return best[0] == len(triples)  # every triple kept: nothing can do better
+        name = names[index]
+        for option in options[name]:
+            if any(overlap(span, other) for span in option for other in taken):
+                continue
+            chosen[name] = option
+            if search(index + 1, chosen, taken + list(option)):
+                return True
+        del chosen[name]
+        return False
+
+    search(0, {}, [])
+    return best[1]
+
+
+def _names(triples: list[Triple]) -> list[str]:
+    """The subjects and objects, each once, in the order they are listed."""
+    return list(dict.fromkeys(name for s, _, o in triples for name in (s, o)))
+
+
+def _example(words: list[str], listed: list[Triple], **fields) -> Example:
+    distinct = list(dict.fromkeys(listed))
+    found = {name: _occurrences(words, name) for name in _names(distinct)}
+    placeable = [t for t in distinct if found[t[0]] and found[t[2]]]
+    tagged = _place(_names(placeable), found, placeable)
+
+    def spans(name: str) -> tuple[Span, ...]:
+        return tagged.get(name) or found[name][:1]
+
+    relations = [Relation(spans(s)[0], spans(o)[-1] if s == o else spans(o)[0], r) for s, r, o in placeable]
+    return Example(words, entities=sorted({span for option in tagged.values() for span in option},
+                                          key=lambda span: span.start),
+                   relations=relations, triples=listed, unplaced=[t for t in distinct if t not in placeable], **fields)
 
 
 class CasrelReader:
     def __call__(self, path: str | Path) -> ReadResult:
         path = Path(path)
-        examples, dropped = [], Counter()
-        for number, record in _records(path):
+        examples = []
+        for number, record in json_records(path, _EXPECTED):
             if not isinstance(record, dict) or not isinstance(record.get("text"), str) \
                     or not isinstance(record.get("triple_list"), list):
                 raise DataFormatError(path, number, _EXPECTED, str(record))
-            words = record["text"].split()
-            entities: dict[Span, None] = {}
-            relations = []
+            listed = []
             for triple in record["triple_list"]:
                 if not (isinstance(triple, (list, tuple)) and len(triple) == 3):
                     raise DataFormatError(path, number, "triples as [subject, relation, object]", str(triple))
-                head, tail = _locate(words, str(triple[0])), _locate(words, str(triple[2]))
-                if head is None or tail is None:
-                    dropped["triple_entity_not_found"] += 1
-                    continue
-                entities.update({head: None, tail: None})
-                relations.append(Relation(head, tail, str(triple[1])))
-            examples.append(Example(words, image=record.get("img_id"), entities=list(entities),
-                                    relations=relations, source=f"{path}:{number}"))
-        return ReadResult(examples, dropped)
+                listed.append((str(triple[0]), str(triple[1]), str(triple[2])))
+            examples.append(_example(record["text"].split(), listed, image=record.get("img_id"),
+                                     source=f"{path}:{number}"))
+        return ReadResult(examples)

@@ -1,4 +1,4 @@
-"""MASE (seed 004): self-balanced EM over modality features and proxies, with the MSSG."""
+"""MASE (anonymous ACM MM 2024 submission): self-balanced EM over modality features and proxies, with the MSSG."""
 
 from fusionlab.fusion.mase.model import MASE
 

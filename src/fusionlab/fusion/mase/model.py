@@ -1,4 +1,4 @@
-"""MASE: self-balanced EM over modality features and proxies (seed 004), for extraction tasks.
+"""MASE: self-balanced EM over modality features and proxies (anonymous ACM MM 2024 submission), for extraction tasks.
 
 Modalities (``modalities``, text first): ``text`` (the PLM's token states h^T), ``image`` (the
 real image: the pooled stage pyramid projected to the text width) and ``proxy`` (the input
@@ -59,11 +59,10 @@ from fusionlab.tasks.head import word_states
 
 
 class MASE(FusionMethod):
-    def __init__(self, task, text_encoder, vision_encoder=None, proxy_encoder=None,
-                 modalities: tuple[str, ...] = ("text", "image"), combine: str = "weighted", balance: bool = True,
-                 entity: bool = True, em_iterations: int = 10, estimation_samples: int | None = 1000,
-                 alpha: float = 0.1, temperature: float = 0.1, heads: int = 4, graph_builder_kind: str = "auto",
-                 max_entities: int = 12, image_stages: str = "all", dropout: float = 0.1):
+    def __init__(self, task, text_encoder, vision_encoder=None, proxy_encoder=None, *, modalities: list[str],
+                 combine: str, balance: bool, entity: bool, em_iterations: int, estimation_samples: int | None,
+                 alpha: float, temperature: float, heads: int, graph_builder_kind: str, max_entities: int,
+                 image_stages: str, dropout: float):
         super().__init__(task, text_encoder, vision_encoder)
         self.modalities, self.combine = list(modalities), combine
         self.balance, self.entity = balance and combine == "weighted", entity and combine == "weighted"

@@ -1,4 +1,4 @@
-"""MuSE (seeds/003): the method and its parts, one file each."""
+"""MuSE (Zhu et al., ACL 2023): the method and its parts, one file each."""
 
 from fusionlab.fusion.muse.model import MuSE
 

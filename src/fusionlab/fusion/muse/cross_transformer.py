@@ -1,4 +1,4 @@
-"""MuSE's CrossTransformer (Zhu et al., 2023; seeds/003, Sec. 3.2, Eq. 7-13).
+"""MuSE's CrossTransformer (Zhu et al., ACL 2023, Sec. 3.2, Eq. 7-13).
 
 One stack of post-norm Transformer encoder layers, **shared** by the text and the image
 stream (Eq. 8-9: each stream starts with its own learned cls, Kaiming-initialised). Layers

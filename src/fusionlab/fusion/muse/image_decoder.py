@@ -97,8 +97,7 @@ class GatedResnet(nn.Module):
 class ConditionalPixelCNN(nn.Module):
     """p(image | condition) over [B, 3, S, S] pixels in [-1, 1]; S divisible by 4."""
 
-    def __init__(self, condition_dim: int, filters: int = 32, blocks: int = 2, components: int = 5,
-                 dropout: float = 0.5):
+    def __init__(self, condition_dim: int, filters: int, blocks: int, components: int, dropout: float):
         super().__init__()
         def levels(conv: type, skips: int, sizes: tuple[int, ...]) -> nn.ModuleList:
             return nn.ModuleList(nn.ModuleList(GatedResnet(filters, conv, condition_dim, skips, dropout)

@@ -1,4 +1,4 @@
-"""MuSE: exchanging-based multimodal fusion with Transformer (Zhu et al., ACL 2023; seeds/003).
+"""MuSE: exchanging-based multimodal fusion with Transformer (Zhu et al., ACL 2023).
 
 - Eq. 1-2: T_e = TextEncoder(T) [B, n, d]; I_e = Linear(ImageEncoder(I)): the backbone's last
   map adaptive-pooled to 8 x 8 (the vision encoder's ``grid``), 64 tokens projected to d.
@@ -18,14 +18,16 @@
   ``calculate_multi_loss``, L_task / s + alpha L_it / s + beta (sum over the batch of the NLL) / 32^2
   with s = ``max_seq_length``; a per-sentence task loss (msa, mre) is not divided, since the
   reference multiplies its MSA cross-entropy by s first; a loss summed over words (mner's CRF,
-  joint) is, unless alpha = beta = 0 (MuSE-only-L_task: the reference's main_ct.py trains on the
+  joint) is, unless both regularisers are off (MuSE-only-L_task: the reference's main_ct.py trains on the
   undivided task loss). Logged: train/l_it, train/l_ti (per-image mean) raw, train/alpha_l_it,
   train/beta_l_ti as they enter L.
 
 Variants (Table 3) are options: ``streams=text`` (MuSE-only-T), ``streams=image``
 (MuSE-only-I, sentence classification only: the image stream alone, the text never read),
-``cross_transformer=false`` (MuSE-w/o-CT: [T_e; mean I_e] -> FC), alpha / beta = 0
-(MuSE-only-L_task, -w/o-L_it, -w/o-L_ti; a decoder whose weight is 0 is not built).
+``cross_transformer=false`` (MuSE-w/o-CT: [T_e; mean I_e] -> FC), ``l_it`` / ``l_ti`` = false
+(MuSE-only-L_task, -w/o-L_it, -w/o-L_ti: the term's weight is 0, and a decoder whose weight is 0 is not
+built). The switches are apart from the weights so that a paper config's per-dataset alpha and beta never
+undo an ablation. Every option's default: fusionlab.schema.muse.
 
 The captioner's words (``caption_vocabulary``): the text encoder's WordPieces, or the reference's
 word vocabulary fitted on the training sentences (``prepare``, which ``train.assemble`` calls with the
@@ -55,15 +57,15 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 class MuSE(FusionMethod):
-    def __init__(self, task, text_encoder, vision_encoder, streams: str = "both", cross_transformer: bool = True,
-                 layers: int = 6, heads: int | None = None, theta: float = 0.1, mu: int = 2, eta: int = 4,
-                 exchange_start: str = "after_mu", ffn: int | None = None, activation: str = "gelu",
-                 dropout: float = 0.1, alpha: float = 0.001, beta: float = 0.001, token_join: str = "cls",
-                 loss_weighting: str = "mean", max_seq_length: int = 64, caption_vocabulary: str = "wordpiece",
-                 caption_min_count: int = 2, image_decoder: dict | None = None, text_decoder: dict | None = None):
+    def __init__(self, task, text_encoder, vision_encoder, *, streams: str, cross_transformer: bool, layers: int,
+                 heads: int | None, theta: float, mu: int, eta: int, exchange_start: str, ffn: int | None,
+                 activation: str, dropout: float, l_it: bool, l_ti: bool, alpha: float, beta: float,
+                 token_join: str, loss_weighting: str, max_seq_length: int, caption_vocabulary: str,
+                 caption_min_count: int, image_decoder: dict, text_decoder: dict):
         super().__init__(task, text_encoder, vision_encoder)
         width = text_encoder.hidden_size
-        self.streams, self.token_join, self.alpha, self.beta = streams, token_join, alpha, beta
+        self.streams, self.token_join = streams, token_join
+        self.alpha, self.beta = alpha if l_it else 0.0, beta if l_ti else 0.0  # Eq. 14's weights, 0 when off
         self.loss_weighting, self.max_seq_length = loss_weighting, max_seq_length
         self.caption_vocabulary, self.caption_min_count = caption_vocabulary, caption_min_count
         self.image_projection = nn.Linear(vision_encoder.grid_channels, width)  # Eq. 2
@@ -73,12 +75,12 @@ class MuSE(FusionMethod):
         joined = 2 * width if streams == "both" else width
         self.output = nn.Sequential(nn.Linear(joined, width), nn.Dropout(dropout))  # the FC giving F_e
         noisy = lambda: nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Linear(width, width))  # noqa: E731
-        if beta > 0:  # Eq. 3, 5
+        if self.beta > 0:  # Eq. 3, 5
             self.text_regulariser = noisy()
-            self.image_decoder = ConditionalPixelCNN(width, **(image_decoder or {}))
-        if alpha > 0:  # Eq. 4, 6
+            self.image_decoder = ConditionalPixelCNN(width, **image_decoder)
+        if self.alpha > 0:  # Eq. 4, 6
             self.image_regulariser = noisy()
-            self.text_decoder = AttentionCaptioner(width, len(text_encoder.tokenizer), **(text_decoder or {}),
+            self.text_decoder = AttentionCaptioner(width, len(text_encoder.tokenizer), **text_decoder,
                                                    words=caption_vocabulary == "words")
         self.output_size = width
 

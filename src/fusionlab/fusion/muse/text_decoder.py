@@ -58,8 +58,8 @@ class WordVocabulary:
 
 
 class AttentionCaptioner(nn.Module):
-    def __init__(self, feature_dim: int, vocab_size: int, embed_dim: int = 256, hidden_dim: int = 512,
-                 attention_dim: int = 256, dropout: float = 0.5, penalty: float = 1.0, words: bool = False):
+    def __init__(self, feature_dim: int, vocab_size: int, embed_dim: int, hidden_dim: int, attention_dim: int,
+                 dropout: float, penalty: float, words: bool = False):
         """``words``: a word vocabulary (set by ``fit_words`` or a loaded state dict), ``vocab_size`` unused."""
         super().__init__()
         self.embed = nn.Embedding(len(SPECIALS) if words else vocab_size, embed_dim)

@@ -1,4 +1,4 @@
-"""PMEI: progressive multitask learning with explicit interactions (seed 002), on a multimodal base.
+"""PMEI: progressive multitask learning with explicit interactions (Sun et al., AAAI 2021), on a multimodal base.
 
 PMEI is not multimodal by itself: the shared representation H comes from a base fusion method
 (``base``: ``text_only``, ``concat`` or ``hvpnet``, a ``FusionMethod`` it composes; optionally a
@@ -29,8 +29,6 @@ Ablations (Table 6) are options: ``map=none`` (MTL: H straight into the classifi
 
 from __future__ import annotations
 
-import math
-
 import torch
 from hydra.utils import get_class
 from torch import nn
@@ -38,18 +36,18 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from fusionlab.fusion.base import Fused, FusionMethod
 from fusionlab.fusion.pmei.stochastic_map import StochasticMap
+from fusionlab.schema import option_values
 
 BASES = {"text_only": "fusionlab.fusion.text_only.TextOnly", "concat": "fusionlab.fusion.concat.Concat",
          "hvpnet": "fusionlab.fusion.hvpnet.HVPNeT"}
 
 
 class PMEI(FusionMethod):
-    def __init__(self, task, text_encoder, vision_encoder=None, base: str = "hvpnet",
-                 base_options: dict | None = None, bilstm: bool = False, early: bool = True,
-                 interaction: bool = True, map: str = "stochastic", cell: str = "gru", sigma: str = "softplus",
-                 alpha: float = math.exp(-2), beta_e: float = math.exp(-7), beta_r: float = math.exp(-7)):
+    def __init__(self, task, text_encoder, vision_encoder=None, *, base: str, base_options: dict, bilstm: bool,
+                 early: bool, interaction: bool, map: str, cell: str, sigma: str, alpha: float, beta_e: float,
+                 beta_r: float):
         super().__init__(task, text_encoder, vision_encoder)
-        self.base = get_class(BASES[base])(task, text_encoder, vision_encoder, **(base_options or {}))
+        self.base = get_class(BASES[base])(task, text_encoder, vision_encoder, **option_values(base, base_options))
         hidden = self.base.output_size
         self.lstm = nn.LSTM(hidden, hidden // 2, batch_first=True, bidirectional=True) if bilstm else None
         hidden = 2 * (hidden // 2) if bilstm else hidden
@@ -96,13 +94,15 @@ class PMEI(FusionMethod):
         h, losses, logs = shared.states, dict(shared.losses), dict(shared.logs)
         if self.maps is None:  # MTL: H straight into the classifiers
             return Fused(h, losses, logs)
-        evidence = self.early.evidence(h, batch) if self.early is not None else {}
+        evidence = {}
+        if self.early is not None and self.training:  # one pass: L' supervises the y' the maps read
+            logs["l_early"], evidence = self.early.loss_and_evidence(h, batch)
+            losses["alpha_l_early"] = self.alpha * logs["l_early"]
+        elif self.early is not None:
+            evidence = self.early.evidence(h, batch)
         representations, kls = self.task_representations(h, evidence)
         if self.training:
             size = len(batch["examples"])
-            if self.early is not None:
-                logs["l_early"] = self.early.loss(h, batch)
-                losses["alpha_l_early"] = self.alpha * logs["l_early"]
             for name, kl in kls.items():
                 logs[f"l_ic_{name}"] = (kl * batch["attention_mask"]).sum() / size  # Eq. 14 per sentence, batch mean
                 losses[f"beta_l_ic_{name}"] = self.beta[name] * logs[f"l_ic_{name}"]

@@ -1,4 +1,4 @@
-"""PMEI's stochastic map (seed 002, Eq. 4-7, 14): t ~ p(t | h, y'), regularised towards r(t | y').
+"""PMEI's stochastic map (Sun et al., AAAI 2021, Eq. 4-7, 14): t ~ p(t | h, y'), regularised towards r(t | y').
 
 ``p(t | h, y')`` is a diagonal Gaussian whose mean and standard deviation come from two cells
 on h and y' (the paper's equations after Eq. 7). ``cell`` picks them:

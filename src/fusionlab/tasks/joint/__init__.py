@@ -1,7 +1,8 @@
 """Joint entity + relation extraction: the MTL baseline (PMEI's Table 6 "MTL").
 
 A BIOES tagger (softmax, C_e) and a pairwise relation scorer (C_r, PMEI Eq. 11) on the fused
-states; a relation is predicted where its sigmoid clears ``threshold``; triple F1.
+states; a relation is predicted where its sigmoid clears ``threshold``; triple F1 by word position and as
+CasRel's metric compares strings (``fusionlab.tasks.metrics.triple``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Joint extraction's head: a BIOES tagger (softmax, C_e) and a pairwise relation scorer (C_r, PMEI Eq. 11).
 
 m_ij = ReLU(W_m [t_i; t_j]), y_ij = sigmoid(W_r m_ij + b), one sigmoid per relation,
-scored between the last words of two entities. ``W_m [t_i; t_j]`` is computed as
+scored between the last words of two entities (or of one entity with itself: head = tail). ``W_m [t_i; t_j]`` is computed as
 ``W_a t_i + W_b t_j`` (the same linear map, split) so the n x n x 2d pair tensor is never built.
 The head reads one shared H for both classifiers (MTL), or PMEI's task-specific pair (t_e, t_r).
 """
@@ -37,10 +37,10 @@ class TaggerAndPairScorer(TaskHead):
         pairs = torch.relu(self.pair_head(words).unsqueeze(2) + self.pair_tail(words).unsqueeze(1))
         return tags, self.relation(pairs)  # [B, W, T], [B, W, W, R]
 
-    def loss(self, states, batch):
+    def loss_of(self, outputs, batch):
         """PMEI Eq. 12-13: cross-entropy summed over the words and over every (word pair, relation),
         averaged over sentences (a mean over all pairs would drown the few true triples)."""
-        tag_logits, pair_logits = self(states, batch)
+        tag_logits, pair_logits = outputs
         mask, sentences = batch["word_mask"], batch["word_mask"].size(0)
         tag_loss = F.cross_entropy(tag_logits[mask], batch["tags"][mask], reduction="sum")
         pair_mask = mask.unsqueeze(2) & mask.unsqueeze(1)
@@ -48,17 +48,16 @@ class TaggerAndPairScorer(TaskHead):
                                                        reduction="sum")
         return (tag_loss + pair_loss) / sentences
 
-    def decode(self, states, batch):
-        tag_logits, pair_logits = self(states, batch)
+    def decode_of(self, outputs, batch):
+        tag_logits, pair_logits = outputs
         lengths = batch["word_mask"].sum(-1).tolist()
         tags = [row[:n] for row, n in zip(tag_logits.argmax(-1).tolist(), lengths)]
         return [(t, probs) for t, probs in zip(tags, torch.sigmoid(pair_logits).cpu())]
 
-    def evidence(self, states, batch):
+    def evidence_of(self, outputs, batch, length):
         """y'_e (tag softmax) and f(y'_r): the pair sigmoids max-pooled over the partner word (PMEI Eq. 5-6)."""
-        tag_logits, pair_logits = self(states, batch)
+        tag_logits, pair_logits = outputs
         partner = batch["word_mask"][:, None, :, None]
         relation = torch.sigmoid(pair_logits).masked_fill(~partner, 0.0).amax(dim=2)
-        length = (states[0] if isinstance(states, tuple) else states).size(1)
         return {"entity": spread_words(tag_logits.softmax(-1), batch, length),
                 "relation": spread_words(relation, batch, length)}

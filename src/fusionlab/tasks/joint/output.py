@@ -1,11 +1,12 @@
-"""Joint extraction's output side: triple F1 over the extracted entities and relations, dumps and predictions."""
+"""Joint extraction's output side: triple F1 (by position and as CasRel compares strings) over the extracted
+entities and relations, dumps and predictions."""
 
 from __future__ import annotations
 
 from fusionlab.data.example import Relation
 from fusionlab.data.tagging import spans_from_tags
 from fusionlab.tasks.joint.targets import TripleTargets
-from fusionlab.tasks.metrics.triple import TripleF1
+from fusionlab.tasks.metrics.triple import TripleF1, gold_strings, triple_strings
 from fusionlab.tasks.output import Output, span_record
 
 
@@ -17,25 +18,30 @@ class TripleOutput(Output):
         return TripleF1()
 
     def extract(self, prediction, n_words: int):
-        """Entities from the tags, then every relation whose sigmoid clears the threshold."""
+        """Entities from the tags, then every relation whose sigmoid clears the threshold (an entity with
+        itself too: a triple whose head is its tail)."""
         tag_ids, probs = prediction
         tags = [self.data.tags[t] for t in tag_ids] + ["O"] * (n_words - len(tag_ids))
         entities = spans_from_tags(tags)
-        relations = [Relation(h, t, self.data.relations[r]) for h in entities for t in entities if h != t
+        relations = [Relation(h, t, self.data.relations[r]) for h in entities for t in entities
                      for r in range(len(self.data.relations)) if probs[h.last, t.last, r] > self.threshold]
         return entities, relations
 
     def score(self, metric, predictions, batch):
         examples = batch["examples"]
-        metric.update([self.extract(p, len(e.words)) for p, e in zip(predictions, examples)],
-                      [(e.entities, e.relations) for e in examples])
+        metric.update([self.extract(p, len(e.words)) for p, e in zip(predictions, examples)], examples)
 
     def readable(self, example, prediction):
+        """Triples by position ([head start, head end, relation, tail start, tail end]; a gold triple whose
+        entity the words lack as its [subject, relation, object], a miss), and as strings."""
         entities, relations = self.extract(prediction, len(example.words))
         show = lambda rs: [[r.head.start, r.head.end, r.label, r.tail.start, r.tail.end] for r in rs]  # noqa: E731
-        return {"words": example.words, "gold": show(example.relations), "predicted": show(relations),
+        return {"words": example.words, "gold": show(example.relations) + [list(t) for t in example.unplaced],
+                "predicted": show(relations),
                 "gold_entities": [[s.start, s.end] for s in example.entities],
-                "predicted_entities": [[s.start, s.end] for s in entities]}
+                "predicted_entities": [[s.start, s.end] for s in entities],
+                "gold_triples": sorted(map(list, gold_strings(example))),
+                "predicted_triples": sorted(map(list, triple_strings(example.words, relations)))}
 
     def prediction(self, example, prediction):
         entities, relations = self.extract(prediction, len(example.words))

@@ -7,7 +7,7 @@ from dataclasses import replace
 import torch
 
 from fusionlab.data.encoding import Encoded, pad
-from fusionlab.data.tagging import tag_vocabulary, tags_from_spans
+from fusionlab.data.tagging import tag_vocabulary, taggable, tags_from_spans
 from fusionlab.tasks.targets import Targets, multi_hot
 
 
@@ -26,11 +26,15 @@ class TripleTargets(Targets):
 
     def targets(self, example, encoded: Encoded):
         """Entities of a type, and triples of a relation, unseen in training get no target (``O``, no
-        pair): the metric scores the gold triples themselves, so they are misses."""
+        pair), nor does a triple with an entity the tags leave out (it overlaps another: its cell would
+        name that other entity): the metric scores the gold triples themselves, so they are misses. A
+        triple whose head is its tail is the cell (last word, last word)."""
         kept = encoded.kept_words
         tags = tags_from_spans(example.entities, len(example.words), "BIOES")[:kept]
+        tagged = set(taggable(example.entities))
         pairs = [(r.head.last, r.tail.last, self.relations.index(r.label)) for r in example.relations
-                 if r.head.last < kept and r.tail.last < kept and r.label in self.relations]
+                 if r.head in tagged and r.tail in tagged and r.head.last < kept and r.tail.last < kept
+                 and r.label in self.relations]
         return {"tags": [self.tag_ids.get(t, 0) for t in tags], "pairs": pairs}
 
     def collate(self, items, width):
@@ -45,4 +49,4 @@ class TripleTargets(Targets):
         return multi_hot([{r.label for r in e.relations} for e in batch["examples"]], self.relations)
 
     def unlabeled(self, example):
-        return replace(example, entities=[], relations=[])
+        return replace(example, entities=[], relations=[], triples=[], unplaced=[])

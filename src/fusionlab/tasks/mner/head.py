@@ -17,15 +17,15 @@ class CrfTagger(TaskHead):
         self.emissions = nn.Linear(hidden, num_tags)
         self.crf = CRF(num_tags, batch_first=True)
 
-    def _emissions(self, states, batch):
-        return self.emissions(self.dropout(word_states(states, batch["word_index"])))
+    def forward(self, states, batch):
+        return self.emissions(self.dropout(word_states(states, batch["word_index"])))  # [B, W, tags]
 
-    def loss(self, states, batch):
-        return -self.crf(self._emissions(states, batch), batch["tags"], mask=batch["word_mask"], reduction="mean")
+    def loss_of(self, emissions, batch):
+        return -self.crf(emissions, batch["tags"], mask=batch["word_mask"], reduction="mean")
 
-    def decode(self, states, batch):
-        return self.crf.decode(self._emissions(states, batch), mask=batch["word_mask"])
+    def decode_of(self, emissions, batch):
+        return self.crf.decode(emissions, mask=batch["word_mask"])
 
-    def evidence(self, states, batch):
+    def evidence_of(self, emissions, batch, length):
         """Per-word tag distributions (softmax of the emissions)."""
-        return {"entity": spread_words(self._emissions(states, batch).softmax(-1), batch, states.size(1))}
+        return {"entity": spread_words(emissions.softmax(-1), batch, length)}
