@@ -114,7 +114,7 @@ def test_mre_markers_cut_off_by_max_length_are_counted_and_warned(tiny_overrides
     ("data.batch_size=0", "data.batch_size=0: must be at least 1"),
     ("data.max_length=3", "data.max_length=3: must be at least 8"),
     ("data.sample_ratio=0", r"data.sample_ratio=0: must be in \(0, 1\]"),
-    ("optim.head_lr=0", "optim.head_lr=0: learning rates must be positive"),
+    ("optim.head_lr=-1", "optim.head_lr=-1: must be positive, or 0 to keep the task heads at their initialisation"),
     ("resume=maybe", "resume=maybe: expected one of"),
 ])
 def test_nonsense_settings_get_a_message_before_anything_is_built(tiny_overrides, tmp_path, override, message):

@@ -14,6 +14,10 @@ from fusionlab.run_identity import RESUME_CHOICES
 from fusionlab.schema import OPTIONS
 
 SCHEDULES = ("linear", "constant")  # fusionlab.model.FusionModel.configure_optimizers
+NO_BATCHES = {  # a trainer limit of 0 batches, and the run it would record
+    "limit_train_batches": "an untrained model is recorded as the run's result",
+    "limit_val_batches": "no checkpoint is chosen and the last weights are tested as the run's result",
+    "limit_test_batches": "the run records no test score"}
 
 
 def method_declaration(cfg: DictConfig) -> dict:
@@ -85,8 +89,17 @@ def cfg_select(cfg: DictConfig, key: str):
 def check_settings(cfg: DictConfig) -> None:
     """Nonsense values get a message here, not Lightning's or torch's internals later."""
     trainer = cfg.trainer
-    if not trainer.get("fast_dev_run") and trainer.get("max_steps", -1) in (-1, None):
-        _at_least(cfg, "trainer.max_epochs", 1, " (or set trainer.max_steps)")
+    if not trainer.get("fast_dev_run"):
+        if trainer.get("max_steps", -1) in (-1, None):
+            _at_least(cfg, "trainer.max_epochs", 1, " (or set trainer.max_steps)")
+        else:
+            _at_least(cfg, "trainer.max_steps", 1, " (or -1: trainer.max_epochs decides); a run that never steps "
+                                                    "records an untrained model")
+    for key, consequence in NO_BATCHES.items():
+        value = trainer.get(key)
+        if value is not None and not value > 0:
+            raise ValueError(f"trainer.{key}={value}: must be positive (a share of the batches or a number of them); "
+                             f"with no batches {consequence}")
     for key in ("data.batch_size", "data.eval_batch_size", "checkpoint_every_n_steps"):
         _at_least(cfg, key, 1)
     _at_least(cfg, "data.max_length", 8, ": room for [CLS], [SEP] and a few words")

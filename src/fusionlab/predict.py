@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from fusionlab import CONF
 from fusionlab.data.example import Example, Span
+from fusionlab.stored_config import described_checkpoint, trusted_config
 from fusionlab.train import Assembly, assemble
 
 # absolute: a console script calls main from the package, where a relative path would name a module
@@ -30,13 +31,12 @@ USAGE = ("usage: python -m fusionlab.predict ckpt=<path> text=\"...\" [image=<pa
 
 
 def load_run(checkpoint: str | Path) -> Assembly:
-    """The run's task, datamodule and model, with the checkpoint's weights, in eval mode."""
-    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    if "fusionlab" not in saved:
-        raise ValueError(f"{checkpoint}: not a fusionlab checkpoint that describes itself (no 'fusionlab' entry "
-                         f"with the config and label vocabulary); train the run again with this version")
+    """The run's task, datamodule and model, with the checkpoint's weights, in eval mode. The checkpoint is
+    untrusted input: its config only selects and sets the registered one (fusionlab.stored_config)."""
+    saved = described_checkpoint(checkpoint)
     described = saved["fusionlab"]
-    parts = assemble(OmegaConf.create(described["config"]), labels=described["labels"], read_data=False)
+    config = trusted_config(described["config"], f"{checkpoint} (its stored config)")
+    parts = assemble(config, labels=described["labels"], read_data=False)
     parts.model.load_state_dict(saved["state_dict"])
     parts.model.eval()
     return parts

@@ -71,6 +71,7 @@ class Cell:
     counts: dict = field(default_factory=dict)  # seed -> per-sentence counts (runs with their test predictions)
     protocols: list[dict] = field(default_factory=list)  # per run: score under each evaluation protocol
     curves: dict[str, list[dict]] = field(default_factory=dict)  # fusionlab.evaluate corruption=<kind>, per run
+    other_tests: dict[str, list[dict]] = field(default_factory=dict)  # fusionlab.evaluate test_file=, by release
 
     @property
     def releases(self) -> list[str]:
@@ -180,7 +181,9 @@ def collect(root: Path | list[Path]) -> dict[tuple, Cell]:
                 cell.curves.setdefault(tested["corruption"], []).append(tested)
             for evaluation in sorted(path.parent.glob("evaluation_*.json")):
                 tested = json.loads(evaluation.read_text())
-                if tested["test_images"] != "clean":
+                if "test_file" in tested:
+                    cell.other_tests.setdefault(tested["release"], []).append(tested)
+                elif tested["test_images"] != "clean":
                     cell.perturbed.setdefault(tested["test_images"], []).append(tested)
     return cells
 
@@ -311,6 +314,7 @@ def markdown(cells: dict[tuple, Cell], tables: dict) -> str:
             mean = mean_std(list(cells[f, c].scores().values()))[0]
             lines.append(f"| {f} | {_column_name(c)} | {100 * mean:.1f} | [{100 * low:.1f}, {100 * high:.1f}] |")
     lines += release_table(cells)
+    lines += other_test_table(cells)
     lines += protocol_table(cells)
     lines += triple_table(cells)
     lines += robustness_markdown(robustness_rows(cells), _column_name)
@@ -354,6 +358,30 @@ def release_table(cells: dict[tuple, Cell]) -> list[str]:
     return ["", "## Data releases", "", "Which version of each benchmark the runs read, recognised by the split "
             "files' SHA-256 (unknown: files of no known release; results.json holds their hashes).", "",
             "| fusion | dataset/task | release |", "| --- | --- | --- |", *rows] if rows else []
+
+
+def other_test_table(cells: dict[tuple, Cell]) -> list[str]:
+    """The same checkpoints scored on another release's test file (``fusionlab.evaluate test_file=``): the
+    label-version audit, as each run's own test score beside it and their difference over the same seeds."""
+    rows = []
+    for (f, c), cell in sorted(cells.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        own = cell.scores()
+        for release, tested in sorted(cell.other_tests.items()):
+            other = {t["seed"]: t["metrics"]["test"][cell.monitor] for t in tested}
+            seeds = sorted(set(own) & set(other))
+            if not seeds:
+                continue
+            mine, theirs = [own[s] for s in seeds], [other[s] for s in seeds]
+            difference = [b - a for a, b in zip(mine, theirs)]
+            rows.append(f"| {f} | {_column_name(c)} | {len(seeds)} | {', '.join(cell.releases)} | {spread_text(mine)} "
+                        f"| {release} | {spread_text(theirs)} | {spread_text(difference)} |")
+    if not rows:
+        return []
+    return ["", "## The same checkpoints on another release's test file", "",
+            "Test main metric (%), mean ± std over the seeds scored on both; difference: the other file's score "
+            "minus the run's own, per seed.", "",
+            "| fusion | dataset/task | seeds | release trained and tested on | score | other test file's release | "
+            "score | difference |", "|" + " --- |" * 8, *rows]
 
 
 def protocol_table(cells: dict[tuple, Cell]) -> list[str]:

@@ -27,6 +27,7 @@ from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
 from fusionlab import CONF
+from fusionlab.callbacks.finite_loss import StopOnNonFiniteLoss
 from fusionlab.config_checks import check_combination, check_settings, method_declaration
 from fusionlab.data.datamodule import FusionDataModule
 from fusionlab.epoch_tests import EpochTestScores
@@ -77,6 +78,9 @@ def assemble(cfg: DictConfig, labels: dict | None = None, read_data: bool = True
     declared = method_declaration(cfg)
     needs = declared["needs"]
     text = instantiate(cfg.encoder.text)
+    if cfg.data.max_length > text.max_positions:  # a longer sentence would crash the run when it comes
+        raise ValueError(f"data.max_length={cfg.data.max_length}: text encoder {text.name!r} reads at most "
+                         f"{text.max_positions} tokens (its position table); set data.max_length to at most that")
     vision = instantiate(cfg.encoder.vision) if needs["image_mode"] != "none" else None
     task = instantiate(cfg.task.head)
     if labels is not None:
@@ -158,12 +162,22 @@ def _train_and_test(cfg: DictConfig, run_dir: Path) -> dict:
     resume_point = [] if cfg.trainer.get("fast_dev_run") else resume_every  # a smoke test needs no resume point
     epoch_tests = [EpochTestScores()] if cfg.eval_protocol.test_every_epoch else []  # for reference protocols
     outputs = [instantiate(callback) for callback in (cfg.callbacks or {}).values() if callback is not None]
-    callbacks = [checkpoint, *resume_point, recorder, *epoch_tests, StepSeeder(cfg.seed), *outputs]
+    callbacks = [checkpoint, *resume_point, recorder, *epoch_tests, StepSeeder(cfg.seed), StopOnNonFiniteLoss(),
+                 *outputs]
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger, default_root_dir=str(run_dir))
-    trainer.fit(model, datamodule=datamodule, ckpt_path=resumed_from)
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=resumed_from)
+    except FloatingPointError as error:  # diverged (StopOnNonFiniteLoss): a failed run, recorded as one
+        if trainer.is_global_zero:
+            write_failure(config, error, run_dir)
+        raise
     best = None
     if checkpoint.best_model_path:  # none under fast_dev_run, which writes no checkpoint: the last weights are tested
         best = recorder.validation_at(checkpoint_position(checkpoint.best_model_path)[1])
+    elif not trainer.fast_dev_run:
+        raise RuntimeError(f"{run_dir}: training ended without a validation (trainer.check_val_every_n_epoch, "
+                           f"val_check_interval, max_steps or limit_val_batches left none), so no checkpoint was "
+                           f"chosen: the last weights are not tested as the run's result")
     test_metrics = trainer.test(model, datamodule=datamodule, ckpt_path=checkpoint.best_model_path or None,
                                 verbose=False)[0]
     if isinstance(logger, WandbLogger):

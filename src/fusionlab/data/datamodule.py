@@ -281,7 +281,6 @@ class FusionDataModule(L.LightningDataModule):
                                             self.seed, self.tokenizer.unk_token or "[UNK]")
         if not self.task.fitted:  # a checkpoint's vocabulary (evaluate) is kept as it is
             self.task.fit(examples["train"])
-        self._report_unseen_labels(examples)
         self._use_label_files()
         self._report_unseen_labels(examples)
         self.stores = {split: self._store(split, examples[split]) for split in SPLITS}

@@ -12,9 +12,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from fusionlab.atomic import write_text_atomically
 
 RELEASES = Path(__file__).resolve().parents[1] / "references" / "releases.csv"
 UNKNOWN = "unknown"
@@ -64,9 +65,7 @@ class HashCache:
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(self.entries, indent=0, sort_keys=True))
-        temporary.replace(self.path)  # atomic: a reader sees the old cache or the new one
+        write_text_atomically(self.path, json.dumps(self.entries, indent=0, sort_keys=True))
 
 
 def data_card(dataset: str, split_files: dict[str, str | Path], cache_dir: str | Path | None = None,

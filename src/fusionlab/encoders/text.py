@@ -35,6 +35,13 @@ class TextEncoder(nn.Module):
     def hidden_size(self) -> int:
         return self.model.config.hidden_size
 
+    @property
+    def max_positions(self) -> int:
+        """The most tokens it reads at once: its position table, or its tokenizer's limit where that is lower
+        (RoBERTa's table holds two rows more than it reads)."""
+        return min(getattr(self.model.config, "max_position_embeddings", None) or self.tokenizer.model_max_length,
+                   self.tokenizer.model_max_length)
+
     def add_special_tokens(self, tokens: list[str]) -> None:
         """Register marker tokens (e.g. ``<s>``) and grow the embedding table to match."""
         if self.tokenizer.add_tokens(tokens, special_tokens=True):
