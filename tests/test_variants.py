@@ -26,8 +26,8 @@ def variant_base(name: str) -> str | None:
     return bases[0] if bases else None
 
 
-VARIANTS = {name: variant_base(name) for name in sorted(p.stem for p in (CONF / "fusion").glob("*.yaml"))
-            if variant_base(name)}
+BASES = {p.stem: variant_base(p.stem) for p in sorted((CONF / "fusion").glob("*.yaml"))}
+VARIANTS = {name: base for name, base in BASES.items() if base}
 
 
 def set_keys(node, prefix: str = "") -> dict[str, object]:
@@ -45,12 +45,13 @@ def experiment_method(experiment: str) -> str:
     return compose_config([f"+experiment={experiment}", "output_dir=/tmp/x"]).fusion.name
 
 
+METHODS = {experiment: experiment_method(experiment) for experiment in EXPERIMENTS}
 PAIRS = [(experiment, variant) for experiment in EXPERIMENTS for variant, base in VARIANTS.items()
-         if base == experiment_method(experiment)]
+         if base == METHODS[experiment]]
 
 
 def test_every_method_with_variants_is_paired_with_its_paper_configs():
-    methods = {experiment_method(e) for e in EXPERIMENTS}
+    methods = set(METHODS.values())
     assert {"hvpnet", "muse", "pmei", "mase"} <= methods
     assert set(VARIANTS.values()) <= methods | {"text_only", "concat"}
     assert len(PAIRS) == 3 * 3 + 4 * 6 + 6 * 5 + 2 * 4  # hvpnet, muse, pmei (its CPU config too), mase

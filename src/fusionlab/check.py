@@ -60,7 +60,7 @@ def check(cfg: DictConfig) -> dict:
     # pixels, not cached features: images are found and opened, nothing is encoded or cached
     needs["image_mode"] = "pixels" if needs["image_mode"] != "none" else "none"
     datamodule = instantiate(cfg.data, dataset=OmegaConf.to_container(cfg.dataset, resolve=True), task=task,
-                             tokenizer=text.tokenizer, seed=cfg.seed, **needs)
+                             tokenizer=text.tokenizer, seed=cfg.seed, cache_dir=None, **needs)  # writes nothing
     datamodule.setup()
     stats = datamodule.stats
     report = {"dataset": cfg.dataset.name, "task": cfg.task.name, "fusion": cfg.fusion.name,

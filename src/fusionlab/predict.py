@@ -21,6 +21,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from fusionlab import CONF
+from fusionlab.data.errors import DataFormatError
 from fusionlab.data.example import Example, Span
 from fusionlab.stored_config import described_checkpoint, trusted_config
 from fusionlab.train import Assembly, assemble
@@ -58,14 +59,16 @@ def to_example(record: dict, where: str = "input") -> Example:
     if not isinstance(text, str) or not text.split():
         raise ValueError(f"{where}: an input needs a 'text' with at least one word, got {text!r}")
     words = text.split()
-    image = None
-    if record.get("image"):
-        path = Path(record["image"]).resolve()
+    image = record.get("image")
+    if image is not None and not isinstance(image, str):
+        raise ValueError(f"{where}: 'image' must be a path (a string), got {image!r}")
+    if image:
+        path = Path(image).resolve()
         if not path.is_file():
-            raise FileNotFoundError(f"{where}: image {record['image']} does not exist")
+            raise FileNotFoundError(f"{where}: image {image} does not exist")
         image = str(path)
     entities = [_span(record[k], k, len(words), where) for k in ("head", "tail") if record.get(k) is not None]
-    return Example(words, image, entities=entities)
+    return Example(words, image or None, entities=entities)
 
 
 @torch.no_grad()
@@ -88,14 +91,17 @@ def predict(parts: Assembly, records: list[dict]) -> list[dict]:
 
 
 def read_inputs(path: Path) -> list[dict]:
+    """The inputs file's records; a line that is not one JSON object stops with ``file:line``."""
     records = []
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         if line.strip():
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}:{number}: expected one JSON object per line "
-                                 f"({{\"text\": ..., \"image\": ...}}): {error}") from None
+                record = json.loads(line)
+            except (json.JSONDecodeError, RecursionError):
+                record = None
+            if not isinstance(record, dict):
+                raise DataFormatError(path, number, 'one JSON object per line ({"text": ..., "image": ...})', line)
+            records.append(record)
     return records
 
 

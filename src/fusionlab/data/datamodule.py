@@ -31,6 +31,7 @@ from fusionlab.data.example import Example
 from fusionlab.data.feature_cache import FeatureCache
 from fusionlab.data.images import ImageStore, load_aux_mapping
 from fusionlab.data.labels import line_index, read_relations
+from fusionlab.data.readers.text import regular_file
 from fusionlab.data.releases import data_card
 from fusionlab.data.resumable import EpochSampler
 from fusionlab.data.synthetic import SyntheticBenchmark, SyntheticConfig
@@ -237,7 +238,7 @@ class FusionDataModule(L.LightningDataModule):
                 hint = f"; dataset.layout={layout}, or choose {' / '.join(other)}" if layout and other else ""
                 raise FileNotFoundError(f"{self.source['name']} {split} split: {path} does not exist (data_root "
                                         f"is FUSIONLAB_DATA{hint}; see docs/guide.md, 'Bring real data')")
-            result = reader(path)
+            result = reader(regular_file(path))  # a FIFO or a device would block the reader
             examples[split], files[split] = result.examples, path
             if result.dropped:
                 log.warning("%s: dropped %s", path, dict(result.dropped))
@@ -256,7 +257,7 @@ class FusionDataModule(L.LightningDataModule):
             return
         if not Path(path).exists():
             raise FileNotFoundError(f"{self.source['name']}: groups file {path} does not exist")
-        groups = json.loads(Path(path).read_text())
+        groups = json.loads(regular_file(path).read_text())
         for example in (e for split in SPLITS for e in examples[split]):
             example.group = groups.get(example.image, "")
         self.groups = sorted({e.group for e in examples["test"]} - {""})
@@ -321,10 +322,14 @@ class FusionDataModule(L.LightningDataModule):
                             self.source["name"], split, counts["missing_images"], len(dataset), store.image_dir,
                             _for_instance(store.absent["images"]))
             if counts.get("missing_aux"):
-                named = len(dataset) * self.max_aux - counts["aux_slots_empty"]
+                named = len(dataset) * self.max_aux - counts["aux_slots_empty"] - counts.get("aux_outside_folder", 0)
                 log.warning("%s %s: %d of the %d crops the mapping names are missing in %s%s; their slots are "
                             "masked (missing-image policy)", self.source["name"], split, counts["missing_aux"],
                             named, store.aux_dir, _for_instance(store.absent["aux"]))
+            if counts.get("aux_outside_folder"):
+                log.warning("%s %s: %d of the crops the mapping lists lie outside the crop folder %s (e.g. %s); they "
+                            "are never opened, and their slots are masked", self.source["name"], split,
+                            counts["aux_outside_folder"], store.aux_dir, ", ".join(map(str, store.absent["outside"])))
         self._flag_absent_modalities()
 
     def _per_split(self, key: str, split: str):
@@ -368,7 +373,8 @@ class FusionDataModule(L.LightningDataModule):
                         self.source["name"], sorted({str(s.image_dir) for s in self.stores.values()}))
         if self.load_aux:
             slots = sum(s["examples"] for s in splits.values()) * self.max_aux
-            crops = slots - sum(s["aux_slots_empty"] + s["missing_aux"] for s in splits.values())
+            crops = slots - sum(s["aux_slots_empty"] + s["missing_aux"] + s.get("aux_outside_folder", 0)
+                                for s in splits.values())
             if crops <= 0:
                 self.stats["no_crops_found"] = True
                 log.warning("%s: NO OBJECT CROP FOUND in any split (crop folders %s, mappings %s): every crop slot "

@@ -10,6 +10,11 @@ its path) once, the first time it fails, and not read again. The audit already o
 header, and filling the feature cache decodes every image, in the main process; a file that
 fails only when decoded in a DataLoader worker (``num_workers > 0``) is warned about by that
 worker and reaches the main process's count with the batch (``FusionDataModule``).
+
+Names stay inside their folders: a crop the mapping lists outside the crop folder (absolute, or climbing
+out with ``..``) is never opened; its slot is masked like an absent crop's and counted apart
+(``aux_outside_folder``). Image names come from split files, whose readers refuse such names with
+file:line; one that reaches the store anyway is an error.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ import numpy as np
 import torch
 from PIL import Image
 from torchvision.transforms import v2
+
+from fusionlab.data.readers.names import climbs_out
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +74,16 @@ def load_aux_mapping(path: str | Path) -> dict[str, list[str]]:
     return {str(k): [str(c) for c in v] for k, v in mapping.items()}
 
 
+def inside(folder: Path, name: str) -> Path | None:
+    """``folder / name``, or None where that leaves ``folder``. A name that could climb out (absolute, or
+    with ``..``) is resolved, symlinks and all, against the resolved folder; a plain relative name stays
+    inside as written (a symlink the folder itself holds is its owner's choice, and is followed)."""
+    path = folder / name
+    if climbs_out(name) and not path.resolve().is_relative_to(folder.resolve()):
+        return None
+    return path
+
+
 class ImageStore:
     """Where an example's global image and object crops live, and how they are loaded."""
 
@@ -81,26 +98,40 @@ class ImageStore:
         self.transform = build_transform(size, corruption=corruption)
         # path -> why: the missing-image policy's count (one dict shared by the stores of a dataset's splits)
         self.unreadable: dict[str, str] = {} if unreadable is None else unreadable
-        self.absent: dict[str, list[Path]] = {"images": [], "aux": []}  # the first absent paths ``audit`` met
+        # the first absent paths ``audit`` met, and the first crops listed outside the crop folder
+        self.absent: dict[str, list[Path]] = {"images": [], "aux": [], "outside": []}
 
     @property
     def transform_id(self) -> str:
         return repr(self.transform)
 
     def image_path(self, image: str | None) -> Path | None:
-        return self.image_dir / image if (image and self.image_dir) else None
+        """Where ``image`` lies in the image folder; a name that leaves the folder raises ``ValueError``."""
+        if not (image and self.image_dir):
+            return None
+        path = inside(self.image_dir, image)
+        if path is None:
+            raise ValueError(f"image {image!r} is outside the image folder {self.image_dir}")
+        return path
 
-    def aux_paths(self, image: str | None, key: str | None = None) -> list[Path]:
-        """The first ``max_aux`` crops of ``image`` that the mapping lists under ``key`` (a sentence's own key
-        where the mapping is per sentence, as HVPNeT's MNRE), or else under the image's file name."""
+    def listed_crops(self, image: str | None, key: str | None = None) -> list[str]:
+        """The first ``max_aux`` crop names the mapping lists under ``key`` (a sentence's own key where the
+        mapping is per sentence, as HVPNeT's MNRE), or else under the image's file name."""
         if not image or self.aux_dir is None:
             return []
-        return [self.aux_dir / crop for crop in self.aux_mapping.get(image if key is None else key, [])[: self.max_aux]]
+        return self.aux_mapping.get(image if key is None else key, [])[: self.max_aux]
+
+    def aux_paths(self, image: str | None, key: str | None = None) -> list[Path]:
+        """The paths of ``listed_crops`` inside the crop folder; one listed outside it is left out (masked)."""
+        paths = (inside(self.aux_dir, crop) for crop in self.listed_crops(image, key))
+        return [path for path in paths if path is not None]
 
     def audit(self, images: list[str | None], with_aux: bool, keys: list[str | None] | None = None) -> dict[str, int]:
         """Count absent global images (and crops, when loaded: ``keys`` are the sentences' crop keys) of one
-        split, and open the headers of the present ones: a file that cannot be opened goes to ``unreadable``."""
-        counts, self.absent = {"missing_images": 0}, {"images": [], "aux": []}
+        split, and open the headers of the present ones: a file that cannot be opened goes to ``unreadable``.
+        Crops listed outside the crop folder are counted under ``aux_outside_folder`` where there are any."""
+        counts, self.absent = {"missing_images": 0}, {"images": [], "aux": [], "outside": []}
+        outside = 0
         if with_aux:
             counts.update(missing_aux=0, aux_slots_empty=0)
         for image, key in zip(images, keys or [None] * len(images)):
@@ -110,15 +141,17 @@ class ImageStore:
             if not files and path is not None:
                 self._note_absent("images", [path])
             if with_aux:
-                crops = self.aux_paths(image, key)
+                listed, crops = self.listed_crops(image, key), self.aux_paths(image, key)
                 present = [p for p in crops if p.is_file()]
                 counts["missing_aux"] += len(crops) - len(present)
-                counts["aux_slots_empty"] += self.max_aux - len(crops)
+                counts["aux_slots_empty"] += self.max_aux - len(listed)
+                outside += len(listed) - len(crops)
                 self._note_absent("aux", [p for p in crops if p not in present])
+                self._note_absent("outside", [self.aux_dir / c for c in listed if inside(self.aux_dir, c) is None])
                 files += present
             for file in files:
                 self._read(file, lambda _: True)
-        return counts
+        return counts | ({"aux_outside_folder": outside} if outside else {})
 
     def _note_absent(self, kind: str, paths: list[Path]) -> None:
         shown = self.absent[kind]

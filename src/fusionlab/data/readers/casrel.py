@@ -21,6 +21,7 @@ from pathlib import Path
 from fusionlab.data.errors import DataFormatError
 from fusionlab.data.example import Example, Relation, Span
 from fusionlab.data.readers.json_records import json_records
+from fusionlab.data.readers.names import file_name
 from fusionlab.data.readers.result import ReadResult
 from fusionlab.data.tagging import overlap
 
@@ -104,9 +105,10 @@ class CasrelReader:
                 raise DataFormatError(path, number, _EXPECTED, str(record))
             listed = []
             for triple in record["triple_list"]:
-                if not (isinstance(triple, (list, tuple)) and len(triple) == 3):
-                    raise DataFormatError(path, number, "triples as [subject, relation, object]", str(triple))
-                listed.append((str(triple[0]), str(triple[1]), str(triple[2])))
-            examples.append(_example(record["text"].split(), listed, image=record.get("img_id"),
-                                     source=f"{path}:{number}"))
+                if not (isinstance(triple, list) and len(triple) == 3 and all(isinstance(x, str) for x in triple)):
+                    raise DataFormatError(path, number, "triples as [subject, relation, object] strings", str(triple))
+                listed.append(tuple(triple))
+            image = record.get("img_id")
+            examples.append(_example(record["text"].split(), listed, source=f"{path}:{number}",
+                                     image=None if image is None else file_name(image, path, number, "'img_id'")))
         return ReadResult(examples)

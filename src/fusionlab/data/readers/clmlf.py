@@ -14,6 +14,7 @@ from pathlib import Path
 from fusionlab.data.errors import DataFormatError
 from fusionlab.data.example import Example
 from fusionlab.data.readers.json_records import json_records
+from fusionlab.data.readers.names import file_name
 from fusionlab.data.readers.result import ReadResult
 
 LABELS = ("positive", "neutral", "negative")  # emotion_label 0, 1, 2 (inferred: see the module docstring)
@@ -35,6 +36,7 @@ class ClmlfReader:
             words = record["text"].split()
             if not words:
                 raise DataFormatError(path, number, "a post with some text", str(record))
-            examples.append(Example(words, image=f"{record['id']}{self.image_suffix}",
+            image = file_name(f"{record['id']}{self.image_suffix}", path, number, "'id'")
+            examples.append(Example(words, image=image,
                                     label=LABELS[record["emotion_label"]], source=f"{path}:{number}"))
         return ReadResult(examples)

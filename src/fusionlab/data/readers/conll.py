@@ -12,6 +12,7 @@ from pathlib import Path
 
 from fusionlab.data.errors import DataFormatError
 from fusionlab.data.example import Example
+from fusionlab.data.readers.names import file_name
 from fusionlab.data.readers.result import ReadResult
 from fusionlab.data.readers.text import numbered_lines, read_text
 
@@ -51,7 +52,8 @@ class ConllReader:
                 continue
             if line.startswith("IMGID:"):
                 close()
-                image, start = line[len("IMGID:"):].strip() + self.image_suffix, number
+                image = file_name(line[len("IMGID:"):].strip() + self.image_suffix, path, number, "IMGID")
+                start = number
                 continue
             parts = line.split("\t")
             if len(parts) != 2 or not parts[0] or not _TAG.match(parts[1]):

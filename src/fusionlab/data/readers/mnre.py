@@ -12,6 +12,7 @@ from pathlib import Path
 
 from fusionlab.data.errors import DataFormatError
 from fusionlab.data.example import Example, Relation, Span
+from fusionlab.data.readers.names import file_name
 from fusionlab.data.readers.result import ReadResult
 from fusionlab.data.readers.text import numbered_lines, read_text
 
@@ -58,14 +59,17 @@ class MnreReader:
                 raise DataFormatError(path, number, _EXPECTED, line) from None
             if not isinstance(record, dict) or not {"token", "h", "t", "relation"} <= record.keys():
                 raise DataFormatError(path, number, _EXPECTED, line)
-            words = [str(w) for w in record["token"]]
+            words, label, image = record["token"], record["relation"], record.get("img_id")
+            if not (isinstance(words, list) and all(isinstance(w, str) for w in words)):
+                raise DataFormatError(path, number, "'token': a list of words (strings)", repr(words))
+            if not isinstance(label, str):
+                raise DataFormatError(path, number, "'relation': one label (a string)", repr(label))
             head = _span(record, "h", len(words), path, number)
             tail = _span(record, "t", len(words), path, number)
-            label = str(record["relation"])
             examples.append(
                 Example(
                     words,
-                    image=record.get("img_id"),
+                    image=None if image is None else file_name(image, path, number, "'img_id'"),
                     entities=[head, tail],
                     relations=[Relation(head, tail, NO_RELATION if label == "NA" else label)],
                     source=f"{path}:{number}",

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from fusionlab.data.errors import DataFormatError
 from fusionlab.data.example import Example
+from fusionlab.data.readers.names import file_name
 from fusionlab.data.readers.result import ReadResult
 from fusionlab.data.readers.text import numbered_lines, read_text
 
@@ -56,6 +57,7 @@ class MvsaReader:
             pairs = [f.split(",") for f in fields[1:]]
             if not pairs or any(len(p) != 2 or not set(p) <= set(LABELS) for p in pairs):
                 raise DataFormatError(path, number, "'<id><TAB>text,image' labels in " + "/".join(LABELS), line)
+            post = file_name(fields[0], path, number, "a post id")
             text_label = _majority([p[0] for p in pairs])
             image_label = _majority([p[1] for p in pairs])
             if text_label is None or image_label is None:
@@ -65,9 +67,8 @@ class MvsaReader:
             if label is None:
                 dropped["mvsa_text_image_conflict"] += 1
                 continue
-            post = fields[0]
             text_file = path.parent / self.text_dir / f"{post}.txt"
-            if not text_file.exists():
+            if not text_file.is_file():
                 raise DataFormatError(path, number, f"a text file {text_file} for post {post}")
             words = _read_post(text_file).split()
             if not words:

@@ -1,15 +1,30 @@
-"""Reading a label file's text: UTF-8, an optional BOM, and an error naming the line of a bad byte."""
+"""Reading a label file's text: a regular file, UTF-8, an optional BOM, and an error naming the line of a bad byte."""
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 from fusionlab.data.errors import DataFormatError
 
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def regular_file(path: str | Path) -> Path:
+    """``path`` once it is known to be a regular file, before anything opens it (reading a FIFO or a device
+    would block, or never end); else a ``ValueError`` naming it."""
+    path = Path(path)
+    mode = path.stat().st_mode
+    if not stat.S_ISREG(mode):
+        found = next((kind for test, kind in _KINDS if test(mode)), "something else")
+        raise ValueError(f"{path}: expected a regular file, found {found}")
+    return path
+
 
 def read_text(path: str | Path) -> str:
     """The file decoded as UTF-8 (a leading BOM is dropped); other bytes raise ``DataFormatError``."""
-    raw = Path(path).read_bytes()
+    raw = regular_file(path).read_bytes()
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
