@@ -92,7 +92,7 @@ def test_rerunning_a_command_continues_an_interrupted_run_and_leaves_a_finished_
     with pytest.raises(RuntimeError, match=f"interrupted after step {interrupted_after}"):
         run(compose_config(common + [f"output_dir={tmp_path}/cut", "+callbacks.interrupt="
                                      f"{{_target_: tests.interrupt.InterruptAt, step: {interrupted_after}}}"]))
-    started = json.loads((tmp_path / "cut" / "run.json").read_text())
+    (started,) = json.loads((tmp_path / "cut" / "run.json").read_text())  # one attempt so far
     assert started["status"] == "started" and started["resumed_from"] is None
     resumed = run(compose_config(common + [f"output_dir={tmp_path}/cut"]))  # the same command, resume=auto
     assert resumed["run"]["resumed_from"].endswith("last.ckpt")

@@ -121,5 +121,5 @@ def check_settings(cfg: DictConfig) -> None:
     if not 0 <= cfg.optim.warmup_ratio < 1:
         raise ValueError(f"optim.warmup_ratio={cfg.optim.warmup_ratio}: must be in [0, 1)")
     resume = str(cfg.resume).lower()
-    if resume not in ("auto", "true", "false") and not Path(str(cfg.resume)).is_file():
+    if resume not in RESUME_CHOICES[:-1] and not Path(str(cfg.resume)).is_file():  # the last one: a path
         raise ValueError(f"resume={cfg.resume}: expected one of {RESUME_CHOICES}")

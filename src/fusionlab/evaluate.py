@@ -31,6 +31,7 @@ from fusionlab import CONF
 from fusionlab.atomic import write_text_atomically
 from fusionlab.callbacks import PredictionDump
 from fusionlab.data.releases import data_card
+from fusionlab.records import read_json
 from fusionlab.results import per_group
 from fusionlab.stored_config import described_checkpoint, trusted_config
 from fusionlab.train import assemble
@@ -42,7 +43,7 @@ def _read_run(run_dir: Path, checkpoint: str | Path) -> tuple[dict, DictConfig, 
     """The run's ``results.json``, the config that rebuilds it (``results.json`` is untrusted input:
     fusionlab.stored_config) and ``checkpoint``'s contents, refused unless the run of ``run_dir`` wrote it."""
     path = run_dir / "results.json"
-    saved = json.loads(path.read_text())
+    saved = read_json(path, "re-run the run's training command to write it again, then evaluate")
     config = trusted_config(saved.get("config"), str(path))
     weights = described_checkpoint(checkpoint)
     trained_in, written_in = _trained_in(saved["config"]), _trained_in(weights["fusionlab"].get("config"))
@@ -116,7 +117,7 @@ def robustness_curve(run_dir: str | Path, checkpoint: str | Path, kind: str, lev
     record = {"fusion": saved["fusion"], "task": saved["task"], "dataset": saved["dataset"], "seed": saved["seed"],
               "corruption": kind, "checkpoint": str(checkpoint), "points": points}
     if trainer.is_global_zero:
-        (run_dir / f"robustness_{kind}.json").write_text(json.dumps(record, indent=2))
+        write_text_atomically(run_dir / f"robustness_{kind}.json", json.dumps(record, indent=2))
     return record
 
 

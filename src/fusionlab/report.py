@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import re
 import shlex
 import statistics
@@ -41,13 +42,16 @@ from scipy import stats
 
 from fusionlab import CONF
 from fusionlab.bootstrap import paired_difference_interval, read_rows, seed_mean_interval, sentence_counts
+from fusionlab.fingerprint import PATH_PARTS, flatten
 from fusionlab.plots.allocation import draw_allocation
 from fusionlab.plots.comparison import draw_bars, draw_groups, draw_low_resource, draw_robustness
 from fusionlab.protocols import protocol_scores
 from fusionlab.published import against_published, published_markdown
+from fusionlab.records import CorruptRecordError, read_json
 from fusionlab.results_doc import provenance, publish, section
 from fusionlab.robustness import robustness_markdown, robustness_rows
 
+log = logging.getLogger(__name__)
 BASELINE = "text_only"
 SIGNIFICANCE = 0.05
 # absolute: a console script calls main from the package, where a relative path would name a module
@@ -99,13 +103,6 @@ IGNORED_KEYS = ("seed", "output_dir", "cache_root", "data_root", "resume", "logg
                 "data.eval_batch_size", "data.cache_dir", "data.sample_ratio", "trainer.enable_progress_bar",
                 "trainer.log_every_n_steps", "performance", "encoder.text.gradient_checkpointing", "eval_protocol",
                 "fusion.declaration", "callbacks")
-PATH_PARTS = ("root", "dir", "mapping", "splits", "groups")  # dataset keys that are file locations
-
-
-def _flatten(config, prefix: str = "") -> dict[str, str]:
-    if isinstance(config, dict):
-        return {k: v for key, value in config.items() for k, v in _flatten(value, f"{prefix}{key}.").items()}
-    return {prefix[:-1]: json.dumps(config, sort_keys=True) if isinstance(config, list) else str(config)}
 
 
 def _ignored(key: str) -> bool:
@@ -123,7 +120,7 @@ def row_names(records: list[dict]) -> list[str]:
     """Each record's row: its fusion, plus every config key whose value differs between the runs of
     that fusion on the same column (so runs of two sweeps over a hyperparameter are never pooled), the
     release of the benchmark they read among them (``data.release``)."""
-    flat = [{**{k: v for k, v in _flatten(r.get("config", {})).items() if not _ignored(k)},
+    flat = [{**{k: v for k, v in flatten(r.get("config", {})).items() if not _ignored(k)},
              "data.release": r.get("data", {}).get("release", "unknown")} for r in records]
     by_setting: dict[tuple, list[int]] = defaultdict(list)
     for index, record in enumerate(records):
@@ -148,16 +145,19 @@ def collect(root: Path | list[Path]) -> dict[tuple, Cell]:
     and unfinished (run.json alone: killed, or still training)."""
     roots = [Path(r) for r in root] if isinstance(root, list) else [Path(root)]
     records: list[tuple[str, dict, Path]] = []
+    corrupt: list[str] = []
     for path in _found(roots, "results.json"):
-        records.append(("finished", json.loads(path.read_text()), path))
+        records.append(("finished", _readable(path, corrupt), path))
     for path in _found(roots, "failed.json"):
         if not (path.parent / "results.json").exists():
-            records.append(("failed", json.loads(path.read_text()), path))
+            records.append(("failed", _readable(path, corrupt), path))
     for path in _found(roots, "run.json"):
         if not any((path.parent / name).exists() for name in ("results.json", "failed.json")):
-            records.append(("unfinished", json.loads(path.read_text()), path))
+            attempts = _readable(path, corrupt)
+            records.append(("unfinished", attempts[-1] if isinstance(attempts, list) else attempts, path))
+    records = [(status, record, path) for status, record, path in records if record is not None]
     if not records:
-        raise SystemExit(f"no results.json, failed.json or run.json under {', '.join(map(str, roots))}")
+        raise SystemExit(f"no readable results.json, failed.json or run.json under {', '.join(map(str, roots))}")
     cells: dict[tuple, Cell] = {}
     for (status, record, path), row in zip(records, row_names([r for _, r, _ in records])):
         column = _column(record)
@@ -172,20 +172,39 @@ def collect(root: Path | list[Path]) -> dict[tuple, Cell]:
                 raise SystemExit(f"{path}: a second run of {row} on {_column_name(column)} with seed "
                                  f"{record['seed']} and the same config: remove the duplicate")
             cell.runs.append(record)
-            rows = read_rows(path.parent)
+            try:
+                rows = read_rows(path.parent)
+            except json.JSONDecodeError:  # its per-sentence counts are left out
+                corrupt.append(str(path.parent / "test_predictions.jsonl"))
+                rows = None
             if rows is not None:
                 cell.counts[record["seed"]] = sentence_counts(record["task"], record["monitor"], rows)
             cell.protocols.append(protocol_scores(record, rows))
             for curve in sorted(path.parent.glob("robustness_*.json")):
-                tested = json.loads(curve.read_text())
-                cell.curves.setdefault(tested["corruption"], []).append(tested)
+                tested = _readable(curve, corrupt)
+                if tested is not None:
+                    cell.curves.setdefault(tested["corruption"], []).append(tested)
             for evaluation in sorted(path.parent.glob("evaluation_*.json")):
-                tested = json.loads(evaluation.read_text())
+                tested = _readable(evaluation, corrupt)
+                if tested is None:
+                    continue
                 if "test_file" in tested:
                     cell.other_tests.setdefault(tested["release"], []).append(tested)
                 elif tested["test_images"] != "clean":
                     cell.perturbed.setdefault(tested["test_images"], []).append(tested)
+    if corrupt:
+        log.warning("left out %d corrupt file(s) (truncated or empty; re-run or re-evaluate their runs): %s",
+                    len(corrupt), ", ".join(corrupt))
     return cells
+
+
+def _readable(path: Path, corrupt: list[str]):
+    """The JSON record ``path`` holds; None (and ``path`` added to ``corrupt``) when it is corrupt."""
+    try:
+        return read_json(path, "left out of the report")
+    except CorruptRecordError:
+        corrupt.append(str(path))
+        return None
 
 
 def baseline_cell(cells: dict[tuple, Cell], cell: Cell, baseline: str) -> Cell | None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from fusionlab.atomic import write_text_atomically
 from fusionlab.recorder import RunRecorder
 
 
@@ -109,7 +110,7 @@ def per_group(test_metrics: dict) -> dict[str, dict[str, float]]:
 
 def write_results(results: dict, run_dir: str | Path) -> Path:
     path = Path(run_dir) / "results.json"
-    path.write_text(json.dumps(results, indent=2))
+    write_text_atomically(path, json.dumps(results, indent=2))
     return path
 
 
@@ -121,5 +122,5 @@ def write_failure(config: dict, error: BaseException, run_dir: str | Path) -> Pa
               "traceback": "".join(traceback.format_exception(error)), "config": config}
     path = Path(run_dir) / "failed.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2))
+    write_text_atomically(path, json.dumps(record, indent=2))
     return path

@@ -13,19 +13,22 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import socket
 import time
 from pathlib import Path
 
-import torch
+from fusionlab.atomic import write_text_atomically
+from fusionlab.records import CorruptRecordError, load_checkpoint, read_json
 
+log = logging.getLogger(__name__)
 MAX_NAME = 200  # characters of a run folder's name (file systems allow 255) before its tail becomes a hash
 # Characters a Hydra override value may hold unquoted, so that `run_dir=<folder>` works as typed.
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+\-@]")
 RUN_FILE, RESULTS_FILE, FAILED_FILE, LOCK_FILE = "run.json", "results.json", "failed.json", ".lock"
-RESUME_CHOICES = ("auto", "true", "false", "<path to a checkpoint>")
+RESUME_CHOICES = ("auto", "true", "false", "force", "<path to a checkpoint>")
 
 
 def run_name(fusion: str, task: str, dataset: str, seed: int, overrides: str = "") -> str:
@@ -99,20 +102,30 @@ def last_checkpoint(run_dir: Path) -> Path:
 def resume_from(resume, run_dir: Path) -> str | None:
     """The checkpoint this run continues from, after checking the folder's state against ``resume``:
 
-    - ``auto`` (default): an interrupted run's ``last.ckpt`` when there is one, else a fresh start;
-    - ``true``: that ``last.ckpt``, which must exist;
+    - ``auto`` (default): an interrupted run's ``last.ckpt`` when there is one, else a fresh start (also
+      when it is corrupt: a warning names it);
+    - ``force``: as ``auto``, also when the run's fingerprint changed (``fusionlab.fingerprint``);
+    - ``true``: that ``last.ckpt``, which must exist and be readable;
     - ``false``: a fresh start, refused when the folder holds an earlier attempt (nothing is overwritten);
     - a path: that checkpoint.
 
     A finished run never gets here (``train.run`` returns its recorded results)."""
     last = last_checkpoint(run_dir)
     choice = str(resume).lower()
-    if choice == "auto":
-        return str(last) if last.is_file() else None
+    if choice in ("auto", "force"):
+        if not last.is_file():
+            return None
+        try:
+            checkpoint_position(last)
+        except CorruptRecordError as error:
+            log.warning("%s; starting afresh", error)
+            return None
+        return str(last)
     if choice == "true":
         if not last.is_file():
             raise FileNotFoundError(f"resume=true: no checkpoint at {last} (runs write checkpoints/last.ckpt every "
                                     f"checkpoint_every_n_steps steps; resume=auto starts afresh when there is none)")
+        checkpoint_position(last)  # a corrupt one stops here, named
         return str(last)
     if choice == "false":
         leftovers = [p.name for p in (Path(run_dir) / "checkpoints").glob("*.ckpt")]
@@ -125,22 +138,47 @@ def resume_from(resume, run_dir: Path) -> str | None:
     return str(resume)
 
 
-def mark_started(run_dir: Path, config: dict, resumed_from: str | None) -> None:
-    """``run.json``: the run exists, with its config. A folder holding it but neither ``results.json`` nor
-    ``failed.json`` is a run that was killed (or is still training): the report counts it."""
+def attempts(run_dir: Path) -> list[dict]:
+    """``run.json``: every attempt at the run, oldest first (a corrupt one is set aside with a warning)."""
+    path = Path(run_dir) / RUN_FILE
+    if not path.is_file():
+        return []
+    try:
+        recorded = read_json(path, "its attempts are not kept (the folder's other files are)")
+    except CorruptRecordError as error:
+        log.warning("%s", error)
+        return []
+    return recorded if isinstance(recorded, list) else [recorded]  # one attempt, as written before the list
+
+
+def mark_started(run_dir: Path, config: dict, resumed_from: str | None, fingerprint: dict) -> None:
+    """Append this attempt to ``run.json``: its config and fingerprint (``fusionlab.fingerprint``). A folder
+    holding it but neither ``results.json`` nor ``failed.json`` is a run that was killed (or is still
+    training): the report counts it."""
     record = {"status": "started", "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "pid": os.getpid(),
               "host": socket.gethostname(), "resumed_from": resumed_from,
               **{key: config[key]["name"] for key in ("fusion", "task", "dataset")}, "seed": config["seed"],
-              "config": config}
-    (Path(run_dir) / RUN_FILE).write_text(json.dumps(record, indent=2))
+              "fingerprint": fingerprint, "config": config}
+    write_attempts(run_dir, [*attempts(run_dir), record])
+
+
+def write_attempts(run_dir: Path, records: list[dict]) -> None:
+    write_text_atomically(Path(run_dir) / RUN_FILE, json.dumps(records, indent=2))
 
 
 def finished_results(run_dir: Path) -> dict | None:
+    """The run's ``results.json``; None when there is none, or when it is corrupt (a warning names it)."""
     path = Path(run_dir) / RESULTS_FILE
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        return read_json(path, "the run is treated as unfinished and trained again")
+    except CorruptRecordError as error:
+        log.warning("%s", error)
+        return None
 
 
 def checkpoint_position(path: str | Path) -> tuple[int, int]:
     """(epoch, global step) a Lightning checkpoint was saved at."""
-    saved = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    saved = load_checkpoint(path, "remove it to start the run afresh", mmap=True)
     return int(saved["epoch"]), int(saved["global_step"])

@@ -15,13 +15,13 @@ from __future__ import annotations
 from contextlib import nullcontext
 from pathlib import Path
 
-import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from fusionlab import CONF
+from fusionlab.records import load_checkpoint
 
 INSTANTIATE_KEYS = frozenset({"_target_", "_args_", "_partial_", "_recursive_", "_convert_"})
 NAMED_GROUPS = ("fusion", "task", "dataset")  # a stored <group>.name selects conf/<group>/<name>.yaml
@@ -32,7 +32,8 @@ FUSION_IDENTITY = ("name", "family", "declaration")  # what the registered fusio
 def described_checkpoint(checkpoint: str | Path) -> dict:
     """A checkpoint's contents, loaded without unpickling code (``weights_only``), with its ``fusionlab``
     entry: the label vocabulary and the run config (untrusted: rebuild through ``trusted_config``)."""
-    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    saved = load_checkpoint(checkpoint, "train the run again (its command continues or restarts it), or give "
+                                        "another checkpoint")
     if "fusionlab" not in saved:
         raise ValueError(f"{checkpoint}: not a fusionlab checkpoint that describes itself (no 'fusionlab' entry "
                          f"with the config and label vocabulary); train the run again with this version")

@@ -31,6 +31,7 @@ from fusionlab.callbacks.finite_loss import StopOnNonFiniteLoss
 from fusionlab.config_checks import check_combination, check_settings, method_declaration
 from fusionlab.data.datamodule import FusionDataModule
 from fusionlab.epoch_tests import EpochTestScores
+from fusionlab.fingerprint import data_files, fingerprint, finished_attempt, refuse_changed
 from fusionlab.model import FusionModel
 from fusionlab.performance import apply_performance
 from fusionlab.recorder import RunRecorder
@@ -47,11 +48,13 @@ from fusionlab.run_identity import (
     FAILED_FILE,
     RunInProgressError,
     RunLock,
+    attempts,
     checkpoint_position,
     finished_results,
     last_checkpoint,
     mark_started,
     resume_from,
+    write_attempts,
 )
 from fusionlab.tasks.base import Task
 from fusionlab.transfer import transfer_weights
@@ -128,9 +131,12 @@ def run(cfg: DictConfig) -> dict:
     run_dir = Path(cfg.output_dir)
     finished = finished_results(run_dir)
     if finished is not None:
-        if str(cfg.resume).lower() not in ("auto", "true"):
+        if str(cfg.resume).lower() not in ("auto", "true", "force"):
             raise FileExistsError(f"{run_dir} holds a finished run (results.json) and resume={cfg.resume}: "
                                   f"remove the folder to train it again")
+        config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+        now = {"config": config, "fingerprint": fingerprint(config, data_files(config), CODE)}
+        refuse_changed(run_dir, finished_attempt(finished), now, ("config", "data"), "finished")
         log.warning("%s already finished: not training it again (its results.json is kept; remove the folder "
                     "to train anew)", run_dir)
         return finished
@@ -144,12 +150,24 @@ def _train_and_test(cfg: DictConfig, run_dir: Path) -> dict:
         log.warning("%s: an earlier attempt left no resume point; starting afresh", run_dir)
         shutil.rmtree(run_dir / "checkpoints")
     config, code = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), CODE
+    attempt = {"config": config, "fingerprint": fingerprint(config, None, code)}
+    earlier = next((a for a in reversed(attempts(run_dir)) if "fingerprint" in a), None)
+    continues = resumed_from is not None and earlier is not None and str(cfg.resume).lower() != "force"
+    if continues:  # the data is compared once it has been read
+        refuse_changed(run_dir, earlier, attempt, ("config", "code"), "interrupted")
     if rank_zero_only.rank == 0:
-        mark_started(run_dir, config, resumed_from)
+        mark_started(run_dir, config, resumed_from, attempt["fingerprint"])
     reset_peak_memory()
     L.seed_everything(cfg.seed, workers=True)
     parts = assemble(cfg)
     task, datamodule, model = parts.task, parts.datamodule, parts.model
+    attempt["fingerprint"]["data"] = {split: f["sha256"] for split, f in datamodule.stats.get("files", {}).items()}
+    if rank_zero_only.rank == 0:
+        recorded = attempts(run_dir)
+        recorded[-1]["fingerprint"] = attempt["fingerprint"]
+        write_attempts(run_dir, recorded)
+    if continues:
+        refuse_changed(run_dir, earlier, attempt, ("data",), "interrupted")
     if cfg.init_from:  # cross-task transfer: everything but the task's heads
         transfer_weights(model, cfg.init_from)
     apply_performance(model, **cfg.performance)  # torch.compile and the float32 matmul precision
@@ -193,9 +211,9 @@ def _train_and_test(cfg: DictConfig, run_dir: Path) -> dict:
     if epoch_tests:
         results["test_history"] = epoch_tests[0].history
     if trainer.is_global_zero:
+        path = write_results(results, run_dir)  # whole or not at all: until it is written, last.ckpt is kept
         last_checkpoint(run_dir).unlink(missing_ok=True)
         (run_dir / FAILED_FILE).unlink(missing_ok=True)  # an earlier attempt's failure, now superseded
-        path = write_results(results, run_dir)
         log.info("test metrics (%s / %s / %s, seed %s):\n%s", results["fusion"], results["task"],
                  results["dataset"], cfg.seed, json.dumps(results["metrics"]["test"], indent=2))
         log.info("results: %s", path)

@@ -1,0 +1,41 @@
+"""A run folder is re-used only for the run it holds: the fingerprint in run.json (config, data bytes, code)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from fusionlab.train import run
+from tests.conftest import compose_config
+
+
+def test_a_finished_run_is_returned_only_for_the_same_config_and_data_bytes(tmp_path, tiny_overrides):
+    common = tiny_overrides + ["fusion=text_only"]
+    first = run(compose_config(common))
+    shutil.copytree(tmp_path / "cache", tmp_path / "copy")
+    elsewhere = [f"cache_root={tmp_path}/copy", f"data_root={tmp_path}/elsewhere"]
+    assert run(compose_config(common + elsewhere)) == first  # the same bytes in another place: the same data
+    with pytest.raises(FileExistsError, match=r"finished run .*config keys optim.weight_decay \(0.01 -> 0.02\)"):
+        run(compose_config(common + ["optim.weight_decay=0.02"]))
+    train = tmp_path / "copy" / first["data"]["files"]["train"]["path"].split("/cache/", 1)[1]
+    train.write_text(train.read_text() + "\n")
+    with pytest.raises(FileExistsError, match="data files train .*another output folder"):
+        run(compose_config(common + elsewhere))
+
+
+def test_a_resume_with_a_changed_config_is_refused_naming_the_key_unless_forced(tmp_path, tiny_overrides):
+    common = tiny_overrides + ["fusion=text_only", "trainer.max_epochs=2", "checkpoint_every_n_steps=1"]
+    with pytest.raises(RuntimeError, match="interrupted after step 2"):
+        run(compose_config(common + ["+callbacks.interrupt={_target_: tests.interrupt.InterruptAt, step: 2}"]))
+    changed = common + ["optim.weight_decay=0.02"]
+    with pytest.raises(FileExistsError, match=r"config keys optim.weight_decay \(0.01 -> 0.02\).*resume=force"):
+        run(compose_config(changed))
+    forced = run(compose_config(changed + ["resume=force"]))
+    assert forced["run"]["resumed_from"].endswith("last.ckpt") and forced["config"]["optim"]["weight_decay"] == 0.02
+    attempts = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert [a["config"]["optim"]["weight_decay"] for a in attempts] == [0.01, 0.02]  # every attempt is kept
+    assert attempts[0]["fingerprint"]["config"] != attempts[1]["fingerprint"]["config"]
+    assert attempts[0]["fingerprint"]["data"] == attempts[1]["fingerprint"]["data"] == {
+        split: f["sha256"] for split, f in forced["data"]["files"].items()}
