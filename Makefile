@@ -27,8 +27,10 @@ ARGS ?= +preset=laptop
 train: install
 	$(BIN)/python -m fusionlab.train $(ARGS)
 
+# TEST_JOBS pytest processes (pytest-xdist), each test file whole in one of them, one torch thread each
+TEST_JOBS ?= 2
 test: install
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile
 
 test-learning: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m learning tests/test_learning.py

@@ -28,7 +28,8 @@ from tests.test_cli import SCRIPTS
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-JOBS = int(os.environ.get("FUSIONLAB_TEST_JOBS", min(2, os.cpu_count() or 1)))
+# two at once, or one where make test already runs a pytest process per core (pytest-xdist)
+JOBS = int(os.environ.get("FUSIONLAB_TEST_JOBS", 1 if os.environ.get("PYTEST_XDIST_WORKER") else min(2, os.cpu_count() or 1)))
 TINY = ["encoder=tiny", "trainer.enable_progress_bar=false", "dataset.synthetic.train=32", "dataset.synthetic.val=8",
         "dataset.synthetic.test=8", "data.batch_size=16", "trainer.max_epochs=1"]
 # an experiment names its encoders and trainer itself: the groups and the names are overridden (test_experiments)

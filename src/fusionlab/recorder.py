@@ -16,19 +16,33 @@ class RunRecorder(L.Callback):
         self.train_samples = 0
         self.test_seconds = 0.0
 
-    def state_dict(self) -> dict:  # kept in checkpoints, so that a resumed run reports every epoch
+    def state_dict(self) -> dict:
+        """Kept in checkpoints, so that a resumed run reports every epoch, and its efficiency over every
+        attempt: the samples trained so far and the seconds already spent in the current epoch (the time
+        of the work a crash lost after the checkpoint is lost with that work, and never counted)."""
+        started = getattr(self, "_epoch_start", None)
         return {"val_history": self.val_history, "epoch_seconds": self.epoch_seconds,
-                "train_samples": self.train_samples}
+                "train_samples": self.train_samples,
+                "epoch_elapsed": time.perf_counter() - started if started is not None else 0.0}
 
     def load_state_dict(self, state: dict) -> None:
         self._restored = state  # applied when training resumes, not when a checkpoint is loaded to test
 
     def on_train_start(self, trainer, module):
-        restored = getattr(self, "_restored", None)
-        if restored:
-            self.val_history, self.epoch_seconds = restored["val_history"], restored["epoch_seconds"]
-            self.train_samples, self._restored = restored["train_samples"], None
-        self._epoch_start = time.perf_counter()  # a run resumed mid-epoch gets no on_train_epoch_start
+        elapsed = self.restore()
+        # a run resumed mid-epoch gets no on_train_epoch_start: its epoch began before the resume
+        self._epoch_start = time.perf_counter() - elapsed
+
+    def restore(self) -> float:
+        """Apply a loaded checkpoint's record (once); the seconds its epoch had run. Also called after
+        ``fit``: resuming a run whose training was done (killed while testing), Lightning skips
+        ``on_train_start``, and the record would lose every validation."""
+        restored, self._restored = getattr(self, "_restored", None), None
+        if not restored:
+            return 0.0
+        self.val_history, self.epoch_seconds = restored["val_history"], restored["epoch_seconds"]
+        self.train_samples = restored["train_samples"]
+        return restored.get("epoch_elapsed", 0.0)  # absent from checkpoints of older runs
 
     def on_train_epoch_start(self, trainer, module):
         self._epoch_start = time.perf_counter()

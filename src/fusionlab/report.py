@@ -71,6 +71,7 @@ class Cell:
     runs: list[dict] = field(default_factory=list)
     failed: int = 0
     unfinished: int = 0  # started (run.json) but neither finished nor failed: killed, or still training
+    not_started: int = 0  # never trained: its sweep was stopped by SIGTERM first (not_started.json)
     perturbed: dict[str, list[dict]] = field(default_factory=dict)  # fusionlab.evaluate: shuffled / removed
     counts: dict = field(default_factory=dict)  # seed -> per-sentence counts (runs with their test predictions)
     protocols: list[dict] = field(default_factory=list)  # per run: score under each evaluation protocol
@@ -141,8 +142,9 @@ def _found(roots: list[Path], name: str) -> list[Path]:
 
 
 def collect(root: Path | list[Path]) -> dict[tuple, Cell]:
-    """Every run under ``root`` (a folder or a list of folders): finished (results.json), failed (failed.json)
-    and unfinished (run.json alone: killed, or still training)."""
+    """Every run under ``root`` (a folder or a list of folders): finished (results.json), failed (failed.json),
+    unfinished (run.json alone: killed, or still training) and not started (not_started.json: its sweep was
+    stopped by SIGTERM first)."""
     roots = [Path(r) for r in root] if isinstance(root, list) else [Path(root)]
     records: list[tuple[str, dict, Path]] = []
     corrupt: list[str] = []
@@ -151,6 +153,9 @@ def collect(root: Path | list[Path]) -> dict[tuple, Cell]:
     for path in _found(roots, "failed.json"):
         if not (path.parent / "results.json").exists():
             records.append(("failed", _readable(path, corrupt), path))
+    for path in _found(roots, "not_started.json"):  # a sweep stopped by SIGTERM before this run
+        if not any((path.parent / name).exists() for name in ("results.json", "failed.json", "run.json")):
+            records.append(("not_started", _readable(path, corrupt), path))
     for path in _found(roots, "run.json"):
         if not any((path.parent / name).exists() for name in ("results.json", "failed.json")):
             attempts = _readable(path, corrupt)
@@ -166,6 +171,8 @@ def collect(root: Path | list[Path]) -> dict[tuple, Cell]:
             cell.failed += 1
         elif status == "unfinished":
             cell.unfinished += 1
+        elif status == "not_started":
+            cell.not_started += 1
         else:
             seeds = [r["seed"] for r in cell.runs]
             if record["seed"] in seeds:
@@ -448,7 +455,8 @@ def triple_table(cells: dict[tuple, Cell]) -> list[str]:
 
 def _counts(cell: Cell) -> str:
     text = f"{len(cell.runs)} ok, {cell.failed} failed"
-    return text + (f", {cell.unfinished} unfinished (killed or still training)" if cell.unfinished else "")
+    text += f", {cell.unfinished} unfinished (killed or still training)" if cell.unfinished else ""
+    return text + (f", {cell.not_started} not started (the sweep was stopped)" if cell.not_started else "")
 
 
 def allocation_means(cell: Cell) -> dict[str, list[float]] | None:

@@ -24,6 +24,7 @@ from hydra.utils import instantiate
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from fusionlab import CONF
@@ -32,6 +33,7 @@ from fusionlab.config_checks import check_combination, check_settings, method_de
 from fusionlab.data.datamodule import FusionDataModule
 from fusionlab.epoch_tests import EpochTestScores
 from fusionlab.fingerprint import data_files, fingerprint, finished_attempt, refuse_changed
+from fusionlab.interruption import RunInterrupted, stop, stopped_by, write_not_started
 from fusionlab.model import FusionModel
 from fusionlab.performance import apply_performance
 from fusionlab.recorder import RunRecorder
@@ -189,6 +191,11 @@ def _train_and_test(cfg: DictConfig, run_dir: Path) -> dict:
         if trainer.is_global_zero:
             write_failure(config, error, run_dir)
         raise
+    except SIGTERMException:  # Lightning's, a SystemExit with no code: the process would exit 0
+        stop(f"SIGTERM during {run_dir}")
+        raise RunInterrupted(f"{run_dir}: stopped by SIGTERM at step {trainer.global_step}; its resume point "
+                             f"(checkpoints/last.ckpt) is kept: the same command continues it") from None
+    recorder.restore()  # a resume of a run whose training was done (killed while testing) starts no training
     best = None
     if checkpoint.best_model_path:  # none under fast_dev_run, which writes no checkpoint: the last weights are tested
         best = recorder.validation_at(checkpoint_position(checkpoint.best_model_path)[1])
@@ -237,13 +244,19 @@ def guard_ddp_sweep(cfg: DictConfig) -> None:
 @hydra.main(version_base="1.3", config_path=CONF, config_name="config")
 def main(cfg: DictConfig) -> float:
     """One run; returns the best validation score (what a sweeper optimises: never a test score).
-    In a sweep (``-m``) a failing run leaves ``failed.json`` and the sweep goes on."""
+    In a sweep (``-m``) a failing run leaves ``failed.json`` and the sweep goes on; after a SIGTERM the
+    later runs leave ``not_started.json`` (fusionlab.interruption) and the process exits non-zero."""
     logging.captureWarnings(True)  # warnings reach train.log through the py.warnings logger
     guard_ddp_sweep(cfg)
+    if stopped_by():  # an earlier run of this sweep was stopped: this one is recorded, not trained
+        path = write_not_started(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), cfg.output_dir,
+                                 stopped_by())
+        raise RunInterrupted(f"not started ({stopped_by()}): recorded in {path}")
     try:
         results = run(cfg)
     except Exception as error:
-        if HydraConfig.get().mode != RunMode.MULTIRUN or isinstance(error, RunInProgressError):
+        if (HydraConfig.get().mode != RunMode.MULTIRUN
+                or isinstance(error, (RunInProgressError, RunInterrupted))):  # the sweep stops, exit non-zero
             raise
         path = write_failure(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), error, cfg.output_dir)
         log.exception(f"run failed; recorded in {path}; the sweep goes on")
