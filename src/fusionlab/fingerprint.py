@@ -14,7 +14,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from fusionlab import CONF
-from fusionlab.data.releases import HashCache
+from fusionlab.data.releases import data_card
 
 NAME_KEYS = ("fusion", "task", "dataset", "seed")  # named apart from the overrides: they do change a result
 # Keys that never change a result beyond the run name's exclude_keys: outputs written beside the run, and
@@ -50,8 +50,8 @@ def data_files(config: dict) -> dict[str, str] | None:
     paths = {split: Path(name) for split, name in config["dataset"]["tasks"][config["task"]["name"]]["splits"].items()}
     if not all(path.is_file() for path in paths.values()):
         return None
-    hashes = HashCache(config["data"].get("cache_dir"))
-    return {split: hashes.sha256(path) for split, path in paths.items()}
+    card = data_card(config["dataset"]["name"], paths, config["data"].get("cache_dir"))
+    return {split: file["sha256"] for split, file in card["files"].items()}
 
 
 def fingerprint(config: dict, data: dict[str, str] | None, code: dict) -> dict:

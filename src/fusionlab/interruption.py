@@ -8,10 +8,9 @@ the same sweep records ``not_started.json`` instead of training, and the process
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from fusionlab.atomic import write_text_atomically
+from fusionlab.results import write_run_record
 
 _STOPPED: list[str] = []  # why this process's sweep stopped (empty while it has not)
 
@@ -30,9 +29,4 @@ def stopped_by() -> str | None:
 
 def write_not_started(config: dict, run_dir: str | Path, reason: str) -> Path:
     """``not_started.json``: a run of a stopped sweep that never trained (the report counts it)."""
-    record = {"status": "not started", "fusion": config["fusion"]["name"], "task": config["task"]["name"],
-              "dataset": config["dataset"]["name"], "seed": config["seed"], "reason": reason, "config": config}
-    path = Path(run_dir) / "not_started.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomically(path, json.dumps(record, indent=2))
-    return path
+    return write_run_record(config, run_dir, "not_started.json", "not started", reason=reason)

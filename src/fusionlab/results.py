@@ -114,13 +114,18 @@ def write_results(results: dict, run_dir: str | Path) -> Path:
     return path
 
 
-def write_failure(config: dict, error: BaseException, run_dir: str | Path) -> Path:
-    """``failed.json``: which run failed and why (the report counts these per fusion x task x dataset)."""
-    record = {"status": "failed", "fusion": config["fusion"]["name"], "task": config["task"]["name"],
-              "dataset": config["dataset"]["name"], "seed": config["seed"],
-              "error": f"{type(error).__name__}: {error}",
-              "traceback": "".join(traceback.format_exception(error)), "config": config}
-    path = Path(run_dir) / "failed.json"
+def write_run_record(config: dict, run_dir: str | Path, name: str, status: str, **details) -> Path:
+    """``<run_dir>/<name>``: a run that ended without results (its status and why), named by its fusion, task,
+    dataset and seed, as the report counts it."""
+    record = {"status": status, "fusion": config["fusion"]["name"], "task": config["task"]["name"],
+              "dataset": config["dataset"]["name"], "seed": config["seed"], **details, "config": config}
+    path = Path(run_dir) / name
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomically(path, json.dumps(record, indent=2))
     return path
+
+
+def write_failure(config: dict, error: BaseException, run_dir: str | Path) -> Path:
+    """``failed.json``: which run failed and why (the report counts these per fusion x task x dataset)."""
+    return write_run_record(config, run_dir, "failed.json", "failed", error=f"{type(error).__name__}: {error}",
+                            traceback="".join(traceback.format_exception(error)))
