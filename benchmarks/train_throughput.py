@@ -20,7 +20,7 @@ from lightning.fabric.utilities.apply_func import move_data_to_device
 
 from benchmarks.common import Timer, build, summary
 from fusionlab.performance import apply_performance
-from fusionlab.results import peak_memory, reset_peak_memory
+from fusionlab.run.results import peak_memory, reset_peak_memory
 
 GPU_OVERRIDES = ["encoder=paper", "encoder.text.name=bert_base_random", "encoder.vision.name=resnet50_random",
                  "data.image_size=224", "trainer=gpu"]

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from fusionlab import recorder as recorder_module
-from fusionlab.recorder import RunRecorder
+from fusionlab.run import recorder as recorder_module
+from fusionlab.run.recorder import RunRecorder
 
 
 class Clock:

@@ -96,3 +96,22 @@ def test_the_import_reader_resolves_relative_imports_and_skips_type_checking():
     imports = imports_in(source, "fusionlab.data")
     assert {"fusionlab.data.example.Span", "fusionlab.tasks.base", "torch.nn"} <= imports
     assert "fusionlab.tasks.head" not in imports
+
+
+RUN_FOLDER_USERS = [PACKAGE / "train.py", PACKAGE / "evaluate.py", PACKAGE / "predict.py",
+                    *sorted((PACKAGE / "callbacks").glob("*.py"))]
+FILE_WRITES = {"unlink", "rmtree", "write_text", "write_bytes", "mkdir", "rename", "write_text_atomically", "touch"}
+
+
+@pytest.mark.parametrize("path", RUN_FOLDER_USERS, ids=lambda p: module_name(p))
+def test_only_the_run_folder_creates_rewrites_or_deletes_files_in_a_run_folder(path):
+    called = {node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+              for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Call)}
+    assert not called & FILE_WRITES  # they ask fusionlab.run.folder.RunFolder
+
+
+def test_the_write_finder_sees_a_deletion():
+    source = "from pathlib import Path\nPath('x').unlink(missing_ok=True)\n"
+    called = {node.func.attr for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)
+              and isinstance(node.func, ast.Attribute)}
+    assert called & FILE_WRITES == {"unlink"}

@@ -6,6 +6,7 @@ import json
 import shutil
 
 import pytest
+import torch
 
 from fusionlab.train import run
 from tests.conftest import compose_config
@@ -39,3 +40,14 @@ def test_a_resume_with_a_changed_config_is_refused_naming_the_key_unless_forced(
     assert attempts[0]["fingerprint"]["config"] != attempts[1]["fingerprint"]["config"]
     assert attempts[0]["fingerprint"]["data"] == attempts[1]["fingerprint"]["data"] == {
         split: f["sha256"] for split, f in forced["data"]["files"].items()}
+
+
+def test_a_resume_whose_run_json_was_lost_is_checked_against_the_fingerprint_in_its_checkpoint(tmp_path, tiny_overrides):
+    common = tiny_overrides + ["fusion=text_only", "trainer.max_epochs=2", "checkpoint_every_n_steps=1"]
+    with pytest.raises(RuntimeError, match="interrupted after step 2"):
+        run(compose_config(common + ["+callbacks.interrupt={_target_: tests.interrupt.InterruptAt, step: 2}"]))
+    stored = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)["fusionlab"]["fingerprint"]
+    assert stored["config"] and set(stored["data"]) == {"train", "val", "test"}
+    (tmp_path / "run" / "run.json").unlink()  # the attempts' record is lost: the checkpoint still names its run
+    with pytest.raises(FileExistsError, match=r"config keys optim.weight_decay \(0.01 -> 0.02\).*resume=force"):
+        run(compose_config(common + ["optim.weight_decay=0.02"]))

@@ -17,7 +17,9 @@ import torch
 
 from fusionlab.data.resumable import EpochSampler
 from fusionlab.report import collect, report
-from fusionlab.run_identity import RunInProgressError, RunLock, is_locked, run_name
+from fusionlab.run.folder import RunFolder
+from fusionlab.run.identity import run_name
+from fusionlab.run.lock import RunInProgressError
 from fusionlab.train import run
 from tests.conftest import compose_config
 
@@ -61,11 +63,13 @@ def test_run_names_differ_whenever_the_overrides_differ():
 
 
 def test_two_runs_with_one_identity_never_share_a_folder(tmp_path, tiny_overrides):
-    with RunLock(tmp_path / "run"):
-        assert is_locked(tmp_path / "run")
+    folder = RunFolder(tmp_path / "run")
+    with folder.lock():
         with pytest.raises(RunInProgressError, match="is in use by pid"):
             run(compose_config(tiny_overrides + ["fusion=text_only"]))
-    assert not is_locked(tmp_path / "run") and not (tmp_path / "run" / "results.json").exists()
+    with folder.lock():  # its holder is done: the folder is free again
+        pass
+    assert not (tmp_path / "run" / "results.json").exists()
 
 
 def test_best_epoch_matches_the_checkpoint(tmp_path, tiny_overrides):

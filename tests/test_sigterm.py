@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from fusionlab import interruption
-from fusionlab.interruption import RunInterrupted
 from fusionlab.report import collect
+from fusionlab.run import interruption
+from fusionlab.run.interruption import RunInterrupted
 from fusionlab.train import run
 from tests.conftest import compose_config
 
@@ -48,3 +48,18 @@ def test_sigterm_stops_a_single_run_with_an_error_and_keeps_its_resume_point(tin
     with pytest.raises(RunInterrupted, match="stopped by SIGTERM at step 2"):
         run(compose_config(tiny_overrides + TINY[:1] + TINY[-2:]))
     assert (tmp_path / "run" / "checkpoints" / "last.ckpt").exists() and interruption.stopped_by()
+
+
+def test_a_slurm_job_reaching_its_time_limit_is_requeued_not_ended():
+    """submitit requeues a job SLURM signals before its time limit while its timeout countdown, set from
+    ``max_num_timeout``, stays non-negative; the requeued job continues from last.ckpt (resume=auto)."""
+    from hydra import compose, initialize_config_dir
+    from submitit.core.utils import DelayedSubmission
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        launcher = compose(config_name="config", overrides=["hydra/launcher=slurm", "output_dir=/tmp/x"],
+                           return_hydra_config=True).hydra.launcher
+    job = DelayedSubmission(print)
+    job.set_timeout(launcher.timeout_min, launcher.max_num_timeout)
+    assert job._timeout_countdown - 1 >= 0  # submitit's rule for a timed-out job (job_environment.py)
+    assert 0 < launcher.signal_delay_s < launcher.timeout_min * 60

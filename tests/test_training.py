@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from fusionlab.results import PROC_CLEAR_REFS
+from fusionlab.run.results import PROC_CLEAR_REFS
 from fusionlab.train import assemble, run
 from tests.conftest import compose_config
 
@@ -122,7 +122,7 @@ def test_group_metrics_equal_scoring_each_group_alone(tmp_path, tiny_overrides):
 
 PEAK_PROBE = """
 import json, torch
-from fusionlab.results import peak_memory, reset_peak_memory
+from fusionlab.run.results import peak_memory, reset_peak_memory
 reset_peak_memory()
 before, source = peak_memory()
 block = torch.ones(128 * 2**20 // 4)  # 128 MB, touched

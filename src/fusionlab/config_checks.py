@@ -10,7 +10,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from fusionlab.run_identity import RESUME_CHOICES
+from fusionlab.run.folder import RESUME_CHOICES
 from fusionlab.schema import OPTIONS
 
 SCHEDULES = ("linear", "constant")  # fusionlab.model.FusionModel.configure_optimizers

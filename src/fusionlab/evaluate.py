@@ -28,11 +28,11 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from fusionlab import CONF
-from fusionlab.atomic import write_text_atomically
 from fusionlab.callbacks import PredictionDump
 from fusionlab.data.releases import data_card
-from fusionlab.records import read_json
-from fusionlab.results import per_group
+from fusionlab.run.folder import RunFolder
+from fusionlab.run.results import per_group
+from fusionlab.storage.records import read_json
 from fusionlab.stored_config import described_checkpoint, trusted_config
 from fusionlab.train import assemble
 
@@ -69,7 +69,6 @@ def _test(run_dir: Path, config: DictConfig, weights: dict, trainer_config: Dict
     if test_file is not None:
         cfg.dataset.tasks[cfg.task.name].splits.test = test_file
     cfg.output_dir = str(run_dir / output)
-    Path(cfg.output_dir).mkdir(exist_ok=True)
     L.seed_everything(cfg.seed, workers=True)
     parts = assemble(cfg, labels=weights["fusionlab"]["labels"])  # the heads' vocabulary, as trained
     parts.model.load_state_dict(weights["state_dict"])
@@ -96,8 +95,8 @@ def evaluate(run_dir: str | Path, checkpoint: str | Path, test_images: str, trai
               "metrics": metrics, "data": parts.datamodule.stats["splits"]["test"]}
     if card is not None:  # the release of the test file read, and the file itself
         record.update(test_file=card["files"]["test"], release=card["release"])
+    RunFolder(run_dir, writer=trainer.is_global_zero).write(f"evaluation_{name}.json", json.dumps(record, indent=2))
     if trainer.is_global_zero:
-        write_text_atomically(run_dir / f"evaluation_{name}.json", json.dumps(record, indent=2))
         log.info("%s", json.dumps(record["metrics"]["test"], indent=2))
     return record
 
@@ -116,8 +115,7 @@ def robustness_curve(run_dir: str | Path, checkpoint: str | Path, kind: str, lev
         points.append({"level": float(level), "metrics": metrics})
     record = {"fusion": saved["fusion"], "task": saved["task"], "dataset": saved["dataset"], "seed": saved["seed"],
               "corruption": kind, "checkpoint": str(checkpoint), "points": points}
-    if trainer.is_global_zero:
-        write_text_atomically(run_dir / f"robustness_{kind}.json", json.dumps(record, indent=2))
+    RunFolder(run_dir, writer=trainer.is_global_zero).write(f"robustness_{kind}.json", json.dumps(record, indent=2))
     return record
 
 

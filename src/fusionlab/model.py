@@ -32,14 +32,17 @@ class FusionModel(L.LightningModule):
         self.lr, self.encoder_lr, self.head_lr = lr, encoder_lr, head_lr
         self.weight_decay, self.warmup_ratio, self.schedule = weight_decay, warmup_ratio, schedule
         self.run_config: dict | None = None  # the resolved run config, set by ``train.assemble``
+        self.run_fingerprint: dict | None = None  # what the run's result depends on (fusionlab.run.fingerprint)
         # from_pretrained leaves encoders in eval mode, and Lightning keeps submodule modes: train
         # everything here (a frozen vision encoder stays in eval mode by itself).
         self.train()
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         """Every checkpoint describes itself: the label vocabulary its heads are sized by and the run's
-        config, so ``fusionlab.predict`` rebuilds the model from the checkpoint alone."""
-        checkpoint["fusionlab"] = {"labels": self.task.vocabulary(), "config": self.run_config}
+        config, so ``fusionlab.predict`` rebuilds the model from the checkpoint alone, and the fingerprint
+        it was trained under, so a resume from it is checked also when ``run.json`` is lost."""
+        checkpoint["fusionlab"] = {"labels": self.task.vocabulary(), "config": self.run_config,
+                                   "fingerprint": self.run_fingerprint}
 
     def configure_callbacks(self) -> list[L.Callback]:
         return self.method.callbacks()

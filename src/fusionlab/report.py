@@ -42,14 +42,14 @@ from scipy import stats
 
 from fusionlab import CONF
 from fusionlab.bootstrap import paired_difference_interval, read_rows, seed_mean_interval, sentence_counts
-from fusionlab.fingerprint import PATH_PARTS, flatten
 from fusionlab.plots.allocation import draw_allocation
 from fusionlab.plots.comparison import draw_bars, draw_groups, draw_low_resource, draw_robustness
 from fusionlab.protocols import protocol_scores
 from fusionlab.published import against_published, published_markdown
-from fusionlab.records import CorruptRecordError, read_json
 from fusionlab.results_doc import provenance, publish, section
 from fusionlab.robustness import robustness_markdown, robustness_rows
+from fusionlab.run.fingerprint import PATH_PARTS, flatten
+from fusionlab.storage.records import CorruptRecordError, read_json
 
 log = logging.getLogger(__name__)
 BASELINE = "text_only"

@@ -9,7 +9,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
-from fusionlab.run_identity import run_name
+from fusionlab.run.identity import run_name
 
 
 def sweep_group() -> str:

@@ -21,7 +21,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from fusionlab import CONF
-from fusionlab.records import load_checkpoint
+from fusionlab.storage.records import load_checkpoint
 
 INSTANTIATE_KEYS = frozenset({"_target_", "_args_", "_partial_", "_recursive_", "_convert_"})
 NAMED_GROUPS = ("fusion", "task", "dataset")  # a stored <group>.name selects conf/<group>/<name>.yaml

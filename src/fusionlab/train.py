@@ -2,15 +2,14 @@
 
 Fits on train, picks the best epoch by the task's validation metric, tests the checkpoint that
 epoch left, and writes ``results.json`` and the test predictions into the run directory, whose name
-is the run's identity (``fusionlab.run_identity``): the same command finds the same folder, so an
-interrupted run continues and a finished one is not trained again.
+is the run's identity: the same command finds the same folder (``fusionlab.run.folder.RunFolder``, which owns
+it), so an interrupted run continues and a finished one is not trained again.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import shutil
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,32 +31,15 @@ from fusionlab.callbacks.finite_loss import StopOnNonFiniteLoss
 from fusionlab.config_checks import check_combination, check_settings, method_declaration
 from fusionlab.data.datamodule import FusionDataModule
 from fusionlab.epoch_tests import EpochTestScores
-from fusionlab.fingerprint import data_files, fingerprint, finished_attempt, refuse_changed
-from fusionlab.interruption import RunInterrupted, stop, stopped_by, write_not_started
 from fusionlab.model import FusionModel
 from fusionlab.performance import apply_performance
-from fusionlab.recorder import RunRecorder
-from fusionlab.results import (
-    build_results,
-    code_version,
-    device_description,
-    reset_peak_memory,
-    write_failure,
-    write_results,
-)
-from fusionlab.resume import StepSeeder, resume_points
-from fusionlab.run_identity import (
-    FAILED_FILE,
-    RunInProgressError,
-    RunLock,
-    attempts,
-    checkpoint_position,
-    finished_results,
-    last_checkpoint,
-    mark_started,
-    resume_from,
-    write_attempts,
-)
+from fusionlab.run.fingerprint import data_files
+from fusionlab.run.folder import RunFolder, checkpoint_position
+from fusionlab.run.interruption import RunInterrupted, stop, stopped_by
+from fusionlab.run.lock import RunInProgressError
+from fusionlab.run.recorder import RunRecorder
+from fusionlab.run.results import build_results, code_version, device_description, reset_peak_memory
+from fusionlab.run.resume import StepSeeder, resume_points
 from fusionlab.tasks.base import Task
 from fusionlab.transfer import transfer_weights
 
@@ -130,46 +112,31 @@ def checkpoint_callbacks(cfg: DictConfig, run_dir: Path, monitor: str) -> tuple[
 def run(cfg: DictConfig) -> dict:
     """Train, test and record one run; a finished run's recorded results are returned as they are."""
     check_settings(cfg)
-    run_dir = Path(cfg.output_dir)
-    finished = finished_results(run_dir)
+    folder = RunFolder(cfg.output_dir, writer=rank_zero_only.rank == 0)
+    finished = folder.finished()
     if finished is not None:
         if str(cfg.resume).lower() not in ("auto", "true", "force"):
-            raise FileExistsError(f"{run_dir} holds a finished run (results.json) and resume={cfg.resume}: "
+            raise FileExistsError(f"{folder.path} holds a finished run (results.json) and resume={cfg.resume}: "
                                   f"remove the folder to train it again")
         config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-        now = {"config": config, "fingerprint": fingerprint(config, data_files(config), CODE)}
-        refuse_changed(run_dir, finished_attempt(finished), now, ("config", "data"), "finished")
+        folder.refuse_another_run(finished, config, data_files(config), CODE)
         log.warning("%s already finished: not training it again (its results.json is kept; remove the folder "
-                    "to train anew)", run_dir)
+                    "to train anew)", folder.path)
         return finished
-    with RunLock(run_dir) if rank_zero_only.rank == 0 else nullcontext():
-        return _train_and_test(cfg, run_dir)
+    with folder.lock() if folder.writer else nullcontext():
+        return _train_and_test(cfg, folder)
 
 
-def _train_and_test(cfg: DictConfig, run_dir: Path) -> dict:
-    resumed_from = resume_from(cfg.resume, run_dir)
-    if resumed_from is None and rank_zero_only.rank == 0 and (run_dir / "checkpoints").exists():
-        log.warning("%s: an earlier attempt left no resume point; starting afresh", run_dir)
-        shutil.rmtree(run_dir / "checkpoints")
-    config, code = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), CODE
-    attempt = {"config": config, "fingerprint": fingerprint(config, None, code)}
-    earlier = next((a for a in reversed(attempts(run_dir)) if "fingerprint" in a), None)
-    continues = resumed_from is not None and earlier is not None and str(cfg.resume).lower() != "force"
-    if continues:  # the data is compared once it has been read
-        refuse_changed(run_dir, earlier, attempt, ("config", "code"), "interrupted")
-    if rank_zero_only.rank == 0:
-        mark_started(run_dir, config, resumed_from, attempt["fingerprint"])
+def _train_and_test(cfg: DictConfig, folder: RunFolder) -> dict:
+    run_dir = folder.path
+    config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    attempt = folder.start(config, CODE, cfg.resume)
     reset_peak_memory()
     L.seed_everything(cfg.seed, workers=True)
     parts = assemble(cfg)
     task, datamodule, model = parts.task, parts.datamodule, parts.model
-    attempt["fingerprint"]["data"] = {split: f["sha256"] for split, f in datamodule.stats.get("files", {}).items()}
-    if rank_zero_only.rank == 0:
-        recorded = attempts(run_dir)
-        recorded[-1]["fingerprint"] = attempt["fingerprint"]
-        write_attempts(run_dir, recorded)
-    if continues:
-        refuse_changed(run_dir, earlier, attempt, ("data",), "interrupted")
+    folder.data_read(attempt, {split: f["sha256"] for split, f in datamodule.stats.get("files", {}).items()})
+    model.run_fingerprint = attempt.fingerprint  # kept in every checkpoint, so a resume point names what it trained
     if cfg.init_from:  # cross-task transfer: everything but the task's heads
         transfer_weights(model, cfg.init_from)
     apply_performance(model, **cfg.performance)  # torch.compile and the float32 matmul precision
@@ -186,10 +153,9 @@ def _train_and_test(cfg: DictConfig, run_dir: Path) -> dict:
                  *outputs]
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger, default_root_dir=str(run_dir))
     try:
-        trainer.fit(model, datamodule=datamodule, ckpt_path=resumed_from)
+        trainer.fit(model, datamodule=datamodule, ckpt_path=attempt.resumed_from)
     except FloatingPointError as error:  # diverged (StopOnNonFiniteLoss): a failed run, recorded as one
-        if trainer.is_global_zero:
-            write_failure(config, error, run_dir)
+        folder.fail(config, error)
         raise
     except SIGTERMException:  # Lightning's, a SystemExit with no code: the process would exit 0
         stop(f"SIGTERM during {run_dir}")
@@ -211,16 +177,14 @@ def _train_and_test(cfg: DictConfig, run_dir: Path) -> dict:
     results = build_results(config=config, monitor=task.monitor, recorder=recorder, best=best,
                             test_metrics=test_metrics, model=model, data_stats=datamodule.stats,
                             failed_images=len(datamodule.unreadable), labels=task.vocabulary(),
-                            run={"name": run_dir.name, "dir": str(run_dir.resolve()), "resumed_from": resumed_from,
-                                 "fast_dev_run": bool(trainer.fast_dev_run), "code": code,
+                            run={"name": run_dir.name, "dir": str(run_dir.resolve()), "resumed_from": attempt.resumed_from,
+                                 "fast_dev_run": bool(trainer.fast_dev_run), "code": CODE,
                                  "command": training_command(), "device": device_description(trainer.world_size),
                                  "processes": trainer.world_size})
     if epoch_tests:
         results["test_history"] = epoch_tests[0].history
-    if trainer.is_global_zero:
-        path = write_results(results, run_dir)  # whole or not at all: until it is written, last.ckpt is kept
-        last_checkpoint(run_dir).unlink(missing_ok=True)
-        (run_dir / FAILED_FILE).unlink(missing_ok=True)  # an earlier attempt's failure, now superseded
+    path = folder.finish(results)  # whole or not at all: until it is written, last.ckpt is kept
+    if folder.writer:
         log.info("test metrics (%s / %s / %s, seed %s):\n%s", results["fusion"], results["task"],
                  results["dataset"], cfg.seed, json.dumps(results["metrics"]["test"], indent=2))
         log.info("results: %s", path)
@@ -245,12 +209,12 @@ def guard_ddp_sweep(cfg: DictConfig) -> None:
 def main(cfg: DictConfig) -> float:
     """One run; returns the best validation score (what a sweeper optimises: never a test score).
     In a sweep (``-m``) a failing run leaves ``failed.json`` and the sweep goes on; after a SIGTERM the
-    later runs leave ``not_started.json`` (fusionlab.interruption) and the process exits non-zero."""
+    later runs leave ``not_started.json`` (fusionlab.run.interruption) and the process exits non-zero."""
     logging.captureWarnings(True)  # warnings reach train.log through the py.warnings logger
     guard_ddp_sweep(cfg)
     if stopped_by():  # an earlier run of this sweep was stopped: this one is recorded, not trained
-        path = write_not_started(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), cfg.output_dir,
-                                 stopped_by())
+        path = RunFolder(cfg.output_dir).not_started(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
+                                                     stopped_by())
         raise RunInterrupted(f"not started ({stopped_by()}): recorded in {path}")
     try:
         results = run(cfg)
@@ -258,7 +222,7 @@ def main(cfg: DictConfig) -> float:
         if (HydraConfig.get().mode != RunMode.MULTIRUN
                 or isinstance(error, (RunInProgressError, RunInterrupted))):  # the sweep stops, exit non-zero
             raise
-        path = write_failure(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), error, cfg.output_dir)
+        path = RunFolder(cfg.output_dir).fail(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), error)
         log.exception(f"run failed; recorded in {path}; the sweep goes on")
         return float("nan")
     return results["metrics"]["val"].get(results["monitor"], float("nan"))

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import lightning as L
 import torch
 
 from fusionlab.fusion.mase import MASE
 from fusionlab.plots.allocation import draw_allocation
+from fusionlab.run.folder import RunFolder
 
 
 class AllocationPlot(L.Callback):
@@ -18,8 +18,7 @@ class AllocationPlot(L.Callback):
         method = module.method
         if not isinstance(method, MASE) or not method.balance or not trainer.is_global_zero:
             return
-        run_dir = Path(trainer.default_root_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
+        folder = RunFolder(trainer.default_root_dir)
         summary = {**method.summary(), **method.allocation_history()}  # the whole fit's trajectory
-        (run_dir / "allocation.json").write_text(json.dumps(summary, indent=2))
-        draw_allocation(torch.tensor(summary["z_trajectory"]), method.modalities, run_dir / "allocation.png")
+        folder.write("allocation.json", json.dumps(summary, indent=2))
+        draw_allocation(torch.tensor(summary["z_trajectory"]), method.modalities, folder.path / "allocation.png")

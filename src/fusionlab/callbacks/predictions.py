@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import lightning as L
+
+from fusionlab.run.folder import RunFolder
 
 
 class PredictionDump(L.Callback):
@@ -14,9 +15,9 @@ class PredictionDump(L.Callback):
         self.filename = filename
         self.rows: list[dict] = []
 
-    def path(self, trainer) -> Path:
+    def name(self, trainer) -> str:
         rank = f".rank{trainer.global_rank}" if trainer.world_size > 1 else ""
-        return Path(trainer.default_root_dir) / self.filename.replace(".jsonl", f"{rank}.jsonl")
+        return self.filename.replace(".jsonl", f"{rank}.jsonl")
 
     def on_test_epoch_start(self, trainer, module):
         self.rows = []
@@ -26,7 +27,5 @@ class PredictionDump(L.Callback):
                       for e, p in zip(batch["examples"], predictions)]
 
     def on_test_epoch_end(self, trainer, module):
-        path = self.path(trainer)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(json.dumps(row) + "\n" for row in self.rows))
+        RunFolder(trainer.default_root_dir).write(self.name(trainer), "".join(json.dumps(row) + "\n" for row in self.rows))
         self.rows = []

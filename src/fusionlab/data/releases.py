@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from fusionlab.atomic import write_text_atomically
+from fusionlab.storage.atomic import write_text_atomically
 
 RELEASES = Path(__file__).resolve().parents[1] / "references" / "releases.csv"
 UNKNOWN = "unknown"

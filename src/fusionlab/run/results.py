@@ -1,18 +1,15 @@
-"""The ``results.json`` every run writes into its run directory."""
+"""What a finished run's ``results.json`` holds: its metrics, history, cost, data and provenance."""
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import subprocess
-import traceback
 from pathlib import Path
 
 import torch
 
-from fusionlab.atomic import write_text_atomically
-from fusionlab.recorder import RunRecorder
+from fusionlab.run.recorder import RunRecorder
 
 
 def count_parameters(module: torch.nn.Module) -> dict[str, int]:
@@ -106,26 +103,3 @@ def per_group(test_metrics: dict) -> dict[str, dict[str, float]]:
             group, metric = key.removeprefix("test_group/").rsplit("/", 1)
             groups.setdefault(group, {})[metric] = float(value)
     return groups
-
-
-def write_results(results: dict, run_dir: str | Path) -> Path:
-    path = Path(run_dir) / "results.json"
-    write_text_atomically(path, json.dumps(results, indent=2))
-    return path
-
-
-def write_run_record(config: dict, run_dir: str | Path, name: str, status: str, **details) -> Path:
-    """``<run_dir>/<name>``: a run that ended without results (its status and why), named by its fusion, task,
-    dataset and seed, as the report counts it."""
-    record = {"status": status, "fusion": config["fusion"]["name"], "task": config["task"]["name"],
-              "dataset": config["dataset"]["name"], "seed": config["seed"], **details, "config": config}
-    path = Path(run_dir) / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomically(path, json.dumps(record, indent=2))
-    return path
-
-
-def write_failure(config: dict, error: BaseException, run_dir: str | Path) -> Path:
-    """``failed.json``: which run failed and why (the report counts these per fusion x task x dataset)."""
-    return write_run_record(config, run_dir, "failed.json", "failed", error=f"{type(error).__name__}: {error}",
-                            traceback="".join(traceback.format_exception(error)))

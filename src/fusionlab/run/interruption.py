@@ -3,14 +3,11 @@
 Lightning stops training at the signal by raising ``SIGTERMException``, a ``SystemExit`` with no code, so
 the process would exit 0 and a sweep's later runs would never start, unrecorded. Here the stopped run
 raises ``RunInterrupted`` (its resume point is kept: the same command continues it), every later run of
-the same sweep records ``not_started.json`` instead of training, and the process exits non-zero.
+the same sweep records ``not_started.json`` (``RunFolder.not_started``) instead of training, and the
+process exits non-zero.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
-
-from fusionlab.results import write_run_record
 
 _STOPPED: list[str] = []  # why this process's sweep stopped (empty while it has not)
 
@@ -25,8 +22,3 @@ def stop(reason: str) -> None:
 
 def stopped_by() -> str | None:
     return _STOPPED[0] if _STOPPED else None
-
-
-def write_not_started(config: dict, run_dir: str | Path, reason: str) -> Path:
-    """``not_started.json``: a run of a stopped sweep that never trained (the report counts it)."""
-    return write_run_record(config, run_dir, "not_started.json", "not started", reason=reason)

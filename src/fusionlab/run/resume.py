@@ -2,7 +2,7 @@
 
 Three things make a resumed run retrace the uninterrupted one on CPU: the model, optimiser,
 scheduler and loop state in Lightning's checkpoint (``last.ckpt``, written every
-``checkpoint_every_n_steps`` steps, found by the run's identity: ``fusionlab.run_identity``); the
+``checkpoint_every_n_steps`` steps, found by the run's identity: ``fusionlab.run.identity``); the
 training order (``EpochSampler``, and the datamodule's count of the epoch's batches already trained
 on, also kept in the checkpoint); and ``StepSeeder``, which reseeds torch before every training step
 from (seed, step), so dropout and the methods' sampling do not depend on how many steps ran in this
