@@ -19,7 +19,7 @@ import torch
 from lightning.fabric.utilities.apply_func import move_data_to_device
 
 from benchmarks.common import Timer, build, summary
-from fusionlab.performance import apply_performance
+from fusionlab.run.performance import apply_performance
 from fusionlab.run.results import peak_memory, reset_peak_memory
 
 GPU_OVERRIDES = ["encoder=paper", "encoder.text.name=bert_base_random", "encoder.vision.name=resnet50_random",

@@ -13,7 +13,7 @@ import torch
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from fusionlab.config_checks import check_combination, method_declaration
+from fusionlab.config.checks import check_combination, method_declaration
 from fusionlab.schema import OPTIONS
 from fusionlab.train import assemble
 from tests.conftest import CONF, compose_config

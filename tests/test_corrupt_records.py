@@ -7,9 +7,9 @@ import logging
 
 import pytest
 
+from fusionlab.analysis.cells import collect
 from fusionlab.evaluate import evaluate
 from fusionlab.predict import load_run
-from fusionlab.report import collect
 from fusionlab.train import run
 from tests.conftest import compose_config
 from tests.test_run_records import _fake

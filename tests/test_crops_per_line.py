@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from fusionlab.data.datamodule import SPLITS, perturb_images
 from fusionlab.data.example import Example
+from fusionlab.data.splits import SPLITS, perturb_images
 from fusionlab.train import assemble
 from tests.conftest import compose_config
 from tests.fixtures import write_dataset, write_image

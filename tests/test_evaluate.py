@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from fusionlab.data.datamodule import perturb_images
 from fusionlab.data.example import Example
+from fusionlab.data.splits import perturb_images
 from fusionlab.evaluate import evaluate
 from fusionlab.report import report
 from fusionlab.train import run

@@ -13,7 +13,7 @@ import math
 import pytest
 from omegaconf import OmegaConf
 
-from fusionlab.config_checks import method_declaration
+from fusionlab.config.checks import method_declaration
 from fusionlab.train import run
 from tests.conftest import CONF, compose_config
 from tests.fixtures import CROPS, write_dataset

@@ -16,7 +16,7 @@ from torch._dynamo.testing import CompileCounter
 
 from benchmarks import run_all
 from benchmarks.train_throughput import GPU_OVERRIDES, measure
-from fusionlab.performance import apply_performance, compile_submodules
+from fusionlab.run.performance import apply_performance, compile_submodules
 from fusionlab.train import assemble
 from tests.conftest import compose_config
 

@@ -11,12 +11,12 @@ import pytest
 import torch
 from transformers import BertConfig, BertModel
 
+from fusionlab.analysis.plots.gates import draw_gate_heatmap
 from fusionlab.data.example import Example
 from fusionlab.encoders.prefix_attention import VisualPrefix, enable_prefix_attention
 from fusionlab.encoders.text import TextEncoder, text_encoder
 from fusionlab.encoders.vision import vision_encoder
 from fusionlab.fusion.hvpnet import HVPNeT
-from fusionlab.plots.gates import draw_gate_heatmap
 from fusionlab.schema import option_values
 from fusionlab.tasks.mner import MnerTask
 from fusionlab.train import assemble, run
@@ -81,7 +81,7 @@ def test_encoders_without_the_attention_interface_are_refused():
 
 def _hvpnet(fusion_overrides: dict, layers: int = 2, **bert) -> HVPNeT:
     task = MnerTask()
-    task.fit([Example(["a", "b"], tags=["B-PER", "O"])])
+    task.data.fit([Example(["a", "b"], tags=["B-PER", "O"])])
     tokenizer = text_encoder("tiny").tokenizer
     text = TextEncoder(_bert(layers, **bert), tokenizer, "tiny")
     torch.manual_seed(1)

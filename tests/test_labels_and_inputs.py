@@ -46,10 +46,10 @@ def test_the_label_vocabulary_is_fitted_on_train_and_unseen_labels_are_scored_as
     parts = assemble(compose_config(_real(tiny_overrides) + _twitter(tmp_path / "data", test)))
     assert parts.task.data.types == ["LOC", "PER"] and "B-ORG" not in parts.task.data.tags
     assert parts.datamodule.stats["unseen_labels"] == {"test": {"ORG": 1}}
-    metric = parts.task.metric()
+    metric = parts.task.output.metric()
     batch = next(iter(parts.datamodule.test_dataloader()))
     gold_ids = [[parts.task.data.tags.index(t) if t in parts.task.data.tags else 0 for t in e.tags] for e in batch["examples"]]
-    parts.task.score(metric, gold_ids, batch)  # every seen entity right: the unseen one is still missed
+    parts.task.output.score(metric, gold_ids, batch)  # every seen entity right: the unseen one is still missed
     scores = metric.compute()
     assert scores["precision"] == 1.0 and scores["recall"] == pytest.approx(2 / 3)
 

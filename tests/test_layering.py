@@ -99,7 +99,7 @@ def test_the_import_reader_resolves_relative_imports_and_skips_type_checking():
 
 
 RUN_FOLDER_USERS = [PACKAGE / "train.py", PACKAGE / "evaluate.py", PACKAGE / "predict.py",
-                    *sorted((PACKAGE / "callbacks").glob("*.py"))]
+                    *sorted((PACKAGE / "callbacks").glob("*.py")), *sorted((PACKAGE / "fusion").rglob("*.py"))]
 FILE_WRITES = {"unlink", "rmtree", "write_text", "write_bytes", "mkdir", "rename", "write_text_atomically", "touch"}
 
 
@@ -115,3 +115,31 @@ def test_the_write_finder_sees_a_deletion():
     called = {node.func.attr for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)
               and isinstance(node.func, ast.Attribute)}
     assert called & FILE_WRITES == {"unlink"}
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "analysis").rglob("*.py")), ids=lambda p: module_name(p))
+def test_the_analysis_reads_records_never_the_code_that_runs(path):
+    imports = {name for name in runtime_imports(path) if name.startswith("fusionlab.")}
+    forbidden = ("fusionlab.run", "fusionlab.model", "fusionlab.fusion", "fusionlab.train")
+    assert not {name for name in imports if any(name == f or name.startswith(f + ".") for f in forbidden)}
+
+
+def test_the_top_level_holds_entry_points_the_model_and_packages():
+    modules = {path.stem for path in PACKAGE.glob("*.py")} - {"__init__"}
+    assert modules == {"train", "evaluate", "predict", "check", "report", "model"}
+
+
+TASK_NAMES = ("mner", "mre", "msa", "joint")
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "fusion").rglob("*.py")), ids=lambda p: module_name(p))
+def test_a_method_asks_the_task_through_its_interfaces_never_a_named_task(path):
+    imports = runtime_imports(path)
+    assert not {name for name in imports for task in TASK_NAMES
+                if name == f"fusionlab.tasks.{task}" or name.startswith(f"fusionlab.tasks.{task}.")}
+    assert ".name ==" not in path.read_text() and ".name in (" not in path.read_text()  # no branching on a task
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "callbacks").rglob("*.py")), ids=lambda p: module_name(p))
+def test_the_generic_callbacks_import_no_method(path):
+    assert not {name for name in runtime_imports(path) if name.startswith("fusionlab.fusion")}

@@ -144,11 +144,11 @@ def test_word_captions_are_what_the_captioner_reads(tiny_overrides):
 
 def test_msa_reports_weighted_f1_as_sklearn_with_unseen_gold_labels():
     task = MsaTask()
-    task.load_vocabulary({"labels": ["negative", "neutral", "positive"]})
-    metric = task.metric()
+    task.data.load_vocabulary({"labels": ["negative", "neutral", "positive"]})
+    metric = task.output.metric()
     gold = torch.tensor([0, 0, 1, 2, 2, 2, UNSEEN, UNSEEN])
     predictions = [0, 1, 1, 2, 2, 0, 2, 1]
-    task.score(metric, predictions, {"label": gold})
+    task.output.score(metric, predictions, {"label": gold})
     scores = metric.compute()
     sk_gold = gold.masked_fill(gold == UNSEEN, 3).tolist()  # the unseen labels' class: never predicted
     torch.testing.assert_close(scores["weighted_f1"].item(), f1_score(sk_gold, predictions, average="weighted"))

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from fusionlab.report import report
+from fusionlab.run.transfer import transfer_weights
 from fusionlab.train import assemble, run
-from fusionlab.transfer import transfer_weights
 from tests.conftest import compose_config
 from tests.test_labels_and_inputs import _real, _twitter
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from fusionlab.config_checks import check_settings
+from fusionlab.config.checks import check_settings
 from fusionlab.model import FusionModel
 from fusionlab.tasks.head import TaskHead
 from fusionlab.train import assemble

@@ -91,7 +91,7 @@ def test_the_kl_term_is_summed_over_each_sentence_and_weighted_by_beta(tiny_over
     _without_dropout(model)
     losses = model.method.fuse(batch).losses
     h = model.method.shared(batch).states
-    _, kls = model.method.task_representations(h, model.method.early.evidence(h, batch))
+    _, kls = model.method.task_representations(h, model.method.early_evidence(h, batch))
     mask, sentences = batch["attention_mask"], len(batch["examples"])
     for name, beta in (("entity", 0.5), ("relation", 0.25)):
         per_sentence = (kls[name] * mask).sum(-1)  # Eq. 14: every token of the sentence
@@ -143,7 +143,7 @@ def test_each_map_reads_the_other_tasks_early_prediction_only_with_interaction(t
     model, batch = _assembled(tiny_overrides + [f"fusion={fusion}", "task=joint"])
     model.eval()
     h = model.method.shared(batch).states.detach()
-    evidence = {k: v.detach().requires_grad_() for k, v in model.method.early.evidence(h, batch).items()}
+    evidence = {k: v.detach().requires_grad_() for k, v in model.method.early_evidence(h, batch).items()}
     representations, _ = model.method.task_representations(h, evidence)
     for task, other in (("entity", "relation"), ("relation", "entity")):
         grad, own = torch.autograd.grad(representations[task].sum(), [evidence[other], evidence[task]],

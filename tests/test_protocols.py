@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from fusionlab.protocols import (
+from fusionlab.analysis.protocols import (
     drop_last_batch,
     dump_score,
     first_epoch_selected,

@@ -13,8 +13,8 @@ import torch
 from hydra.utils import instantiate
 
 import fusionlab.schema  # noqa: F401  (registers the fusion schemas that compose_config needs)
-from fusionlab.data.datamodule import SPLITS, key_crops
 from fusionlab.data.images import load_aux_mapping
+from fusionlab.data.splits import SPLITS, key_crops
 from tests.conftest import compose_config, shared_file
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from fusionlab.data.datamodule import Collator
+from fusionlab.data.dataset import Collator
 from fusionlab.data.images import to_rgb
 from fusionlab.train import assemble
 from tests.conftest import compose_config, shared_file

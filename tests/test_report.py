@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from fusionlab.report import collect, main, paired_test, report
+from fusionlab.analysis.cells import collect
+from fusionlab.analysis.comparison import paired_test
+from fusionlab.report import main, report
 from tests.test_cli import run_main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,7 +121,7 @@ def test_a_sweep_survives_a_failed_run_and_the_notebook_shows_its_report(tmp_pat
 
 
 def test_published_numbers_stand_beside_our_mean_and_spread_and_a_single_run_shows_no_spread(tmp_path):
-    from fusionlab.published import against_published, published_markdown
+    from fusionlab.analysis.published import against_published, published_markdown
     for seed, f1 in zip((1, 2, 3), (0.69, 0.70, 0.71)):
         _fake_run(tmp_path, "text_only", seed, f1)
     _fake_run(tmp_path, "concat", 1, 0.75)
@@ -132,7 +134,7 @@ def test_published_numbers_stand_beside_our_mean_and_spread_and_a_single_run_sho
 
 
 def test_a_published_number_is_compared_only_with_runs_on_its_release(tmp_path):
-    from fusionlab.published import against_published, published_markdown
+    from fusionlab.analysis.published import against_published, published_markdown
     for seed in (1, 2):
         _fake_run(tmp_path, "text_only", seed, 0.70, release="synthetic v2")
     rows = [{"method": "BERT-CRF", "fusion": "text_only", "dataset": "synthetic", "task": "mner", "metric": "f1",
@@ -156,7 +158,7 @@ def test_runs_of_two_releases_are_never_pooled_and_each_cell_shows_its_release(t
 
 
 def test_publishing_a_section_again_replaces_it_where_it_stands(tmp_path):
-    from fusionlab.results_doc import publish
+    from fusionlab.analysis.results_doc import publish
     doc = tmp_path / "results.md"
     for title in ("A", "B", "C"):
         publish(doc, title, f"## {title}\n\nfirst {title}\n")

@@ -9,11 +9,12 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from fusionlab.analysis.cells import collect
+from fusionlab.analysis.robustness import area, robustness_rows
 from fusionlab.data.corruption import ImageCorruption, corrupt_examples
 from fusionlab.data.example import Example
 from fusionlab.evaluate import evaluate, robustness_curve
-from fusionlab.report import collect, report
-from fusionlab.robustness import area, robustness_rows
+from fusionlab.report import report
 from fusionlab.train import run
 from tests.conftest import compose_config
 

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from fusionlab.analysis.cells import collect
 from fusionlab.data.resumable import EpochSampler
-from fusionlab.report import collect, report
+from fusionlab.report import report
 from fusionlab.run.folder import RunFolder
 from fusionlab.run.identity import run_name
 from fusionlab.run.lock import RunInProgressError

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from fusionlab.bootstrap import paired_difference_interval, score, seed_mean_interval, sentence_counts
-from fusionlab.report import build_tables, collect, main, report
+from fusionlab.analysis.bootstrap import paired_difference_interval, score, seed_mean_interval, sentence_counts
+from fusionlab.analysis.cells import collect
+from fusionlab.analysis.comparison import build_tables
+from fusionlab.report import main, report
 from tests.test_cli import run_main
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fusionlab.report import collect
+from fusionlab.analysis.cells import collect
 from fusionlab.run import interruption
 from fusionlab.run.interruption import RunInterrupted
 from fusionlab.train import run

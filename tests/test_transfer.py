@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from fusionlab.run.transfer import transfer_weights
 from fusionlab.train import assemble, run
-from fusionlab.transfer import transfer_weights
 from tests.conftest import compose_config
 
 

@@ -10,15 +10,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from fusionlab.bootstrap import sentence_counts
+from fusionlab.analysis.bootstrap import sentence_counts
+from fusionlab.analysis.cells import collect
+from fusionlab.analysis.protocols import dump_score, protocol_scores
+from fusionlab.analysis.published import against_published, published_markdown
 from fusionlab.check import check, render
 from fusionlab.data.encoding import Encoded
 from fusionlab.data.example import Example, Relation, Span
 from fusionlab.data.readers.casrel import CasrelReader
 from fusionlab.data.tagging import tags_from_spans, unrepresentable_triples
-from fusionlab.protocols import dump_score, protocol_scores
-from fusionlab.published import against_published, published_markdown
-from fusionlab.report import collect, report
+from fusionlab.report import report
 from fusionlab.tasks.joint.output import TripleOutput
 from fusionlab.tasks.joint.targets import TripleTargets
 from fusionlab.tasks.metrics.triple import TripleF1

@@ -13,9 +13,9 @@ import torch
 from omegaconf import OmegaConf
 
 from fusionlab import CONF
+from fusionlab.config.stored import NOT_READ, trusted_config
 from fusionlab.evaluate import evaluate
 from fusionlab.predict import load_run
-from fusionlab.stored_config import NOT_READ, trusted_config
 from fusionlab.train import run
 from tests.conftest import compose_config
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from fusionlab.data.datamodule import SPLITS, FusionDataModule
+from fusionlab.data.datamodule import FusionDataModule
 from fusionlab.data.errors import DataFormatError
 from fusionlab.data.images import ImageStore
 from fusionlab.data.readers.casrel import CasrelReader
@@ -21,6 +21,7 @@ from fusionlab.data.readers.clmlf import ClmlfReader
 from fusionlab.data.readers.conll import ConllReader
 from fusionlab.data.readers.mnre import MnreReader
 from fusionlab.data.readers.mvsa import MvsaReader
+from fusionlab.data.splits import SPLITS
 from fusionlab.predict import read_inputs, to_example
 from fusionlab.train import assemble
 from tests.fixtures import write_image
@@ -147,7 +148,7 @@ def test_the_datamodule_refuses_a_split_that_is_not_a_regular_file(tmp_path, kin
     dataset = {"name": "mnre", "tasks": {"mre": {"reader": MnreReader(), "splits": splits}}}
     datamodule = FusionDataModule(dataset, SimpleNamespace(name="mre"), tokenizer=None)
     with pytest.raises(ValueError, match=rf"^{split}: expected a regular file, found {kind}$"):
-        datamodule._read()
+        datamodule.setup()
 
 
 MNRE_TYPES = {

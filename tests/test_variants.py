@@ -11,7 +11,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from fusionlab.config_checks import check_combination, method_declaration
+from fusionlab.config.checks import check_combination, method_declaration
 from fusionlab.train import assemble
 from tests.conftest import CONF, compose_config
 from tests.fixtures import write_dataset

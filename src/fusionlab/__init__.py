@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from fusionlab import resolvers, schema  # noqa: F401  (the resolvers and schemas conf/*.yaml uses)
+from fusionlab import schema  # noqa: F401  (the schemas conf/fusion/*.yaml names)
+from fusionlab.config import resolvers  # noqa: F401  (the resolvers conf/*.yaml uses)
 
 # The config tree every command composes from (an absolute path, so console scripts find it too)
 CONF = str(Path(__file__).resolve().parents[2] / "conf")

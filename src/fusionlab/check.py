@@ -18,9 +18,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from fusionlab import CONF
-from fusionlab.config_checks import check_combination, method_declaration
-from fusionlab.data.datamodule import SPLITS, FusionDataModule
+from fusionlab.config.checks import check_combination, method_declaration
+from fusionlab.data.datamodule import FusionDataModule
 from fusionlab.data.example import Example
+from fusionlab.data.splits import SPLITS
 from fusionlab.data.tagging import spans_from_tags
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def check(cfg: DictConfig) -> dict:
     needs = method_declaration(cfg)["needs"]
     text = instantiate(cfg.encoder.text)
     task = instantiate(cfg.task.head)
-    text.add_special_tokens(list(task.special_tokens))
+    text.add_special_tokens(list(task.data.special_tokens))
     # pixels, not cached features: images are found and opened, nothing is encoded or cached
     needs["image_mode"] = "pixels" if needs["image_mode"] != "none" else "none"
     datamodule = instantiate(cfg.data, dataset=OmegaConf.to_container(cfg.dataset, resolve=True), task=task,
@@ -65,7 +66,7 @@ def check(cfg: DictConfig) -> dict:
     stats = datamodule.stats
     report = {"dataset": cfg.dataset.name, "task": cfg.task.name, "fusion": cfg.fusion.name,
               "release": stats["release"], "files": stats["files"],
-              "max_length": cfg.data.max_length, "labels": task.vocabulary(), "splits": {}}
+              "max_length": cfg.data.max_length, "labels": task.data.vocabulary(), "splits": {}}
     for split in SPLITS:
         dataset, store = datamodule.splits[split], datamodule.stores[split]
         row = {**stats["splits"][split], **annotations(dataset.examples),

@@ -3,7 +3,7 @@
 ``python -m fusionlab.evaluate run_dir=<dir> test_file=<another test file of the dataset>``.
 
 Rebuilds a finished run from its ``results.json`` (untrusted input: its config selects and sets the
-registered one, fusionlab.stored_config), loads its best checkpoint (refused when another run wrote it)
+registered one, fusionlab.config.stored), loads its best checkpoint (refused when another run wrote it)
 and tests it again: with its images shuffled across the test samples or removed
 (the robustness protocol; ``clean`` re-tests as trained), on any trainer (``trainer=ddp_cpu``
 tests on 2 processes: each sample is scored once and the metrics are synchronised); writes
@@ -29,11 +29,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from fusionlab import CONF
 from fusionlab.callbacks import PredictionDump
+from fusionlab.config.stored import described_checkpoint, trusted_config
 from fusionlab.data.releases import data_card
 from fusionlab.run.folder import RunFolder
 from fusionlab.run.results import per_group
 from fusionlab.storage.records import read_json
-from fusionlab.stored_config import described_checkpoint, trusted_config
 from fusionlab.train import assemble
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 def _read_run(run_dir: Path, checkpoint: str | Path) -> tuple[dict, DictConfig, dict]:
     """The run's ``results.json``, the config that rebuilds it (``results.json`` is untrusted input:
-    fusionlab.stored_config) and ``checkpoint``'s contents, refused unless the run of ``run_dir`` wrote it."""
+    fusionlab.config.stored) and ``checkpoint``'s contents, refused unless the run of ``run_dir`` wrote it."""
     path = run_dir / "results.json"
     saved = read_json(path, "re-run the run's training command to write it again, then evaluate")
     config = trusted_config(saved.get("config"), str(path))

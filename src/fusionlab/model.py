@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from transformers import get_constant_schedule_with_warmup, get_linear_schedule_with_warmup
 
-from fusionlab.data.datamodule import ExampleBatch
+from fusionlab.data.dataset import ExampleBatch
 from fusionlab.fusion.base import FusionMethod
 from fusionlab.tasks.base import Task
 from fusionlab.tasks.head import TaskHead
@@ -28,7 +28,7 @@ class FusionModel(L.LightningModule):
         super().__init__()
         self.method, self.task = method, task
         self.head = task.head(method.output_size)
-        self.val_metric, self.test_metric = task.metric(), task.metric()
+        self.val_metric, self.test_metric = task.output.metric(), task.output.metric()
         self.lr, self.encoder_lr, self.head_lr = lr, encoder_lr, head_lr
         self.weight_decay, self.warmup_ratio, self.schedule = weight_decay, warmup_ratio, schedule
         self.run_config: dict | None = None  # the resolved run config, set by ``train.assemble``
@@ -41,7 +41,7 @@ class FusionModel(L.LightningModule):
         """Every checkpoint describes itself: the label vocabulary its heads are sized by and the run's
         config, so ``fusionlab.predict`` rebuilds the model from the checkpoint alone, and the fingerprint
         it was trained under, so a resume from it is checked also when ``run.json`` is lost."""
-        checkpoint["fusionlab"] = {"labels": self.task.vocabulary(), "config": self.run_config,
+        checkpoint["fusionlab"] = {"labels": self.task.data.vocabulary(), "config": self.run_config,
                                    "fingerprint": self.run_fingerprint}
 
     def configure_callbacks(self) -> list[L.Callback]:
@@ -70,7 +70,7 @@ class FusionModel(L.LightningModule):
         outputs = self.head(self.method(batch).states, batch)
         self.log(f"{stage}/loss", self.head.loss_of(outputs, batch), batch_size=len(batch["examples"]))
         predictions = self.head.decode_of(outputs, batch)
-        self.task.score(metric, predictions, batch)
+        self.task.output.score(metric, predictions, batch)
         return predictions
 
     def validation_step(self, batch, batch_idx):
@@ -83,7 +83,7 @@ class FusionModel(L.LightningModule):
     def on_test_start(self):
         """One extra metric per evaluation group the datamodule names (e.g. irrelevant-image samples)."""
         groups = getattr(self.trainer.datamodule, "groups", [])
-        self.group_metrics = nn.ModuleDict({g: self.task.metric() for g in groups}).to(self.device)
+        self.group_metrics = nn.ModuleDict({g: self.task.output.metric() for g in groups}).to(self.device)
 
     def test_step(self, batch, batch_idx) -> list:
         """Scores the batch and returns its predictions (what the prediction dump writes)."""
@@ -92,7 +92,7 @@ class FusionModel(L.LightningModule):
         for group, metric in self.group_metrics.items():
             members = [i for i, e in enumerate(examples) if e.group == group]
             if members:
-                self.task.score(metric, [predictions[i] for i in members], select(batch, members, len(examples)))
+                self.task.output.score(metric, [predictions[i] for i in members], select(batch, members, len(examples)))
         return predictions
 
     def on_test_epoch_end(self):

@@ -21,9 +21,9 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from fusionlab import CONF
+from fusionlab.config.stored import described_checkpoint, trusted_config
 from fusionlab.data.errors import DataFormatError
 from fusionlab.data.example import Example, Span
-from fusionlab.stored_config import described_checkpoint, trusted_config
 from fusionlab.train import Assembly, assemble
 
 # absolute: a console script calls main from the package, where a relative path would name a module
@@ -33,7 +33,7 @@ USAGE = ("usage: python -m fusionlab.predict ckpt=<path> text=\"...\" [image=<pa
 
 def load_run(checkpoint: str | Path) -> Assembly:
     """The run's task, datamodule and model, with the checkpoint's weights, in eval mode. The checkpoint is
-    untrusted input: its config only selects and sets the registered one (fusionlab.stored_config)."""
+    untrusted input: its config only selects and sets the registered one (fusionlab.config.stored)."""
     saved = described_checkpoint(checkpoint)
     described = saved["fusionlab"]
     config = trusted_config(described["config"], f"{checkpoint} (its stored config)")
@@ -74,7 +74,7 @@ def to_example(record: dict, where: str = "input") -> Example:
 @torch.no_grad()
 def predict(parts: Assembly, records: list[dict]) -> list[dict]:
     task, model = parts.task, parts.model
-    examples = [task.unlabeled(to_example(r, f"input {n}")) for n, r in enumerate(records, start=1)]
+    examples = [task.data.unlabeled(to_example(r, f"input {n}")) for n, r in enumerate(records, start=1)]
     dataset = parts.datamodule.serve(examples)
     rows = []
     for batch in parts.datamodule.loader(dataset):
@@ -86,7 +86,7 @@ def predict(parts: Assembly, records: list[dict]) -> list[dict]:
             if example.image in dataset.store.unreadable:  # predicted as without an image
                 flags["image_unreadable"] = dataset.store.unreadable[example.image]
             rows.append({"text": " ".join(example.words), "image": example.image, **flags,
-                         **task.prediction(example, prediction)})
+                         **task.output.prediction(example, prediction)})
     return rows
 
 

@@ -28,20 +28,20 @@ from omegaconf import DictConfig, OmegaConf
 
 from fusionlab import CONF
 from fusionlab.callbacks.finite_loss import StopOnNonFiniteLoss
-from fusionlab.config_checks import check_combination, check_settings, method_declaration
+from fusionlab.config.checks import check_combination, check_settings, method_declaration
 from fusionlab.data.datamodule import FusionDataModule
-from fusionlab.epoch_tests import EpochTestScores
 from fusionlab.model import FusionModel
-from fusionlab.performance import apply_performance
+from fusionlab.run.epoch_tests import EpochTestScores
 from fusionlab.run.fingerprint import data_files
 from fusionlab.run.folder import RunFolder, checkpoint_position
 from fusionlab.run.interruption import RunInterrupted, stop, stopped_by
 from fusionlab.run.lock import RunInProgressError
+from fusionlab.run.performance import apply_performance
 from fusionlab.run.recorder import RunRecorder
 from fusionlab.run.results import build_results, code_version, device_description, reset_peak_memory
 from fusionlab.run.resume import StepSeeder, resume_points
+from fusionlab.run.transfer import transfer_weights
 from fusionlab.tasks.base import Task
-from fusionlab.transfer import transfer_weights
 
 log = logging.getLogger(__name__)
 # The commit this process's code came from, read as the process loads it: every run of a sweep runs this
@@ -71,8 +71,8 @@ def assemble(cfg: DictConfig, labels: dict | None = None, read_data: bool = True
     vision = instantiate(cfg.encoder.vision) if needs["image_mode"] != "none" else None
     task = instantiate(cfg.task.head)
     if labels is not None:
-        task.load_vocabulary(labels)
-    text.add_special_tokens(list(task.special_tokens))
+        task.data.load_vocabulary(labels)
+    text.add_special_tokens(list(task.data.special_tokens))
     datamodule = instantiate(cfg.data, dataset=OmegaConf.to_container(cfg.dataset, resolve=True), task=task,
                              tokenizer=text.tokenizer, seed=cfg.seed, **needs)
     if vision is not None:
@@ -176,7 +176,7 @@ def _train_and_test(cfg: DictConfig, folder: RunFolder) -> dict:
 
     results = build_results(config=config, monitor=task.monitor, recorder=recorder, best=best,
                             test_metrics=test_metrics, model=model, data_stats=datamodule.stats,
-                            failed_images=len(datamodule.unreadable), labels=task.vocabulary(),
+                            failed_images=len(datamodule.unreadable), labels=task.data.vocabulary(),
                             run={"name": run_dir.name, "dir": str(run_dir.resolve()), "resumed_from": attempt.resumed_from,
                                  "fast_dev_run": bool(trainer.fast_dev_run), "code": CODE,
                                  "command": training_command(), "device": device_description(trainer.world_size),

@@ -23,7 +23,7 @@ class PredictionDump(L.Callback):
         self.rows = []
 
     def on_test_batch_end(self, trainer, module, predictions, batch, batch_idx, dataloader_idx=0):
-        self.rows += [{"image": e.image, **({"group": e.group} if e.group else {}), **module.task.readable(e, p)}
+        self.rows += [{"image": e.image, **({"group": e.group} if e.group else {}), **module.task.output.readable(e, p)}
                       for e, p in zip(batch["examples"], predictions)]
 
     def on_test_epoch_end(self, trainer, module):

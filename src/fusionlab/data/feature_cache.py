@@ -62,3 +62,20 @@ class FeatureCache:
                 os.replace(partial, target)
             stored += len(kept)
         return stored
+
+
+def filled_cache(cache_dir: str | Path, encoder: torch.nn.Module, examples: dict[str, list], stores: dict[str, ImageStore],
+                 load_aux: bool, image_size: int) -> tuple[FeatureCache, dict[str, torch.Tensor], dict[str, int]]:
+    """The cache filled for every split's images (and, with ``load_aux``, crops); the zero features a missing
+    image gets (the missing-image policy); how many entries were computed, of how many images."""
+    cache = FeatureCache(cache_dir, encoder.identity)
+    computed = images = 0
+    for split, store in stores.items():
+        paths = [p for e in examples[split]
+                 for p in [store.image_path(e.image), *(store.aux_paths(e.image, e.crop_key) if load_aux else [])] if p]
+        computed, images = computed + cache.fill(paths, encoder, store), images + len(set(paths))
+    with torch.no_grad():
+        device = next(encoder.parameters()).device
+        template = {k: torch.zeros_like(v[0]).cpu() for k, v in encoder(
+            torch.zeros(1, 3, image_size, image_size, device=device)).items()}
+    return cache, template, {"computed": computed, "images": images}

@@ -1,5 +1,6 @@
-"""What the datamodule needs from a task: its name, its label vocabulary and the targets it encodes
-and collates (``fusionlab.tasks.base.Task`` answers it; its data side documents each)."""
+"""What the datamodule needs from a task: its name and its data side (the label vocabulary, and the targets
+it encodes and collates). ``fusionlab.tasks.base.Task`` answers it; ``fusionlab.tasks.targets.Targets``
+documents each method (the data side never imports the tasks, hence this protocol)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,7 @@ from fusionlab.data.encoding import Encoded
 from fusionlab.data.example import Example
 
 
-class DataTask(Protocol):
-    name: str
-
+class TaskData(Protocol):
     @property
     def vocabulary_keys(self) -> tuple[str, ...]: ...
 
@@ -33,3 +32,8 @@ class DataTask(Protocol):
     def targets(self, example: Example, encoded: Encoded) -> dict: ...
 
     def collate(self, items: list[dict], width: int) -> dict: ...
+
+
+class DataTask(Protocol):
+    name: str
+    data: TaskData

@@ -4,8 +4,9 @@ A method subclasses ``FusionMethod``, builds its own layers on the encoders it i
 ``output_size`` (the width of the states it returns) and implements ``fuse(batch) -> Fused``: the
 states the task head reads, the method's extra (weighted) losses and any raw quantities worth
 logging. Everything else (the task head, losses, metrics, optimiser groups, checkpoints) belongs to
-the one LightningModule, ``fusionlab.model.FusionModel``; run outputs (gate maps, allocation plots,
-prediction dumps) belong to callbacks. What a method serves and needs is declared in its config
+the one LightningModule, ``fusionlab.model.FusionModel``; a method's own outputs (HVPNeT's gate maps,
+MASE's allocation plot) come as callbacks from its folder (``callbacks``), the generic ones (prediction
+dumps, W&B media) from ``fusionlab.callbacks``. What a method serves and needs is declared in its config
 (``conf/fusion/<method>.yaml``), so nothing here is looked up before construction.
 """
 
@@ -53,7 +54,8 @@ class FusionMethod(nn.Module, ABC):
         return 1.0
 
     def callbacks(self) -> list[L.Callback]:
-        """Lightning callbacks the method's training needs (MASE's E-step), whatever the run's outputs."""
+        """Lightning callbacks the method's training and its own outputs need (MASE's E-step and allocation
+        plot, HVPNeT's gate maps), whatever the run's other outputs."""
         return []
 
     def summary(self) -> dict:

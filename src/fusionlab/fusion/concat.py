@@ -2,7 +2,7 @@
 to every token state and mixed back to the text width by a two-layer MLP, as a residual
 correction of the text state: h'_i = h_i + W_2 GELU(W_1 [h_i; tanh(V LN(P(img)))]) (the
 residual keeps the pretrained text path intact at initialisation; the hidden layer lets the
-image count for some tokens only: +0.9 F1 over one GELU layer on synthetic mner, seed 1).
+image count for some tokens only: docs/reproducing.md, "Defaults chosen on the synthetic benchmark").
 ``stages=all`` pools every backbone stage (the same visual information HVPNeT's pyramid
 gets; the default, so the comparison is on equal terms), ``stages=last`` only the last one.
 A missing image contributes a zero vector (its mask is False)."""

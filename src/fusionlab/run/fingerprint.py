@@ -1,5 +1,5 @@
-"""What a run's result depends on: its resolved config (less the keys that never change a result: the
-run name's ``exclude_keys`` and file locations), the SHA-256 of the data files it reads (wherever they
+"""What a run's result depends on: its resolved config (less the keys that never change a result:
+``fusionlab.config.result_keys``), the SHA-256 of the data files it reads (wherever they
 live: another data root holding the same bytes is the same data) and the code's commit. Every attempt
 records it (``run.json``); a re-run of a folder whose fingerprint differs is refused, naming what changed.
 """
@@ -8,41 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from functools import cache
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
-from fusionlab import CONF
+from fusionlab.config.result_keys import result_config
 from fusionlab.data.releases import data_card
-
-NAME_KEYS = ("fusion", "task", "dataset", "seed")  # named apart from the overrides: they do change a result
-# Keys that never change a result beyond the run name's exclude_keys: outputs written beside the run, and
-# file locations (the data decides by its SHA-256).
-ALSO_NEUTRAL = ("callbacks", "data.cache_dir")
-PATH_PARTS = ("root", "dir", "mapping", "splits", "groups")  # dataset keys that are file locations
-
-
-def flatten(config, prefix: str = "") -> dict[str, str]:
-    """``{dotted.key: value as text}`` of a nested config."""
-    if isinstance(config, dict):
-        return {k: v for key, value in config.items() for k, v in flatten(value, f"{prefix}{key}.").items()}
-    return {prefix[:-1]: json.dumps(config, sort_keys=True) if isinstance(config, list) else str(config)}
-
-
-@cache
-def neutral_keys() -> tuple[str, ...]:
-    """The config keys (and their subkeys) left out of the fingerprint."""
-    exclude = OmegaConf.load(Path(CONF) / "config.yaml").hydra.job.config.override_dirname.exclude_keys
-    return tuple(key for key in exclude if key not in NAME_KEYS) + ALSO_NEUTRAL
-
-
-def result_config(config: dict) -> dict[str, str]:
-    """The resolved config's settings that can change a result, flattened."""
-    def neutral(key: str) -> bool:
-        return (any(key == k or key.startswith(k + ".") for k in neutral_keys())
-                or key.startswith("dataset.") and any(part in key for part in PATH_PARTS))
-    return {key: value for key, value in flatten(config).items() if not neutral(key)}
 
 
 def data_files(config: dict) -> dict[str, str] | None:

@@ -196,6 +196,12 @@ class RunFolder:
         """One of the run's outputs beside its records (predictions, evaluations, maps), written atomically."""
         return self._write(name, text)
 
+    def figure(self, name: str) -> Path:
+        """Where a figure of the run is drawn (a plotting library writes it): the folder exists once asked."""
+        if self.writer:
+            self.path.mkdir(parents=True, exist_ok=True)
+        return self.path / name
+
     def _ending(self, config: dict, name: str, status: str, **details) -> Path:
         record = {"status": status, **{key: config[key]["name"] for key in ("fusion", "task", "dataset")},
                   "seed": config["seed"], **details, "config": config}

@@ -1,5 +1,5 @@
 """What every fusion config holds beside its method's options: its name, its method and its declaration
-of what it serves and needs, which fusionlab.config_checks reads before any data is touched."""
+of what it serves and needs, which fusionlab.config.checks reads before any data is touched."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """PMEI's options (fusionlab.fusion.pmei.PMEI). ``base_options`` are the base's own options: they are
-checked against the base's schema once the base is known (fusionlab.config_checks), still before any data."""
+checked against the base's schema once the base is known (fusionlab.config.checks), still before any data."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -10,8 +11,8 @@ from torch.nn import functional as F
 
 
 class TaskHead(nn.Module, ABC):
-    """A head's forward pass gives its raw outputs (logits, emissions); the loss, the decoded predictions
-    and the evidence are read from them, so that one pass can give both the loss and the evidence."""
+    """A head's forward pass gives its raw outputs (logits, emissions); the loss and the decoded predictions
+    (and, for an ``EvidenceHead``, the evidence) are read from them, so one pass can give several."""
 
     @abstractmethod
     def forward(self, states: torch.Tensor, batch: dict): ...
@@ -22,26 +23,21 @@ class TaskHead(nn.Module, ABC):
     @abstractmethod
     def decode_of(self, outputs, batch: dict) -> list: ...
 
-    @abstractmethod
-    def evidence_of(self, outputs, batch: dict, length: int) -> dict[str, torch.Tensor]:
-        """The head's predicted distributions, one [B, length, k] tensor per output (``Task.outputs``),
-        at every token position: a word's prediction sits at its first sub-token (zeros elsewhere);
-        a sentence-level prediction is repeated at every position. PMEI's early predictions y'."""
-
     def loss(self, states, batch: dict) -> torch.Tensor:
         return self.loss_of(self(states, batch), batch)
 
     def decode(self, states, batch: dict) -> list:
         return self.decode_of(self(states, batch), batch)
 
-    def evidence(self, states, batch: dict) -> dict[str, torch.Tensor]:
-        return self.evidence_of(self(states, batch), batch, token_count(states))
 
-    def loss_and_evidence(self, states, batch: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """The loss and the evidence of one forward pass (one dropout mask): PMEI's L' supervises the very
-        y' its maps read (Eq. 10-11, 15)."""
-        outputs = self(states, batch)
-        return self.loss_of(outputs, batch), self.evidence_of(outputs, batch, token_count(states))
+@runtime_checkable
+class EvidenceHead(Protocol):
+    """What a head may also give (PMEI's early classifiers must): its predicted distributions."""
+
+    def evidence_of(self, outputs, batch: dict, length: int) -> dict[str, torch.Tensor]:
+        """One [B, length, k] tensor per output (``Task.outputs``), at every token position: a word's
+        prediction sits at its first sub-token (zeros elsewhere); a sentence-level prediction is repeated
+        at every position. PMEI's early predictions y'."""
 
 
 class SingleLabelHead(TaskHead):
@@ -82,6 +78,12 @@ def token_count(states) -> int:
 def word_states(states: torch.Tensor, word_index: torch.Tensor) -> torch.Tensor:
     """Gather the state of each word's first sub-token: [B, n, D] -> [B, W, D]."""
     return states.gather(1, word_index.unsqueeze(-1).expand(-1, -1, states.size(-1)))
+
+
+def mean_of_words(states: torch.Tensor, batch: dict) -> torch.Tensor:
+    """The mean over a sentence's words of their first sub-tokens' states: [B, n, D] -> [B, D]."""
+    mask = batch["word_mask"][..., None].to(states.dtype)
+    return (word_states(states, batch["word_index"]) * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
 
 def spread_words(values: torch.Tensor, batch: dict, length: int) -> torch.Tensor:

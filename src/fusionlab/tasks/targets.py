@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Protocol, runtime_checkable
 
 import torch
 
@@ -63,13 +64,17 @@ class Targets(ABC):
         """Batch the targets; ``width`` is the padded number of words."""
 
     @abstractmethod
-    def sentence_labels(self, batch: dict) -> torch.Tensor:
-        """What each whole sentence is labelled with, for probes that read one vector per sentence
-        (MASE's E-step): class ids [B], or a multi-hot [B, k] where a sentence holds several labels."""
-
-    @abstractmethod
     def unlabeled(self, example: Example) -> Example:
         """A new input with placeholder gold (what ``targets`` reads; never scored)."""
+
+
+@runtime_checkable
+class SentenceLabels(Protocol):
+    """What a task's targets may also give (MASE's E-step needs it): a label for each whole sentence."""
+
+    def sentence_labels(self, batch: dict) -> torch.Tensor:
+        """For probes that read one vector per sentence: class ids [B], or a multi-hot [B, k] where a
+        sentence holds several labels."""
 
 
 def multi_hot(label_sets: list[set[str]], vocabulary: list[str]) -> torch.Tensor:

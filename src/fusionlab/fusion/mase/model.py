@@ -9,7 +9,7 @@ text through a contrastive model's text tower, Sec. 3.1, projected to the text w
   training (the first round trains with uniform z), the parameters are frozen, the modality
   features h^m of the first ``estimation_samples`` training sentences are computed without
   gradient, and z^m = I(h^m; y) / sum I. The probe reads h^T where the task head reads the
-  fused states (``head_view``): [CLS] (msa), [<s>; <o>] (mre), and for the word-level heads
+  fused states (``Task.sentence_vector``): [CLS] (msa), [<s>; <o>] (mre), and for the word-level heads
   (mner, joint) the mean of the words' first sub-tokens, one vector per sentence as its
   sentence-level label needs (the paper's sentence tasks read one vector; it is silent on
   word-level heads). As in the paper's order, z is estimated from h^m before the entity
@@ -31,7 +31,7 @@ token, with the sentence-level image and proxy vectors broadcast, F_i = z^T h^T_
 sum_{m != T} z^m h^m. Sentence heads read F at [CLS], which is the paper's h* with
 h^T = [CLS]; relation heads read it at the entity markers, NER and joint heads at each word.
 In the E-step a token-level task's sentence label is the set of entity types (NER) or
-relation types (joint) the sentence holds (``Task.sentence_labels``).
+relation types (joint) the sentence holds (its targets' ``sentence_labels``).
 
 Variants (Table 6) are options: ``alpha=0`` (w/o contrastive), ``balance=false`` (z stays
 uniform), ``entity=false`` (no MSSG/HGAT) and ``combine=concat`` (MPB: the modality features
@@ -50,12 +50,13 @@ from torch import nn
 
 from fusionlab.fusion.base import Fused, FusionMethod
 from fusionlab.fusion.mase.allocation import allocation, mutual_information
+from fusionlab.fusion.mase.allocation_plot import AllocationPlot
 from fusionlab.fusion.mase.contrastive import cross_modal_infonce
 from fusionlab.fusion.mase.expectation import ExpectationStep
 from fusionlab.fusion.mase.hgat import HeterogeneousGAT
 from fusionlab.fusion.mase.scene_graph import EDGE_TYPES, batch_graphs, graph_builder
 from fusionlab.fusion.pooled_image import PooledImage
-from fusionlab.tasks.head import word_states
+from fusionlab.tasks.targets import SentenceLabels
 
 
 class MASE(FusionMethod):
@@ -66,6 +67,10 @@ class MASE(FusionMethod):
         super().__init__(task, text_encoder, vision_encoder)
         self.modalities, self.combine = list(modalities), combine
         self.balance, self.entity = balance and combine == "weighted", entity and combine == "weighted"
+        if self.balance and not isinstance(task.data, SentenceLabels):
+            raise ValueError(f"MASE's E-step estimates I(h^m; y) against a label per sentence, which the {task.name} "
+                             f"task does not give (fusionlab.tasks.targets.SentenceLabels); use fusion.module.balance="
+                             f"false")
         self.alpha = alpha if combine == "weighted" else 0.0
         self.em_iterations, self.estimation_samples, self.temperature = em_iterations, estimation_samples, temperature
         width = text_encoder.hidden_size
@@ -108,7 +113,7 @@ class MASE(FusionMethod):
 
     def inject_entities(self, text: torch.Tensor, others: list[torch.Tensor], batch: dict):
         """Eq. 12-14 on the batch's MSSGs: the graph's per-modality output added to each feature."""
-        graphs = batch_graphs([self.graphs(self.task.words(e)) for e in batch["examples"]],
+        graphs = batch_graphs([self.graphs(self.task.data.words(e)) for e in batch["examples"]],
                               batch["word_index"], batch["word_mask"], text.size(1))
         nodes = torch.cat([graphs.pooling @ text,
                            *[o[:, None].expand(-1, graphs.node_mask.size(1), -1) for o in others]], dim=-1)
@@ -141,19 +146,8 @@ class MASE(FusionMethod):
         return Fused(fused, losses)
 
     # --- E-step ----------------------------------------------------------------------------
-    def head_view(self, text: torch.Tensor, batch: dict) -> torch.Tensor:
-        """h^T as the E-step probe reads it [B, D'], at the positions the task head reads: [<s>; <o>]
-        (mre), the mean over words of their first sub-tokens (mner, joint), [CLS] (msa)."""
-        if self.task.name == "mre":
-            rows = torch.arange(text.size(0), device=text.device)
-            return torch.cat([text[rows, batch["head_pos"]], text[rows, batch["tail_pos"]]], dim=-1)
-        if self.task.name in ("mner", "joint"):
-            mask = batch["word_mask"][..., None].to(text.dtype)
-            return (word_states(text, batch["word_index"]) * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-        return text[:, 0]
-
     def callbacks(self) -> list[L.Callback]:
-        return [ExpectationStep(self)] if self.balance else []
+        return [ExpectationStep(self), AllocationPlot(self)] if self.balance else []
 
     @torch.no_grad()
     def expectation_step(self, batches, round_index: int, broadcast=lambda z: z) -> dict[str, torch.Tensor]:
@@ -166,9 +160,9 @@ class MASE(FusionMethod):
         for batch in batches:
             text, others, present = self.modality_features(batch)
             others = [o * p[:, None].to(o.dtype) for o, p in zip(others, present)]
-            for store, vector in zip(collected, [self.head_view(text, batch), *others]):
+            for store, vector in zip(collected, [self.task.sentence_vector(text, batch), *others]):
                 store.append(vector.float().cpu())
-            labels.append(self.task.sentence_labels(batch).cpu())
+            labels.append(self.task.data.sentence_labels(batch).cpu())
         self.train(was_training)
         targets = torch.cat(labels)
         information = torch.tensor([mutual_information(torch.cat(f), targets) for f in collected])

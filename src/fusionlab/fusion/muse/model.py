@@ -47,7 +47,6 @@ from fusionlab.fusion.muse.cross_transformer import CrossTransformer
 from fusionlab.fusion.muse.image_decoder import ConditionalPixelCNN
 from fusionlab.fusion.muse.text_decoder import AttentionCaptioner
 
-WORD_SUMMED_TASKS = ("mner", "joint")  # task losses summed over a sentence's words (reference weighting divides them)
 DECODER_PIXELS = 32
 
 
@@ -131,7 +130,7 @@ class MuSE(FusionMethod):
 
     def task_loss_weight(self) -> float:
         """Eq. 14, the task loss divided by s under reference weighting (see the module docstring)."""
-        divided = (self.loss_weighting == "reference" and self.task.name in WORD_SUMMED_TASKS
+        divided = (self.loss_weighting == "reference" and self.task.loss_sums_words
                    and (self.alpha > 0 or self.beta > 0))
         return 1 / self.max_seq_length if divided else 1.0
 

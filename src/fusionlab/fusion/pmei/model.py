@@ -29,6 +29,7 @@ Ablations (Table 6) are options: ``map=none`` (MTL: H straight into the classifi
 
 from __future__ import annotations
 
+import lightning as L
 import torch
 from hydra.utils import get_class
 from torch import nn
@@ -37,6 +38,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from fusionlab.fusion.base import Fused, FusionMethod
 from fusionlab.fusion.pmei.stochastic_map import StochasticMap
 from fusionlab.schema import option_values
+from fusionlab.tasks.head import EvidenceHead, token_count
 
 BASES = {"text_only": "fusionlab.fusion.text_only.TextOnly", "concat": "fusionlab.fusion.concat.Concat",
          "hvpnet": "fusionlab.fusion.hvpnet.HVPNeT"}
@@ -55,6 +57,9 @@ class PMEI(FusionMethod):
         self.interaction = interaction
         outputs = task.outputs()
         self.early = task.head(hidden) if early and map != "none" else None  # C'_e, C'_r
+        if self.early is not None and not isinstance(self.early, EvidenceHead):
+            raise ValueError(f"PMEI's early classifiers give its maps their predictions y', but the {task.name} head "
+                             f"gives none (fusionlab.tasks.head.EvidenceHead); use fusion.module.early=false")
         widths = {name: 0 if self.early is None else sum(outputs.values()) if interaction else outputs[name]
                   for name in outputs}  # the width of the y' each map reads
         self.maps = None if map == "none" else nn.ModuleDict(
@@ -89,6 +94,14 @@ class PMEI(FusionMethod):
                 kls[name] = kl
         return representations, kls
 
+    def callbacks(self) -> list[L.Callback]:
+        return self.base.callbacks()  # its base's outputs (HVPNeT's gate maps)
+
+    def early_evidence(self, h: torch.Tensor, batch: dict, outputs=None) -> dict[str, torch.Tensor]:
+        """y': the early classifiers' predictions at every token (from ``outputs``, their forward pass on h,
+        when given: one pass, one dropout mask, so L' supervises the very y' the maps read, Eq. 10-11, 15)."""
+        return self.early.evidence_of(self.early(h, batch) if outputs is None else outputs, batch, token_count(h))
+
     def fuse(self, batch):
         shared = self.shared(batch)
         h, losses, logs = shared.states, dict(shared.losses), dict(shared.logs)
@@ -96,10 +109,11 @@ class PMEI(FusionMethod):
             return Fused(h, losses, logs)
         evidence = {}
         if self.early is not None and self.training:  # one pass: L' supervises the y' the maps read
-            logs["l_early"], evidence = self.early.loss_and_evidence(h, batch)
+            outputs = self.early(h, batch)
+            logs["l_early"], evidence = self.early.loss_of(outputs, batch), self.early_evidence(h, batch, outputs)
             losses["alpha_l_early"] = self.alpha * logs["l_early"]
         elif self.early is not None:
-            evidence = self.early.evidence(h, batch)
+            evidence = self.early_evidence(h, batch)
         representations, kls = self.task_representations(h, evidence)
         if self.training:
             size = len(batch["examples"])

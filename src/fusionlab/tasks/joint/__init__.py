@@ -8,6 +8,7 @@ CasRel's metric compares strings (``fusionlab.tasks.metrics.triple``).
 from __future__ import annotations
 
 from fusionlab.tasks.base import Task
+from fusionlab.tasks.head import mean_of_words
 from fusionlab.tasks.joint.head import TaggerAndPairScorer
 from fusionlab.tasks.joint.output import TripleOutput
 from fusionlab.tasks.joint.targets import TripleTargets
@@ -15,6 +16,7 @@ from fusionlab.tasks.joint.targets import TripleTargets
 
 class JointTask(Task):
     name = "joint"
+    loss_sums_words = True
 
     def __init__(self, dropout: float = 0.1, pair_hidden: int = 128, threshold: float = 0.5):
         data = TripleTargets()
@@ -27,3 +29,7 @@ class JointTask(Task):
 
     def outputs(self):
         return {"entity": len(self.data.tags), "relation": len(self.data.relations)}
+
+    def sentence_vector(self, states, batch):
+        """The mean of the words' first sub-tokens: one vector for a word-level head's sentence."""
+        return mean_of_words(states, batch)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fusionlab.tasks.base import Task
+from fusionlab.tasks.head import mean_of_words
 from fusionlab.tasks.mner.head import CrfTagger
 from fusionlab.tasks.mner.output import EntityOutput
 from fusionlab.tasks.mner.targets import TagTargets
@@ -10,6 +11,7 @@ from fusionlab.tasks.mner.targets import TagTargets
 
 class MnerTask(Task):
     name = "mner"
+    loss_sums_words = True
 
     def __init__(self, dropout: float = 0.1):
         data = TagTargets()
@@ -20,3 +22,7 @@ class MnerTask(Task):
 
     def outputs(self):
         return {"entity": len(self.data.tags)}
+
+    def sentence_vector(self, states, batch):
+        """The mean of the words' first sub-tokens: one vector for a word-level head's sentence."""
+        return mean_of_words(states, batch)

@@ -7,7 +7,7 @@ relation is predicted from the concatenated final states at ``<s>`` and ``<o>``.
 from __future__ import annotations
 
 from fusionlab.tasks.base import Task
-from fusionlab.tasks.mre.head import PairClassifier
+from fusionlab.tasks.mre.head import PairClassifier, marker_states
 from fusionlab.tasks.mre.output import RelationOutput
 from fusionlab.tasks.mre.targets import MarkedPairTargets
 
@@ -24,3 +24,7 @@ class MreTask(Task):
 
     def outputs(self):
         return {"relation": len(self.data.relations)}
+
+    def sentence_vector(self, states, batch):
+        """[<s>; <o>]: the states the pair classifier reads."""
+        return marker_states(states, batch)

@@ -12,5 +12,10 @@ class PairClassifier(SingleLabelHead):
         super().__init__(2 * hidden, num_relations, dropout, output="relation")
 
     def features(self, states, batch):
-        rows = torch.arange(states.size(0), device=states.device)
-        return torch.cat([states[rows, batch["head_pos"]], states[rows, batch["tail_pos"]]], dim=-1)
+        return marker_states(states, batch)
+
+
+def marker_states(states: torch.Tensor, batch: dict) -> torch.Tensor:
+    """[h; t]: the states at each sentence's ``<s>`` and ``<o>`` markers, [B, n, D] -> [B, 2D]."""
+    rows = torch.arange(states.size(0), device=states.device)
+    return torch.cat([states[rows, batch["head_pos"]], states[rows, batch["tail_pos"]]], dim=-1)

@@ -10,7 +10,7 @@ import csv
 import statistics
 from pathlib import Path
 
-PUBLISHED = Path(__file__).parent / "references" / "published.csv"
+PUBLISHED = Path(__file__).parents[1] / "references" / "published.csv"
 
 
 def published_results(path: Path = PUBLISHED) -> list[dict]:

@@ -38,6 +38,7 @@ an integer, layer l takes stage floor(l c / L)), and ``global_image=false``
 
 from __future__ import annotations
 
+import lightning as L
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -45,6 +46,7 @@ from torchmetrics import Metric
 
 from fusionlab.encoders.prefix_attention import VisualPrefix, enable_prefix_attention
 from fusionlab.fusion.base import Fused, FusionMethod
+from fusionlab.fusion.hvpnet.gate_maps import GateMaps
 
 
 class GateMean(Metric):
@@ -147,6 +149,9 @@ class HVPNeT(FusionMethod):
         states = self.text.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                                  visual_prefix=prefix).last_hidden_state
         return Fused(states)
+
+    def callbacks(self) -> list[L.Callback]:
+        return [GateMaps(self)] if self.routing == "gate" else []
 
     def gate_means(self) -> dict[str, torch.Tensor]:
         """The epoch's mean gate per text layer and stage (``gate/layer<l>_stage<i>``), then reset."""

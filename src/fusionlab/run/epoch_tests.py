@@ -23,10 +23,10 @@ class EpochTestScores(L.Callback):
     def on_validation_end(self, trainer, module):
         if trainer.sanity_checking:
             return
-        metric = module.task.metric().to(module.device)  # Lightning still holds the module in eval mode here
+        metric = module.task.output.metric().to(module.device)  # Lightning still holds the module in eval mode here
         for batch in trainer.datamodule.test_dataloader():
             batch = module.transfer_batch_to_device(trainer.datamodule.on_before_batch_transfer(batch, 0),
                                                     module.device, 0)
-            module.task.score(metric, module.decode(batch), batch)
+            module.task.output.score(metric, module.decode(batch), batch)
         self.history.append({"epoch": trainer.current_epoch, "step": trainer.global_step,
                              "metrics": {k: float(v) for k, v in metric.compute().items()}})

@@ -27,7 +27,7 @@ from seqeval.metrics import f1_score as seqeval_f1
 from seqeval.scheme import IOB2
 from torchmetrics.functional.classification import multiclass_f1_score
 
-from fusionlab.bootstrap import score, sentence_counts
+from fusionlab.analysis.bootstrap import score, sentence_counts
 
 MUSE_EVAL_BATCH = 40  # RecklessRonan/MuSE code/run_*.sh: --per_gpu_eval_batch_size 40, one GPU
 # zjunlp/HVPNeT's scripts, --eval_begin_epoch (1-based): run_twitter15.sh / run_twitter17.sh 3, run_re.sh 1
