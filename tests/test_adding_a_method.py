@@ -7,9 +7,9 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import sys
 
 import pytest
-from hydra.core.config_store import ConfigStore
 from hydra.errors import ConfigCompositionException
 
 from fusionlab.schema import registry
@@ -47,11 +47,13 @@ def guide_method(tmp_path, monkeypatch):
     yaml = blocks["conf/fusion/mean_image.yaml"].replace("fusionlab.fusion.mean_image.", "guide.mean_image.")
     (tmp_path / "conf" / "fusion" / "mean_image.yaml").write_text(yaml)
     monkeypatch.syspath_prepend(str(tmp_path))
-    schema = importlib.import_module("guide.mean_image_schema")
-    # step 2's registration in fusionlab/schema/registry.py
-    monkeypatch.setitem(registry.CONFIGS, "mean_image", schema.MeanImageConfig)
-    monkeypatch.setitem(registry.OPTIONS, "mean_image", schema.MeanImageOptions)
-    ConfigStore.instance().store(group=registry.SCHEMA_GROUP, name="mean_image", node=schema.MeanImageConfig)
+    for name in ("guide", "guide.mean_image", "guide.mean_image_schema"):  # this test's files, imported afresh
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    monkeypatch.setitem(registry.CONFIGS, "mean_image", None)  # so that the registration below is undone after
+    monkeypatch.setitem(registry.OPTIONS, "mean_image", None)  # the test (the ConfigStore entry is harmless)
+    schema = importlib.import_module("guide.mean_image_schema")  # step 2: the schema registers itself
+    assert registry.CONFIGS["mean_image"] is schema.MeanImageConfig
+    assert registry.OPTIONS["mean_image"] is schema.MeanImageOptions
     return [f"hydra.searchpath=[file://{tmp_path / 'conf'}]", "fusion=mean_image"]
 
 

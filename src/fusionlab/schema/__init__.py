@@ -7,8 +7,12 @@ config is composed, and the message lists the values that fit. Each config also 
 method serves and needs (``FusionConfig.declaration``), read by fusionlab.config.checks.
 """
 
-from fusionlab.schema.registry import OPTIONS, option_values, register
+import importlib
+import pkgutil
 
-register()
+from fusionlab.schema.registry import OPTIONS, option_values
+
+for _schema in pkgutil.iter_modules(__path__):  # each method's schema registers itself as it is imported
+    importlib.import_module(f"{__name__}.{_schema.name}")
 
 __all__ = ["OPTIONS", "option_values"]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from fusionlab.schema.fusion import FusionConfig, Target
 from fusionlab.schema.pooled_image import ImageStages
+from fusionlab.schema.registry import fusion_schema
 
 
 @dataclass
@@ -22,6 +23,7 @@ class ConcatModule(ConcatOptions, Target):
     pass
 
 
+@fusion_schema("concat")
 @dataclass
 class ConcatConfig(FusionConfig):
     module: ConcatModule = field(default_factory=ConcatModule)

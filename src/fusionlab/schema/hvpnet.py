@@ -8,6 +8,7 @@ from omegaconf import MISSING
 
 from fusionlab.schema.choice import Choice
 from fusionlab.schema.fusion import FusionConfig, Target
+from fusionlab.schema.registry import fusion_schema
 
 
 class Routing(Choice):
@@ -42,6 +43,7 @@ class HVPNeTModule(HVPNeTOptions, Target):
     pass
 
 
+@fusion_schema("hvpnet")
 @dataclass
 class HVPNeTConfig(FusionConfig):
     lr: float = MISSING  # the method's own learning rate (optim.lr)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from fusionlab.schema.choice import Choice
 from fusionlab.schema.fusion import FusionConfig, Target
 from fusionlab.schema.pooled_image import ImageStages
+from fusionlab.schema.registry import fusion_schema
 
 
 class Modality(Choice):
@@ -66,6 +67,7 @@ class MASEModule(MASEOptions, Target):
     pass
 
 
+@fusion_schema("mase")
 @dataclass
 class MASEConfig(FusionConfig):
     module: MASEModule = field(default_factory=MASEModule)

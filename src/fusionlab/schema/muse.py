@@ -8,6 +8,7 @@ from omegaconf import MISSING
 
 from fusionlab.schema.choice import Choice
 from fusionlab.schema.fusion import FusionConfig, Target
+from fusionlab.schema.registry import fusion_schema
 
 
 class Streams(Choice):
@@ -112,6 +113,7 @@ class MuSEModule(MuSEOptions, Target):
     pass
 
 
+@fusion_schema("muse")
 @dataclass
 class MuSEConfig(FusionConfig):
     lr: float = MISSING  # the method's own learning rate (optim.lr)

@@ -11,6 +11,7 @@ from omegaconf import MISSING
 
 from fusionlab.schema.choice import Choice
 from fusionlab.schema.fusion import Declaration, FusionConfig, Needs, Target
+from fusionlab.schema.registry import fusion_schema
 
 
 class Base(Choice):
@@ -74,6 +75,7 @@ class PMEIDeclaration(Declaration):
     needs_by_base: dict[Base, Needs] = MISSING  # what each base loads: PMEI's needs are its base's
 
 
+@fusion_schema("pmei")
 @dataclass
 class PMEIConfig(FusionConfig):
     declaration: PMEIDeclaration = field(default_factory=PMEIDeclaration)

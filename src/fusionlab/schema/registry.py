@@ -1,31 +1,31 @@
-"""What importing fusionlab.schema registers: each method's fusion schema in Hydra's ConfigStore, as
-``schema/fusion/<method>``, which conf/fusion/<method>.yaml names first in its defaults."""
+"""The fusion schemas, each registered by its own file (``@fusion_schema("<method>")`` on its config): in
+Hydra's ConfigStore as ``schema/fusion/<method>``, which conf/fusion/<method>.yaml names first in its
+defaults, and by method for ``option_values``. Importing fusionlab.schema imports every schema file."""
 
 from __future__ import annotations
+
+from dataclasses import fields
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
-from fusionlab.schema.concat import ConcatConfig, ConcatOptions
-from fusionlab.schema.fusion import FusionConfig
-from fusionlab.schema.hvpnet import HVPNeTConfig, HVPNeTOptions
-from fusionlab.schema.mase import MASEConfig, MASEOptions
-from fusionlab.schema.muse import MuSEConfig, MuSEOptions
-from fusionlab.schema.pmei import PMEIConfig, PMEIOptions
-from fusionlab.schema.text_only import TextOnlyConfig, TextOnlyOptions
+from fusionlab.schema.fusion import FusionConfig, Target
 
 SCHEMA_GROUP = "schema/fusion"
-CONFIGS: dict[str, type[FusionConfig]] = {"text_only": TextOnlyConfig, "concat": ConcatConfig,
-                                          "hvpnet": HVPNeTConfig, "muse": MuSEConfig, "mase": MASEConfig,
-                                          "pmei": PMEIConfig}
-OPTIONS: dict[str, type] = {"text_only": TextOnlyOptions, "concat": ConcatOptions, "hvpnet": HVPNeTOptions,
-                            "muse": MuSEOptions, "mase": MASEOptions, "pmei": PMEIOptions}  # method -> its options
+CONFIGS: dict[str, type[FusionConfig]] = {}
+OPTIONS: dict[str, type] = {}  # method -> its options: the dataclass whose fields are the method's keywords
 
 
-def register() -> None:
-    store = ConfigStore.instance()
-    for method, config in CONFIGS.items():
-        store.store(group=SCHEMA_GROUP, name=method, node=config)
+def fusion_schema(method: str):
+    """Register the decorated ``FusionConfig`` as ``method``'s schema; its ``module`` field's class is its
+    options and ``Target`` (the ``_target_``)."""
+    def register(config: type[FusionConfig]) -> type[FusionConfig]:
+        module = next(f for f in fields(config) if f.name == "module").default_factory
+        CONFIGS[method] = config
+        OPTIONS[method] = next(base for base in module.__bases__ if base is not Target)
+        ConfigStore.instance().store(group=SCHEMA_GROUP, name=method, node=config)
+        return config
+    return register
 
 
 def option_values(method: str, options: dict | None = None) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fusionlab.schema.fusion import FusionConfig, Target
+from fusionlab.schema.registry import fusion_schema
 
 
 @dataclass
@@ -17,6 +18,7 @@ class TextOnlyModule(TextOnlyOptions, Target):
     pass
 
 
+@fusion_schema("text_only")
 @dataclass
 class TextOnlyConfig(FusionConfig):
     module: TextOnlyModule = field(default_factory=TextOnlyModule)
