@@ -2,38 +2,21 @@
 
 Per image x in [I; o_1..o_m] (the global image and up to m object crops):
 
-- Eq. 1-2, pyramid: the backbone's c stage maps F_1..F_c, each average-pooled to the same
-  s x s grid (the vision encoder's ``pyramid_size``), and mapped per position to 2d values:
-  V_i = M_i(Pool(F_i)) in R^{hw x 2d}. The hw positions are the prefix tokens (the
-  reference's ``view`` mixes channels and positions; we do not). M_i is the paper's 1x1
-  convolution widened to the reference's Linear-Tanh-Linear; the maps are shared by the
-  global image and the crops. Deviation from the reference code: it concatenates all stages
-  and maps them jointly to c blocks, so every "block" depends on every stage and the gate
-  (and the Flat / 1T3 variants) would no longer choose between stages. One map per stage
-  keeps Eq. 1-2 and has the same parameter count.
-- Eq. 3-4, dynamic gate of text layer l: alpha^(l) = LeakyReLU(W_l((1/c) sum_i P(V_i))),
-  g^(l) = softmax(alpha^(l)) in R^c, with P the average over the hw positions (the paper's
-  global average pooling; the reference flattens the block instead). Each image gets its
-  own gate from its own features.
-- Eq. 5-6, aggregation: V_gated^(l) = sum_i g_i^(l) V_i per image, concatenated over the
-  images into hw(m+1) prefix tokens.
-- Eq. 8: each 2d-wide token splits into phi_k^l and phi_v^l in R^d (as the reference; the
-  optional per-layer ``layer_projection`` is the paper's W_l^phi applied first).
-- Eq. 9: the prefix joins the keys and values of **every** self-attention layer of the
-  Hugging Face text encoder (``encoders/prefix_attention.py``). Missing images and padded
-  crops are masked: they get no attention (the reference attends to all-zero crops).
-  Heads: Eq. 9 is written for one head. ``prefix_heads=all`` (default) splits each prefix
-  token's d channels into the heads like any key, so every head sees all hw(m+1) tokens.
-  ``prefix_heads=reshape`` is the reference's ``reshape(B, heads, -1, d_head)`` of the
-  [hw(m+1), d] prefix: head h gets the h-th contiguous 1/heads of it, cut into d_head-wide
-  pieces (at BERT-base with 16 tokens, 4/3 of a token: heads 0-2 the global image, 3-5
-  crop 1, ...); a piece of a masked token is masked in its head.
+- Eq. 1-2, pyramid: the backbone's c stage maps, each average-pooled to one s x s grid (the vision
+  encoder's ``pyramid_size``) and mapped per position to 2d values by a map of its own (M_i, the
+  paper's 1x1 convolution widened to the reference's Linear-Tanh-Linear): V_i in R^{hw x 2d}, the hw
+  positions being the prefix tokens.
+- Eq. 3-4, dynamic gate of text layer l: g^(l) = softmax(LeakyReLU(W_l((1/c) sum_i P(V_i)))), P the
+  average over the hw positions; each image gets its own gate.
+- Eq. 5-6: V_gated^(l) = sum_i g_i^(l) V_i per image, concatenated over the images (hw(m+1) tokens).
+- Eq. 8: each token splits into phi_k^l and phi_v^l in R^d (``layer_projection``: W_l^phi first).
+- Eq. 9: the prefix joins the keys and values of every self-attention layer of the text encoder
+  (``encoders/prefix_attention.py``); missing images and padded crops are masked. ``prefix_heads=all``
+  lets every head see every prefix token; ``reshape`` is the reference's split of the prefix across heads.
 
-Variants (Table 1), all from the same code: ``routing=gate`` (HVPNeT), ``routing=flat``
-(only the last stage, the same prefix for every layer, no gate), ``routing=groups``
-(HVPNeT-1T3: stage i feeds the i-th contiguous group of layers, no gate; when L/c is not
-an integer, layer l takes stage floor(l c / L)), and ``global_image=false``
-(HVPNeT-OnlyObj: objects only).
+Variants (Table 1): ``routing=gate`` (HVPNeT), ``flat`` (the last stage for every layer, no gate),
+``groups`` (HVPNeT-1T3: stage i feeds the i-th group of layers), ``global_image=false`` (HVPNeT-OnlyObj).
+Every difference from the paper and the reference code: docs/reproducing.md, HVPNeT.
 """
 
 from __future__ import annotations

@@ -1,42 +1,23 @@
 """MASE: self-balanced EM over modality features and proxies (anonymous ACM MM 2024 submission), for extraction tasks.
 
-Modalities (``modalities``, text first): ``text`` (the PLM's token states h^T), ``image`` (the
-real image: the pooled stage pyramid projected to the text width) and ``proxy`` (the input
-text through a contrastive model's text tower, Sec. 3.1, projected to the text width).
+Modalities (``modalities``, text first): ``text`` (the PLM's token states h^T), ``image`` (the pooled
+stage pyramid projected to the text width) and ``proxy`` (the input text through a contrastive model's
+text tower, Sec. 3.1, projected to the text width).
 
-- Eq. 1: h* = sum_m z^m h^m, z a buffer initialised uniform.
-- E-step (Eq. 5, 10-11, ``allocation.py``): at ``em_iterations`` evenly spaced points of
-  training (the first round trains with uniform z), the parameters are frozen, the modality
-  features h^m of the first ``estimation_samples`` training sentences are computed without
-  gradient, and z^m = I(h^m; y) / sum I. The probe reads h^T where the task head reads the
-  fused states (``Task.sentence_vector``): [CLS] (msa), [<s>; <o>] (mre), and for the word-level heads
-  (mner, joint) the mean of the words' first sub-tokens, one vector per sentence as its
-  sentence-level label needs (the paper's sentence tasks read one vector; it is silent on
-  word-level heads). As in the paper's order, z is estimated from h^m before the entity
-  injection: after it, every modality's block has seen the others through the graph, and the
-  estimates no longer tell the modalities apart. z and the estimates are logged every round
-  (``z/<modality>``, ``mi/<modality>``) and drawn as the paper's Figure 4 (``allocation.png``).
-- E-step entity injection (Eq. 12-14, ``scene_graph.py``, ``hgat.py``): entity nodes of the
-  sentence's MSSG carry [entity text feature || the sentence's other modality features]; a
-  heterogeneous GAT runs over them; its output splits back into one block per modality and
-  is added to the features it came from (a residual, so an entity-less sentence keeps h^m):
-  the text block to the tokens the head reads for the node (its words; on mre also its
-  ``<s>``/``<o>`` marker; [CLS] for the sentence node), the other blocks of the sentence node
-  to the sentence's modality vectors.
-- M-step (Eq. 6-9): L_M = mean_i(L_ce + alpha L_cc), L_cc the cross-modal InfoNCE
-  (``contrastive.py``) over the sentence vectors (text: the [CLS] state), temperature tau.
+- Eq. 1: h* = sum_m z^m h^m, z a buffer initialised uniform; token tasks get it at every token, the
+  sentence-level image and proxy vectors broadcast (sentence heads read it at [CLS]: the paper's h*).
+- E-step (Eq. 5, 10-11, ``allocation.py``, ``expectation.py``): at ``em_iterations`` evenly spaced points
+  of training, with the parameters frozen, z^m = I(h^m; y) / sum I over the first ``estimation_samples``
+  training sentences; h^T is read where the task head reads (``Task.sentence_vector``), y is the
+  sentence's label (its targets' ``sentence_labels``), both before the entity injection.
+- E-step entity injection (Eq. 12-14, ``scene_graph.py``, ``hgat.py``): a heterogeneous GAT over the
+  sentence's MSSG entity nodes, its output added back to the features of each modality (a residual).
+- M-step (Eq. 6-9): L_M = mean_i(L_ce + alpha L_cc), L_cc the cross-modal InfoNCE (``contrastive.py``).
 
-Token-level injection (the paper classifies whole sentences): Eq. 1 is applied at every
-token, with the sentence-level image and proxy vectors broadcast, F_i = z^T h^T_i +
-sum_{m != T} z^m h^m. Sentence heads read F at [CLS], which is the paper's h* with
-h^T = [CLS]; relation heads read it at the entity markers, NER and joint heads at each word.
-In the E-step a token-level task's sentence label is the set of entity types (NER) or
-relation types (joint) the sentence holds (its targets' ``sentence_labels``).
-
-Variants (Table 6) are options: ``alpha=0`` (w/o contrastive), ``balance=false`` (z stays
-uniform), ``entity=false`` (no MSSG/HGAT) and ``combine=concat`` (MPB: the modality features
-concatenated per token and mapped back to the text width, no EM, no graph, no L_cc: Sec. 3.1's
-baseline; Table 6's "MPB + Prompt Learning" and "MASE + Prompt Learning" are not implemented).
+Variants (Table 6) are options: ``alpha=0`` (w/o contrastive), ``balance=false`` (z stays uniform),
+``entity=false`` (no MSSG/HGAT), ``combine=concat`` (MPB). Outputs: z and the estimates per round
+(``z/<modality>``, ``mi/<modality>``), ``allocation.png`` (Figure 4). Every choice where the paper is
+silent: docs/reproducing.md, MASE.
 """
 
 from __future__ import annotations

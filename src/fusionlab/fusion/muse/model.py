@@ -1,37 +1,21 @@
 """MuSE: exchanging-based multimodal fusion with Transformer (Zhu et al., ACL 2023).
 
-- Eq. 1-2: T_e = TextEncoder(T) [B, n, d]; I_e = Linear(ImageEncoder(I)): the backbone's last
-  map adaptive-pooled to 8 x 8 (the vision encoder's ``grid``), 64 tokens projected to d.
-- Eq. 3-6 (training only): T_n = MLP(T_e + N(0, 1)), I_n = MLP(I_e + N(0, 1));
-  L_ti = -log p(I_32 | T_n) under a text-conditioned PixelCNN++ (``image_decoder.py``, the
-  condition is the masked mean of T_n), L_it = the attention captioner's loss for the input
-  sentence given I_n (``text_decoder.py``). Samples without an image are left out of both.
-  This follows Eq. 3-4; the reference conditions PixelCNN++ on Linear(BERT pooler) and feeds the
-  captioner Linear(I_e), one shared Linear and no noise.
+- Eq. 1-2: T_e = TextEncoder(T) [B, n, d]; I_e = Linear(ImageEncoder(I)), the backbone's last map pooled
+  to an 8 x 8 grid (the vision encoder's ``grid``): 64 tokens.
+- Eq. 3-6 (training only): T_n = MLP(T_e + N(0, 1)), I_n = MLP(I_e + N(0, 1)); L_ti = -log p(I_32 | T_n)
+  under a text-conditioned PixelCNN++ (``image_decoder.py``), L_it the attention captioner's loss for the
+  sentence given I_n (``text_decoder.py``); samples without an image are left out of both.
 - Eq. 7-13: the CrossTransformer (``cross_transformer.py``) over T_e and I_e.
-- Output: F_e = FC([T_out; I_out,cls]) per text position (the image stream's cls state joins
-  every token; ``token_join=position`` joins text position i with image position i, as the
-  reference code). The fused learned cls takes the place of the encoder's [CLS], which is
-  what sentence heads read (the paper's MSA MLP on cls).
-- Eq. 14: L = L_task + alpha L_it + beta L_ti. ``loss_weighting=mean``: as written, L_ti the
-  per-image NLL (nats) averaged over the batch. ``loss_weighting=reference``: the reference's
-  ``calculate_multi_loss``, L_task / s + alpha L_it / s + beta (sum over the batch of the NLL) / 32^2
-  with s = ``max_seq_length``; a per-sentence task loss (msa, mre) is not divided, since the
-  reference multiplies its MSA cross-entropy by s first; a loss summed over words (mner's CRF,
-  joint) is, unless both regularisers are off (MuSE-only-L_task: the reference's main_ct.py trains on the
-  undivided task loss). Logged: train/l_it, train/l_ti (per-image mean) raw, train/alpha_l_it,
-  train/beta_l_ti as they enter L.
+- Output: F_e = FC([T_out; I_out,cls]) per text position; the fused cls takes [CLS]'s place, which is
+  what sentence heads read.
+- Eq. 14: L = L_task + alpha L_it + beta L_ti; ``loss_weighting=reference`` rescales the terms as the
+  reference's ``calculate_multi_loss`` (``task_loss_weight``; a loss summed over words is divided by s).
 
-Variants (Table 3) are options: ``streams=text`` (MuSE-only-T), ``streams=image``
-(MuSE-only-I, sentence classification only: the image stream alone, the text never read),
-``cross_transformer=false`` (MuSE-w/o-CT: [T_e; mean I_e] -> FC), ``l_it`` / ``l_ti`` = false
-(MuSE-only-L_task, -w/o-L_it, -w/o-L_ti: the term's weight is 0, and a decoder whose weight is 0 is not
-built). The switches are apart from the weights so that a paper config's per-dataset alpha and beta never
-undo an ablation. Every option's default: fusionlab.schema.muse.
-
-The captioner's words (``caption_vocabulary``): the text encoder's WordPieces, or the reference's
-word vocabulary fitted on the training sentences (``prepare``, which ``train.assemble`` calls with the
-training split; a checkpoint carries it).
+Variants (Table 3) are options: ``streams=text|image`` (MuSE-only-T, -only-I), ``cross_transformer=false``
+(MuSE-w/o-CT), ``l_it`` / ``l_ti`` = false (MuSE-only-L_task, -w/o-L_it, -w/o-L_ti; a decoder switched off
+is not built), apart from the weights so that a paper config's alpha and beta never undo an ablation. The
+captioner's words (``caption_vocabulary``): WordPieces, or the reference's word vocabulary fitted on the
+training sentences (``prepare``). Every difference from the paper and the reference: docs/reproducing.md, MuSE.
 """
 
 from __future__ import annotations
