@@ -50,7 +50,7 @@ def options(schema: type, prefix: str = "fusion.module.") -> list[tuple[str, typ
             kind = next(k for k in typing.get_args(kind) if k is not type(None))
         if dataclasses.is_dataclass(kind):
             found += options(kind, f"{prefix}{field.name}.")
-        elif typing.get_origin(kind) is not dict:  # PMEI's base_options: checked against the base's schema
+        elif kind is not typing.Any:  # PMEI's base: a fusion config of its own, on its own schema
             found.append((f"{prefix}{field.name}", kind))
     return found
 
@@ -119,8 +119,8 @@ DECLARED_WITH_OPTIONS = [
     (["fusion=mase", "fusion.module.modalities=[text,proxy]"], (ALL, TEXT, PROXY)),
     (["fusion=mase", "fusion.module.modalities=[text,image,proxy]"], (ALL, IMAGE, PROXY)),
     (["fusion=mpb", "fusion.module.modalities=[text]"], (ALL, TEXT, {})),
-    (["fusion=pmei", "fusion.module.base=text_only"], (ALL, TEXT, {})),
-    (["fusion=pmei_mtl", "fusion.module.base=concat", "+fusion.module.base_options.stages=last"], (ALL, IMAGE, {})),
+    (["fusion=pmei", "fusion/base=text_only"], (ALL, TEXT, {})),
+    (["fusion=pmei_mtl", "fusion/base=concat", "fusion.base.module.stages=last"], (ALL, IMAGE, {})),
     (["+experiment=mase_mnre"], (ALL, IMAGE, PROXY)),
     (["+experiment=pmei_nyt"], (ALL, TEXT, {})),
     (["+experiment=muse_mvsa_single"], (ALL, GENERATED, {})),
@@ -140,29 +140,34 @@ def test_the_declaration_follows_the_options(overrides, expected):
     assert all(type(value) is str for value in [*declared["tasks"], declared["needs"]["image_mode"]])  # no enums
 
 
-@pytest.mark.parametrize("base", ["text_only", "concat", "hvpnet"])
+PMEI_BASES = sorted(path.stem for path in (CONF / "fusion" / "base").glob("*.yaml"))  # the one list of them
+
+
+def test_pmei_s_bases_are_the_fusion_base_group():
+    assert PMEI_BASES == ["concat", "hvpnet", "text_only"]
+
+
+@pytest.mark.parametrize("base", PMEI_BASES)
 def test_pmei_declares_the_needs_of_each_base_as_the_base_declares_them(base):
-    pmei = method_declaration(compose(["fusion=pmei", f"fusion.module.base={base}"]))
+    pmei = method_declaration(compose(["fusion=pmei", f"fusion/base={base}"]))
     assert pmei["needs"] == method_declaration(compose([f"fusion={base}"]))["needs"]
 
 
 @pytest.mark.parametrize("base, option, named", [
-    ("hvpnet", "routing=gat", "expected one of [gate, flat, groups]"),
-    ("hvpnet", "mapping_dim=wide", "Integer"),
-    ("hvpnet", "stages=last", "Key 'stages' not in 'HVPNeTOptions'"),
-    ("concat", "stages=first", "expected one of [all, last]"),
-    ("text_only", "routing=flat", "Key 'routing' not in 'TextOnlyOptions'"),
+    ("hvpnet", "fusion.base.module.routing=gat", "expected one of [gate, flat, groups]"),
+    ("hvpnet", "fusion.base.module.mapping_dim=wide", "Integer"),
+    ("hvpnet", "+fusion.base.module.stages=last", "Key 'stages' not in 'HVPNeTOptions'"),
+    ("concat", "fusion.base.module.stages=first", "expected one of [all, last]"),
+    ("text_only", "+fusion.base.module.routing=flat", "Key 'routing' not in 'TextOnlyOptions'"),
 ])
 def test_pmei_base_options_are_checked_against_the_base_s_schema_before_any_data(base, option, named):
-    cfg = compose(["fusion=pmei", "task=joint", f"fusion.module.base={base}", f"+fusion.module.base_options.{option}"])
-    with pytest.raises(ValueError, match="fusion.module.base_options") as caught:
-        check_combination(cfg)
-    assert named in str(caught.value)
+    with pytest.raises((ConfigCompositionException, ValueError)) as caught:  # while composing, or by the checks
+        check_combination(compose(["fusion=pmei", "task=joint", f"fusion/base={base}", option]))
+    assert named in f"{caught.value} {caught.value.__cause__}"
 
 
 def test_pmei_base_options_that_fit_the_base_pass():
-    check_combination(compose(["fusion=pmei", "task=joint", "fusion.module.base=concat",
-                               "+fusion.module.base_options.stages=last"]))
+    check_combination(compose(["fusion=pmei", "task=joint", "fusion/base=concat", "fusion.base.module.stages=last"]))
 
 
 @pytest.mark.parametrize("overrides, message", [
@@ -191,3 +196,10 @@ def test_the_config_a_checkpoint_keeps_holds_plain_values_and_loads_with_weights
     assert type(kept["fusion"]["module"]["routing"]) is str  # not the schema's Choice member
     torch.save({"config": kept}, tmp_path / "saved.pt")
     assert torch.load(tmp_path / "saved.pt", weights_only=True)["config"]["fusion"]["module"]["routing"] == "gate"
+
+
+@pytest.mark.parametrize("fusion", ["concat", "pmei", "muse_wo_ct"])
+def test_an_option_added_past_the_schema_is_refused_before_any_data_naming_it(fusion):
+    cfg = compose([f"fusion={fusion}", "+fusion.module.routingg=gate"])  # Hydra's + adds past a schema
+    with pytest.raises(ValueError, match=r"fusion.module: Key 'routingg' not in '\w+Options'"):
+        check_combination(cfg)

@@ -143,3 +143,31 @@ def test_a_method_asks_the_task_through_its_interfaces_never_a_named_task(path):
 @pytest.mark.parametrize("path", sorted((PACKAGE / "callbacks").rglob("*.py")), ids=lambda p: module_name(p))
 def test_the_generic_callbacks_import_no_method(path):
     assert not {name for name in runtime_imports(path) if name.startswith("fusionlab.fusion")}
+
+
+def module_of(name: str, known: set[str]) -> str | None:
+    """The fusionlab module an imported name lives in (``fusionlab.a.b.Name`` -> ``fusionlab.a.b``)."""
+    while name and name not in known:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def import_graph() -> dict[str, set[str]]:
+    """fusionlab module -> the fusionlab modules its import statements name (a package counts as its __init__)."""
+    paths = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+    return {module: {target for name in runtime_imports(path) if name.startswith("fusionlab")
+                     for target in [module_of(name, set(paths))] if target and target != module}
+            for module, path in paths.items()}
+
+
+def test_the_import_graph_has_no_cycle():
+    from graphlib import TopologicalSorter
+
+    TopologicalSorter(import_graph()).prepare()  # raises CycleError naming the cycle
+
+
+def test_the_cycle_finder_sees_a_cycle():
+    from graphlib import CycleError, TopologicalSorter
+
+    with pytest.raises(CycleError):
+        TopologicalSorter({"a": {"b"}, "b": {"a"}}).prepare()

@@ -86,7 +86,7 @@ def test_the_prior_reads_a_detached_copy_of_the_early_predictions():
 
 
 def test_the_kl_term_is_summed_over_each_sentence_and_weighted_by_beta(tiny_overrides):
-    model, batch = _assembled(tiny_overrides + ["fusion=pmei", "task=joint", "fusion.module.base=text_only",
+    model, batch = _assembled(tiny_overrides + ["fusion=pmei", "task=joint", "fusion/base=text_only",
                                                 "fusion.module.beta_e=0.5", "fusion.module.beta_r=0.25"])
     _without_dropout(model)
     losses = model.method.fuse(batch).losses
@@ -100,7 +100,7 @@ def test_the_kl_term_is_summed_over_each_sentence_and_weighted_by_beta(tiny_over
 
 def test_pmei_differs_measurably_from_pmei_wo_sm_with_the_same_weights(tiny_overrides):
     """Sampling t at sigma's initial scale moves t and C_e's logits; the deterministic map is pmei's mean."""
-    overrides = tiny_overrides + ["task=joint", "fusion.module.base=text_only"]
+    overrides = tiny_overrides + ["task=joint", "fusion/base=text_only"]
     pmei, batch = _assembled(overrides + ["fusion=pmei"])
     wo_sm, _ = _assembled(overrides + ["fusion=pmei_wo_sm"])
     missing, _ = wo_sm.load_state_dict(pmei.state_dict(), strict=False)
@@ -133,7 +133,7 @@ def _kl_after_training(overrides, beta: float, steps: int = 40) -> float:
 
 
 def test_a_larger_beta_leaves_a_smaller_kl_after_training(tiny_overrides):
-    overrides = tiny_overrides + ["fusion=pmei", "task=joint", "fusion.module.base=text_only"]
+    overrides = tiny_overrides + ["fusion=pmei", "task=joint", "fusion/base=text_only"]
     paper, strong = _kl_after_training(overrides, math.exp(-7)), _kl_after_training(overrides, 1.0)
     assert strong < 0.1 * paper, (paper, strong)
 
@@ -183,7 +183,7 @@ def test_mtl_feeds_the_shared_states_straight_to_the_classifiers(tiny_overrides)
 
 
 def test_the_base_sets_what_the_datamodule_loads(tiny_overrides):
-    model, batch = _assembled(tiny_overrides + ["fusion=pmei", "fusion.module.base=text_only", "task=mner"])
+    model, batch = _assembled(tiny_overrides + ["fusion=pmei", "fusion/base=text_only", "task=mner"])
     assert "image" not in batch and model.method.vision is None
     model, batch = _assembled(tiny_overrides + ["fusion=pmei", "task=mner"])  # default base: HVPNeT, with crops
     assert "aux" in batch and type(model.method.base).__name__ == "HVPNeT"
@@ -191,7 +191,7 @@ def test_the_base_sets_what_the_datamodule_loads(tiny_overrides):
 
 @pytest.mark.parametrize("fusion", ["pmei_mtl", "pmei_mtl_sm", "pmei_wo_sm", "pmei_wo_interaction", "pmei_wo_gru"])
 def test_every_variant_trains_on_joint_extraction(tiny_overrides, fusion):
-    results = run(compose_config(tiny_overrides + [f"fusion={fusion}", "task=joint", "fusion.module.base=concat",
+    results = run(compose_config(tiny_overrides + [f"fusion={fusion}", "task=joint", "fusion/base=concat",
                                                    "fusion.module.bilstm=true"]))
     assert results["fusion"] == fusion and {"f1", "exact_f1"} <= results["metrics"]["test"].keys()
 
@@ -200,7 +200,7 @@ def test_every_variant_trains_on_joint_extraction(tiny_overrides, fusion):
 def test_the_early_classifier_runs_once_a_step_and_its_loss_supervises_the_evidence_the_maps_read(tiny_overrides,
                                                                                                  task):
     """One forward (one dropout mask) gives both L' and the y' the maps read."""
-    model, batch = _assembled(tiny_overrides + ["fusion=pmei", f"task={task}", "fusion.module.base=text_only"])
+    model, batch = _assembled(tiny_overrides + ["fusion=pmei", f"task={task}", "fusion/base=text_only"])
     model.train()
     early, maps = model.method.early, model.method.maps
     calls, read = [], []

@@ -109,7 +109,7 @@ def test_evaluate_refuses_a_checkpoint_another_run_wrote(trained, tmp_path):
 @pytest.mark.parametrize("overrides", [
     *([f"+experiment={path.stem}"] for path in sorted((Path(CONF) / "experiment").glob("*.yaml"))),
     ["dataset=mvsa_multiple", "task=msa", "dataset.layout=clmlf"],  # the reader follows the layout
-    ["fusion=pmei", "+fusion.module.base_options.routing=flat"],  # an open dict of the schema
+    ["fusion=pmei", "fusion/base=concat", "fusion.base.module.stages=last"],  # PMEI's base, a config of its own
 ])
 def test_a_stored_config_rebuilds_as_it_was(overrides):
     stored = OmegaConf.to_container(compose_config([*overrides, "output_dir=/runs/a"]), resolve=True,

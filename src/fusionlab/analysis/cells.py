@@ -18,8 +18,10 @@ from fusionlab.storage.records import CorruptRecordError, read_json
 log = logging.getLogger(__name__)
 # Beyond the keys that change no result (fusionlab.config.result_keys), what never sets rows apart: the
 # seed (what a row averages over), the sample ratio (a column of its own), the checkpoint a transfer
-# starts from (a path per seed) and the fusion's declaration (what its options, which do, imply).
-TABLE_AXES = ("seed", "data.sample_ratio", "init_from", "fusion.declaration")
+# starts from (a path per seed), the declarations (what the options, which do, imply) and PMEI's
+# fusion.module.base (a copy of fusion.base.module).
+TABLE_AXES = ("seed", "data.sample_ratio", "init_from", "fusion.declaration", "fusion.base.declaration",
+              "fusion.module.base")
 
 
 @dataclass

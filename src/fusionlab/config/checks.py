@@ -41,10 +41,24 @@ def check_combination(cfg: DictConfig) -> None:
     for argument, key in declared["encoders"].items():
         if key not in cfg.encoder:
             raise ValueError(f"fusion {fusion!r} takes {argument} from encoder.{key}, which the encoder config lacks")
+    check_options(cfg.fusion)
     OPTION_RULES.get(cfg.fusion.family, lambda module: None)(cfg.fusion.module)
     if task not in cfg.dataset.tasks:
         raise ValueError(f"dataset {dataset!r} serves tasks {sorted(cfg.dataset.tasks)}, not {task!r} "
                          f"(fusion={fusion})")
+
+
+def check_options(fusion: DictConfig, where: str = "fusion") -> None:
+    """Every option of the fusion's module is one its schema knows (Hydra's ``+key`` adds a key past a
+    schema): an unknown one is refused here, named, before any data; for PMEI, its base's too."""
+    options = {key: value for key, value in fusion.module.items() if not str(key).startswith("_")}
+    try:
+        OmegaConf.merge(OmegaConf.structured(OPTIONS[str(fusion.family)]), options)
+    except OmegaConfBaseException as error:
+        raise ValueError(f"{where}.module: {str(error).splitlines()[0]} (the options of {fusion.family}: "
+                         f"fusionlab.schema.{fusion.family})") from error
+    if fusion.get("base") is not None:
+        check_options(fusion.base, f"{where}.base")
 
 
 def check_mase_modalities(module: DictConfig) -> None:
@@ -59,18 +73,8 @@ def check_muse_theta(module: DictConfig) -> None:
         raise ValueError(f"fusion.module.theta={module.theta}: the exchanged proportion of tokens is in [0, 1]")
 
 
-def check_pmei_base_options(module: DictConfig) -> None:
-    """PMEI builds its base with ``base_options``: they must be options of the base, of the base's types."""
-    try:
-        OmegaConf.merge(OmegaConf.structured(OPTIONS[str(module.base)]), module.base_options)
-    except OmegaConfBaseException as error:
-        reason = str(error).splitlines()[0]
-        raise ValueError(f"fusion.module.base_options={OmegaConf.to_container(module.base_options)}: "
-                         f"{reason} (options of base {module.base}: fusionlab.schema.{module.base})") from error
-
-
 # Rules across a method's options that their types alone do not state, by fusion.family
-OPTION_RULES = {"mase": check_mase_modalities, "muse": check_muse_theta, "pmei": check_pmei_base_options}
+OPTION_RULES = {"mase": check_mase_modalities, "muse": check_muse_theta}
 
 
 def _at_least(cfg: DictConfig, key: str, minimum: float, what: str = "") -> None:

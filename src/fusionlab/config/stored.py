@@ -55,9 +55,12 @@ def trusted_config(stored: dict, source: str) -> DictConfig:
         _refuse_code(read, registered, "", resolve=False)  # names a foreign target before any other finding
         values = _values(read, registered, "")
         values["fusion"] = {key: value for key, value in values["fusion"].items() if key not in FUSION_IDENTITY}
+        if isinstance(values["fusion"].get("base"), dict):  # PMEI's base: its name selected it, as the fusion's
+            values["fusion"]["base"] = {key: value for key, value in values["fusion"]["base"].items()
+                                        if key not in FUSION_IDENTITY}
         options = values["fusion"].pop("module", {})
         config = OmegaConf.merge(registered, values)  # struct: a setting conf/ lacks is refused
-        with open_dict(config.fusion.module):  # open dicts of the schema (pmei's base_options) take new keys
+        with open_dict(config.fusion.module):  # open dicts of a schema take new keys
             config.fusion.module.merge_with(options)  # the method's schema checks every option
         _refuse_code(read, config, "", resolve=True)  # also below the nodes conf/ interpolates
     except OmegaConfBaseException as error:
@@ -81,6 +84,14 @@ def _compose_registered(stored: dict, source: str) -> DictConfig:
                 raise ValueError(f"{source}: {group}.name={name!r} is not a registered {group} "
                                  f"(conf/{group}: {', '.join(options)})")
             overrides.append(f"{group}={name}")
+        base = stored["fusion"].get("base")  # PMEI's base: a fusion config of its own (conf/fusion/base)
+        if base is not None:
+            name = base.get("name") if isinstance(base, dict) else None
+            options = GlobalHydra.instance().config_loader().get_group_options("fusion/base")
+            if name not in options:
+                raise ValueError(f"{source}: fusion.base.name={name!r} is not a registered base "
+                                 f"(conf/fusion/base: {', '.join(options)})")
+            overrides.append(f"fusion/base={name}")
         return compose(config_name="config", overrides=overrides)
 
 

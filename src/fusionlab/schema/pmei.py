@@ -1,5 +1,6 @@
-"""PMEI's options (fusionlab.fusion.pmei.PMEI). ``base_options`` are the base's own options: they are
-checked against the base's schema once the base is known (fusionlab.config.checks), still before any data."""
+"""PMEI's options (fusionlab.fusion.pmei.PMEI). Its base is a whole fusion config nested at ``fusion.base``
+(the ``fusion/base`` group: text_only, concat or hvpnet), checked by that fusion's own schema while composing;
+``module.base`` is the base's module, which PMEI builds."""
 
 from __future__ import annotations
 
@@ -10,14 +11,8 @@ from typing import Any
 from omegaconf import MISSING
 
 from fusionlab.schema.choice import Choice
-from fusionlab.schema.fusion import Declaration, FusionConfig, Needs, Target
+from fusionlab.schema.fusion import FusionConfig, Target
 from fusionlab.schema.registry import fusion_schema
-
-
-class Base(Choice):
-    text_only = "text_only"
-    concat = "concat"
-    hvpnet = "hvpnet"
 
 
 class Map(Choice):
@@ -42,8 +37,7 @@ class PMEIOptions:
     """PMEI (Sun et al., AAAI 2021). Every default lives here; conf/fusion/pmei.yaml and its variants hold
     only deliberate changes, each with its reason."""
 
-    base: Base = Base.hvpnet  # the shared H: text_only | concat | hvpnet (built without its head)
-    base_options: dict[str, Any] = field(default_factory=dict)  # the base's options (e.g. {routing: flat})
+    base: Any = MISSING  # the shared H: the base fusion's module (_target_ and options), built without its head
     bilstm: bool = False  # a BiLSTM over H, as in the paper's GloVe models
     early: bool = True  # early classifiers C'_e, C'_r and their loss L'
     interaction: bool = True  # every map reads y' = [y'_e ; maxpool_j y'_r]
@@ -67,16 +61,11 @@ class PMEIOptions:
 
 @dataclass
 class PMEIModule(PMEIOptions, Target):
-    pass
-
-
-@dataclass
-class PMEIDeclaration(Declaration):
-    needs_by_base: dict[Base, Needs] = MISSING  # what each base loads: PMEI's needs are its base's
+    _recursive_: bool = False  # PMEI builds its base itself, with the task and the encoders
 
 
 @fusion_schema("pmei")
 @dataclass
 class PMEIConfig(FusionConfig):
-    declaration: PMEIDeclaration = field(default_factory=PMEIDeclaration)
     module: PMEIModule = field(default_factory=PMEIModule)
+    base: Any = None  # the base fusion's whole config (conf/fusion/base/<name>.yaml: name, declaration, module)

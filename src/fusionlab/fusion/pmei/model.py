@@ -1,7 +1,7 @@
 """PMEI: progressive multitask learning with explicit interactions (Sun et al., AAAI 2021), on a multimodal base.
 
 PMEI is not multimodal by itself: the shared representation H comes from a base fusion method
-(``base``: ``text_only``, ``concat`` or ``hvpnet``, a ``FusionMethod`` it composes; optionally a
+(``fusion/base=text_only|concat|hvpnet``: that fusion's config, a ``FusionMethod`` it composes; optionally a
 BiLSTM over it, as in the paper), and PMEI puts its maps between H and the task head:
 
 1. early classifiers C' (the task's own head architecture, Eq. 10-11) give y' from H and
@@ -31,25 +31,21 @@ from __future__ import annotations
 
 import lightning as L
 import torch
-from hydra.utils import get_class
+from hydra.utils import instantiate
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from fusionlab.fusion.base import Fused, FusionMethod
 from fusionlab.fusion.pmei.stochastic_map import StochasticMap
-from fusionlab.schema import option_values
 from fusionlab.tasks.head import EvidenceHead, token_count
-
-BASES = {"text_only": "fusionlab.fusion.text_only.TextOnly", "concat": "fusionlab.fusion.concat.Concat",
-         "hvpnet": "fusionlab.fusion.hvpnet.HVPNeT"}
 
 
 class PMEI(FusionMethod):
-    def __init__(self, task, text_encoder, vision_encoder=None, *, base: str, base_options: dict, bilstm: bool,
+    def __init__(self, task, text_encoder, vision_encoder=None, *, base: dict, bilstm: bool,
                  early: bool, interaction: bool, map: str, cell: str, sigma: str, alpha: float, beta_e: float,
                  beta_r: float):
         super().__init__(task, text_encoder, vision_encoder)
-        self.base = get_class(BASES[base])(task, text_encoder, vision_encoder, **option_values(base, base_options))
+        self.base = instantiate(base, task, text_encoder, vision_encoder, _convert_="all")  # its module config
         hidden = self.base.output_size
         self.lstm = nn.LSTM(hidden, hidden // 2, batch_first=True, bidirectional=True) if bilstm else None
         hidden = 2 * (hidden // 2) if bilstm else hidden
