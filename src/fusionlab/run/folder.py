@@ -1,5 +1,6 @@
-"""The run folder and its lifecycle, in one place: every file a run folder holds is created, rewritten or
-deleted here.
+"""The run folder and its lifecycle, in one place: fusionlab's code creates, rewrites and deletes the files of a
+run folder only here (Lightning writes its checkpoints and logs, Hydra its ``.hydra/`` and ``train.log``,
+where this folder tells them).
 
 A run's folder is named by its identity (``fusionlab.run.identity``): re-running the same command finds
 it. Its life: locked while a process trains in it (``.lock``); each attempt appended to ``run.json`` with
