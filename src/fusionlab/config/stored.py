@@ -72,27 +72,25 @@ def trusted_config(stored: dict, source: str) -> DictConfig:
 
 
 def _compose_registered(stored: dict, source: str) -> DictConfig:
-    """conf/config.yaml with the fusion, task and dataset the stored config names, each a registered option."""
+    """conf/config.yaml with the fusion, task and dataset the stored config names (and PMEI's base), each a
+    registered option."""
     with nullcontext() if GlobalHydra.instance().is_initialized() else \
             initialize_config_dir(config_dir=CONF, version_base="1.3"):  # predict and evaluate compose from conf/ too
-        overrides = []
-        for group in NAMED_GROUPS:
-            section = stored.get(group)
-            name = section.get("name") if isinstance(section, dict) else None
-            options = GlobalHydra.instance().config_loader().get_group_options(group)
-            if name not in options:
-                raise ValueError(f"{source}: {group}.name={name!r} is not a registered {group} "
-                                 f"(conf/{group}: {', '.join(options)})")
-            overrides.append(f"{group}={name}")
+        overrides = [_registered(group, stored.get(group), group, source) for group in NAMED_GROUPS]
         base = stored["fusion"].get("base")  # PMEI's base: a fusion config of its own (conf/fusion/base)
         if base is not None:
-            name = base.get("name") if isinstance(base, dict) else None
-            options = GlobalHydra.instance().config_loader().get_group_options("fusion/base")
-            if name not in options:
-                raise ValueError(f"{source}: fusion.base.name={name!r} is not a registered base "
-                                 f"(conf/fusion/base: {', '.join(options)})")
-            overrides.append(f"fusion/base={name}")
+            overrides.append(_registered("fusion/base", base, "fusion.base", source))
         return compose(config_name="config", overrides=overrides)
+
+
+def _registered(group: str, section, where: str, source: str) -> str:
+    """``<group>=<name>`` for the name a stored section gives, refused unless it is an option of ``group``."""
+    name = section.get("name") if isinstance(section, dict) else None
+    options = GlobalHydra.instance().config_loader().get_group_options(group)
+    if name not in options:
+        raise ValueError(f"{source}: {where}.name={name!r} is not a registered {group} "
+                         f"(conf/{group}: {', '.join(options)})")
+    return f"{group}={name}"
 
 
 def _kind(value) -> str | None:
