@@ -66,7 +66,7 @@ bench: install
 # every run from its last checkpoint and skips the finished ones. Then each sweep's report is published.
 DATA ?= ../shared/data
 evidence: install
-	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(BIN)/python -m fusionlab.train -m +experiment=pmei_webnlg_star_cpu \
+	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(BIN)/python -m fusionlab.train -m experiment=pmei_webnlg_star_cpu \
 		data_root=$(DATA) seed=1,2,3 fusion=pmei,pmei_mtl hydra.sweep.dir=multirun/real_webnlg_star_pmei
 	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(BIN)/python -m fusionlab.train -m fusion=text_only task=mre dataset=mnre \
 		dataset.layout=flat data_root=$(DATA) seed=1,2,3 hydra.sweep.dir=multirun/real_mnre_text_only

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from fusionlab.data.synthetic import SyntheticBenchmark, SyntheticConfig
-from fusionlab.predict import load_run, predict
+from fusionlab.predict import predict
+from fusionlab.sharing.loading import load_assembly
 from fusionlab.train import assemble, run
 from tests.conftest import compose_config
 from tests.test_images import spoil, warnings_about
@@ -71,7 +72,7 @@ def test_predict_with_a_bad_image_predicts_as_without_one_and_warns_once_with_it
     image = tmp_path / "new.png"
     Image.effect_noise((64, 64), 60).convert("RGB").save(image)
     spoil(image, how)
-    parts = load_run(tmp_path / "run" / "checkpoints" / "best.ckpt")
+    parts = load_assembly(tmp_path / "run" / "checkpoints" / "best.ckpt")
     text = "look at Kalo Miren"
     rows = predict(parts, [{"text": text, "image": str(image)}] * 2)
     assert [r["image"] for r in rows] == [str(image.resolve())] * 2

@@ -21,7 +21,8 @@ SCRIPTS = dict(re.findall(r'(?m)^([\w-]+) = "([\w.:]+)"$', (ROOT / "pyproject.to
 # per script: an override, the key it sets and the value the app's config then holds
 OVERRIDES = {"fusionlab-train": ("seed=7", "seed", 7), "fusionlab-evaluate": ("run_dir=a_run", "run_dir", "a_run"),
              "fusionlab-check": ("seed=7", "seed", 7), "fusionlab-predict": ("ckpt=best.ckpt", "ckpt", "best.ckpt"),
-             "fusionlab-report": ("runs=[multirun/a,multirun/b]", "runs", ["multirun/a", "multirun/b"])}
+             "fusionlab-report": ("runs=[multirun/a,multirun/b]", "runs", ["multirun/a", "multirun/b"]),
+             "fusionlab-export": ("run_dir=a_run", "run_dir", "a_run")}
 
 
 def run_main(main, *arguments: str) -> None:
@@ -60,11 +61,20 @@ def test_every_console_script_is_a_hydra_app_that_takes_overrides(name, capsys, 
     assert list(tmp_path.iterdir()) == []  # no output folder
 
 
-@pytest.mark.parametrize("main", [predict.main, report.main])
-def test_help_shows_the_usage(main, capsys):
+@pytest.mark.parametrize("name", sorted(OVERRIDES))
+def test_help_opens_with_the_usage(name, capsys):
+    main = script_main(name)
     with pytest.raises(SystemExit):
         run_main(main, "--help")
-    assert f"usage: python -m {main.__module__} " in capsys.readouterr().out
+    assert capsys.readouterr().out.startswith(f"usage: python -m {main.__module__} ")
+
+
+def test_evaluate_help_lists_only_what_evaluate_reads(capsys):
+    with pytest.raises(SystemExit):
+        run_main(script_main("fusionlab-evaluate"), "--help")
+    shown = capsys.readouterr().out
+    assert "run_dir: ???" in shown and "test_images: clean" in shown
+    assert "fusion:" not in shown and "experiment:" not in shown and "Config groups" not in shown
 
 
 @pytest.mark.parametrize("arguments, message", [

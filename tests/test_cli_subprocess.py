@@ -47,7 +47,7 @@ def quickstart_commands() -> dict[str, list[str]]:
             continue  # make targets
         app = argv[2].removeprefix("fusionlab.")
         if app == "train":
-            app = "experiment" if any(a.startswith("+experiment=") for a in argv) else "sweep" if "-m" in argv[3:] else app
+            app = "experiment" if any(a.startswith("experiment=") for a in argv) else "sweep" if "-m" in argv[3:] else app
         commands[app] = [sys.executable, *argv[1:]]
     return commands
 
@@ -88,14 +88,15 @@ def runs(tmp_path_factory) -> dict:
                   ("train", quick["train"] + TINY, train),
                   ("check", quick["check"] + ["encoder=tiny"], _folder(root, "check"), release),
                   ("fusionlab-check", [str(BIN / "fusionlab-check"), "dataset=mnre", "task=mre", "fusion=hvpnet",
-                                       "encoder=tiny"], _folder(root, "console-check"), release))
+                                       "encoder=tiny"], _folder(root, "console-check"), release),
+                  ("debug", quick["train"] + TINY + ["debug=fdr"], _folder(root, "debug")),
+                  ("unread key", quick["train"] + TINY + ["+optim.lrr=0.5"], _folder(root, "unread")))
     sweeps = list((user / "multirun").iterdir()) if (user / "multirun").is_dir() else []
     assert done["sweep"].returncode == 0 and len(sweeps) == 1, done["sweep"].stderr[-3000:]
     folders["sweep"] = sweep = sweeps[0].relative_to(user)
     # relative to the user's folder, as the user types them: one run for evaluate and predict, one for removed images
     folders["run"] = run = next((user / sweep).glob("hvpnet_mner_synthetic_s1_*")).relative_to(user)
     folders["run_removed"] = next((user / sweep).glob("concat_mner_synthetic_s1_*")).relative_to(user)
-    ckpt = f"{run}/checkpoints/best.ckpt"
 
     def placed(argv: list[str]) -> list[str]:
         return [a.replace("multirun/<time>", str(sweep)).replace("<run>", str(run)) for a in argv]
@@ -103,8 +104,10 @@ def runs(tmp_path_factory) -> dict:
     done |= rounds(("report", placed(quick["report"]), user),
                    ("fusionlab-report", [str(BIN / "fusionlab-report"), f"runs={sweep}", "out=console_report"], user),
                    ("predict", placed(quick["predict"]), user),
-                   ("fusionlab-predict", [str(BIN / "fusionlab-predict"), f"ckpt={ckpt}", "inputs=inputs.jsonl"], user),
-                   ("fusionlab-train", [str(BIN / "fusionlab-train"), *quick["train"][3:], *TINY], train))
+                   ("fusionlab-predict", [str(BIN / "fusionlab-predict"), f"ckpt={run}/checkpoints/best.ckpt",
+                                          "inputs=inputs.jsonl"], user),
+                   ("fusionlab-train", [str(BIN / "fusionlab-train"), *quick["train"][3:], *TINY], train),
+                   ("fusionlab-export", [str(BIN / "fusionlab-export"), f"run_dir={run}", "to=hub", "out=shared"], user))
     done |= rounds(("evaluate", placed(quick["evaluate"]), user),
                    ("fusionlab-evaluate", [str(BIN / "fusionlab-evaluate"), f"run_dir={folders['run_removed']}",
                                            "test_images=removed"], user))
@@ -127,19 +130,33 @@ def test_every_console_script_ran_and_exited_0(runs):
 
 def test_quickstart_train_runs_and_names_its_results(runs):
     out = _ok(runs, "train")
-    assert "test metrics (text_only / mre / synthetic, seed 2):" in out
-    results = Path(re.search(r"results: (\S+results\.json)", out).group(1))
-    assert results.parent.parent == runs["train"] / "outputs"
+    summary = re.search(r"run:\n(.*?)\n\S*\[", out, re.S).group(1)  # the config, briefly, as the run starts
+    for key, value in (("method", "text_only (text_only)"), ("task", "mre"), ("dataset", "synthetic"),
+                       ("encoders", "text tiny"), ("seed", "2"), ("folder", "/outputs/text_only_mre_synthetic_s2_")):
+        assert re.search(rf"^{key} +\S*{re.escape(value)}", summary, re.M), (key, summary)
+    assert "vision" not in summary  # text_only reads no image
+    scores = re.search(r"test \(text_only / mre / synthetic, seed 2, best epoch 0 by val/f1\):\n(.*?)\nwritten in (\S+): "
+                       r"([^\n]*)", out, re.S)
+    results = Path(scores.group(2)) / "results.json"
+    assert results.parent.parent.resolve() == (runs["train"] / "outputs").resolve()
     assert results.parent.name.startswith("text_only_mre_synthetic_s2_")
-    assert json.loads(results.read_text())["metrics"]["test"]["f1"] >= 0
+    recorded = json.loads(results.read_text())["metrics"]["test"]
+    table = dict(line.split() for line in scores.group(1).splitlines()[2:])  # metric, value: rounded
+    assert set(table) == set(recorded) and table["f1"] == f"{recorded['f1']:.4f}"
+    assert scores.group(3).split(", ") == ["checkpoints/", "csv/", "results.json", "run.json", "test_predictions.jsonl",
+                                         "train.log"]
+    assert "💡 Tip" not in out and "LeafSpec" not in out and "log_every_n_steps" not in out  # noise, silenced
 
 
 def test_quickstart_sweep_trains_every_fusion_and_seed(runs):
     out = _ok(runs, "sweep")
     for fusion in ("text_only", "concat", "hvpnet"):
         for seed in (1, 2, 3):
-            assert f"test metrics ({fusion} / mner / synthetic, seed {seed}):" in out
+            assert f"test ({fusion} / mner / synthetic, seed {seed}, best epoch 0 by val/f1):" in out
     assert len(list((runs["user"] / runs["sweep"]).glob("*/results.json"))) == 9
+    assert "sweep of 9 runs into" in out  # the sweep's progress, run by run
+    assert re.search(r"sweep run 9 of 9: hvpnet_mner_synthetic_s3\S*\n", out)
+    assert len(re.findall(r"sweep run \d of 9 ended: best validation score \d\.\d{4}", out)) == 9
 
 
 def test_quickstart_report_prints_the_comparison_and_where_it_lies(runs):
@@ -161,13 +178,15 @@ def test_quickstart_check_prints_each_split(runs):
 def test_quickstart_experiment_runs_the_paper_s_seeds(runs):
     out = _ok(runs, "experiment")
     for seed in (1, 49, 1234, 2021, 4321):
-        assert f"test metrics (hvpnet / mner / twitter2015, seed {seed}):" in out
+        assert f"test (hvpnet / mner / twitter2015, seed {seed}, last weights by val/f1):" in out
 
 
 def test_quickstart_evaluate_tests_the_run_with_shuffled_images(runs):
     out = _ok(runs, "evaluate")
     record = json.loads((runs["user"] / runs["run"] / "evaluation_shuffled.json").read_text())
-    assert record["test_images"] == "shuffled" and f'"f1": {record["metrics"]["test"]["f1"]}' in out
+    assert record["test_images"] == "shuffled"
+    assert re.search(rf"^f1 +{record['metrics']['test']['f1']:.4f}$", out, re.M)  # the scores, rounded
+    assert f"written: {runs['run']}/evaluation_shuffled.json" in out
 
 
 def test_quickstart_predict_prints_one_json_line(runs):
@@ -178,7 +197,8 @@ def test_quickstart_predict_prints_one_json_line(runs):
     words = row["text"].split()
     for entity in row["entities"]:  # what the untrained tiny model finds varies; how it says it does not
         assert entity["text"] == " ".join(words[entity["start"]:entity["end"]])
-        assert entity["type"] in ("PER", "LOC", "ORG", "MISC")
+        assert entity["type"] in ("PER", "LOC", "ORG", "MISC") and 0 < entity["score"] <= 1
+    assert 0 < row["probability"] <= 1  # the CRF's probability of the whole tagging
 
 
 def test_console_check_counts_mnre_crops_per_line(runs):
@@ -210,3 +230,29 @@ def test_console_evaluate_counts_removed_images(runs):
     _ok(runs, "fusionlab-evaluate")
     record = json.loads((runs["user"] / runs["run_removed"] / "evaluation_removed.json").read_text())
     assert record["test_images"] == "removed" and record["data"]["missing_images"] == 8
+
+
+def test_debug_runs_land_apart_and_never_count_as_finished(runs):
+    out = _ok(runs, "debug")
+    (folder,) = (runs["user"].parent / "debug" / "outputs" / "debug").iterdir()
+    assert folder.name.startswith("text_only_mre_synthetic_s2_") and "_debug-fdr_" in folder.name
+    assert (folder / "debug_results.json").is_file() and not (folder / "results.json").exists()
+    assert json.loads((folder / "debug_results.json").read_text())["debug_mode"] == "fdr"
+    assert "fdr: not a result (debug_results.json)" in out
+    assert not list(folder.parent.parent.rglob("results.json"))  # nothing a report or a resume would count
+
+
+def test_a_key_nothing_reads_is_refused_before_any_run_folder(runs):
+    done = runs["done"]["unread key"]
+    assert done.returncode == 1
+    assert "optim.lrr: nothing reads this key; did you mean optim.lr?" in done.stderr
+    assert not (runs["user"].parent / "unread" / "outputs").exists()
+
+
+def test_console_export_writes_a_folder_the_hub_takes(runs):
+    _ok(runs, "fusionlab-export")
+    folder = runs["user"] / "shared"
+    assert runs["done"]["fusionlab-export"].stdout.split() == ["shared"]  # stdout: the folder alone
+    assert {p.name for p in folder.iterdir()} == {"model.safetensors", "config.json", "labels.json", "README.md",
+                                                 "fusionlab.json"}
+    assert "hvpnet" in (folder / "README.md").read_text()

@@ -64,7 +64,7 @@ PAPER_EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml")
 
 @pytest.mark.parametrize("experiment", PAPER_EXPERIMENTS)
 def test_paper_experiments_compose_with_the_paper_encoders_and_several_seeds(experiment):
-    cfg = compose_config([f"+experiment={experiment}", "output_dir=/tmp/x"])
+    cfg = compose_config([f"experiment={experiment}", "output_dir=/tmp/x"])
     method, dataset = experiment.split("_", 1)
     assert cfg.fusion.name == method and cfg.dataset.name == dataset
     assert cfg.encoder.text.name == "bert-base-uncased" and cfg.trainer.precision == "bf16-mixed"
@@ -77,9 +77,9 @@ def test_paper_experiments_compose_with_the_paper_encoders_and_several_seeds(exp
     (["hydra/launcher=local_parallel"], lambda h: h.launcher.n_jobs == 2 and "Joblib" in h.launcher._target_),
     (["hydra/launcher=slurm", "hydra.launcher.partition=gpu"],
      lambda h: h.launcher.gpus_per_node == 1 and h.launcher.partition == "gpu" and "Slurm" in h.launcher._target_),
-    (["+hparams_search=hvpnet_mner"], lambda h: "Optuna" in h.sweeper._target_ and "optim.lr" in h.sweeper.params),
-    (["+hparams_search=muse", "fusion=muse"], lambda h: h.sweeper.params["fusion.module.dropout"].startswith("choice")),
-    (["+hparams_search=pmei", "fusion=pmei", "task=joint"], lambda h: "fusion.module.alpha" in h.sweeper.params),
+    (["hparams_search=hvpnet_mner"], lambda h: "Optuna" in h.sweeper._target_ and "optim.lr" in h.sweeper.params),
+    (["hparams_search=muse", "fusion=muse"], lambda h: h.sweeper.params["fusion.module.dropout"].startswith("choice")),
+    (["hparams_search=pmei", "fusion=pmei", "task=joint"], lambda h: "fusion.module.alpha" in h.sweeper.params),
 ])
 def test_launchers_and_searches_compose(overrides, check):
     from hydra import compose, initialize_config_dir
@@ -90,5 +90,5 @@ def test_launchers_and_searches_compose(overrides, check):
 
 
 def test_pmei_search_ties_the_two_kl_weights():
-    cfg = compose_config(["+hparams_search=pmei", "fusion=pmei", "fusion.module.beta_e=0.5", "output_dir=/tmp/x"])
+    cfg = compose_config(["hparams_search=pmei", "fusion=pmei", "fusion.module.beta_e=0.5", "output_dir=/tmp/x"])
     assert cfg.fusion.module.beta_r == 0.5

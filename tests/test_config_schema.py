@@ -92,7 +92,7 @@ def test_every_fusion_config_composes_onto_its_method_s_schema(fusion):
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_experiment_composes(experiment):
-    cfg = compose([f"+experiment={experiment}"])
+    cfg = compose([f"experiment={experiment}"])
     assert cfg.fusion.family in METHODS and method_declaration(cfg)["tasks"]
 
 
@@ -121,9 +121,9 @@ DECLARED_WITH_OPTIONS = [
     (["fusion=mpb", "fusion.module.modalities=[text]"], (ALL, TEXT, {})),
     (["fusion=pmei", "fusion/base=text_only"], (ALL, TEXT, {})),
     (["fusion=pmei_mtl", "fusion/base=concat", "fusion.base.module.stages=last"], (ALL, IMAGE, {})),
-    (["+experiment=mase_mnre"], (ALL, IMAGE, PROXY)),
-    (["+experiment=pmei_nyt"], (ALL, TEXT, {})),
-    (["+experiment=muse_mvsa_single"], (ALL, GENERATED, {})),
+    (["experiment=mase_mnre"], (ALL, IMAGE, PROXY)),
+    (["experiment=pmei_nyt"], (ALL, TEXT, {})),
+    (["experiment=muse_mvsa_single"], (ALL, GENERATED, {})),
 ]
 
 

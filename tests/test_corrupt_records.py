@@ -9,7 +9,7 @@ import pytest
 
 from fusionlab.analysis.cells import collect
 from fusionlab.evaluate import evaluate
-from fusionlab.predict import load_run
+from fusionlab.sharing.loading import load_assembly
 from fusionlab.train import run
 from tests.conftest import compose_config
 from tests.test_run_records import _fake
@@ -34,7 +34,7 @@ def test_corrupt_results_and_checkpoints_are_named_and_the_rerun_trains_again(tm
     best = folder / "checkpoints" / "best.ckpt"
     best.write_bytes(b"")
     with pytest.raises(ValueError, match=f"{best} is corrupt .*train the run again"):
-        load_run(best)
+        load_assembly(best)
     (folder / "results.json").write_text('{"fusion": "text_on')
     with pytest.raises(ValueError, match=f"{folder / 'results.json'} is corrupt .*re-run the run's training command"):
         evaluate(folder, best, "clean", None)

@@ -58,7 +58,7 @@ def test_removed_images_are_counted_missing_and_reported_beside_the_clean_score(
     removed = evaluate(trained_run, trained_run / "checkpoints" / "best.ckpt", "removed", CPU)
     assert removed["data"]["missing_images"] == 15 and clean["data"]["splits"]["test"]["missing_images"] == 0
     table = (report(trained_run.parent, tmp_path / "report") / "report.md").read_text()
-    row = f"| concat | synthetic/mner | {100 * clean['metrics']['test']['f1']:.1f} (1 run) | " \
+    row = f"| concat | synthetic/mner | removed | 1 of 1 | {100 * clean['metrics']['test']['f1']:.1f} (1 run) | " \
           f"{100 * removed['metrics']['test']['f1']:.1f} (1 run) |"
     assert "## Robustness" in table and row in table
 

@@ -26,7 +26,7 @@ TINY = ["encoder=tiny", "encoder.text.name=tiny", "encoder.vision.name=tiny", "e
 
 
 def smoke_overrides(experiment: str, tmp_path) -> list[str]:
-    return [f"+experiment={experiment}", *TINY, "++trainer.fast_dev_run=true", "trainer.enable_progress_bar=false",
+    return [f"experiment={experiment}", *TINY, "++trainer.fast_dev_run=true", "trainer.enable_progress_bar=false",
             "logger=none", f"data_root={tmp_path}/data", f"output_dir={tmp_path}/run", f"cache_root={tmp_path}/cache",
             "data.batch_size=2", "data.eval_batch_size=4", "data.num_workers=0"]
 
@@ -47,7 +47,7 @@ def needs(cfg) -> dict:
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_command_line_groups_beat_the_experiment_s_paper_encoders_and_gpu_trainer(experiment):
-    cfg = compose_config([f"+experiment={experiment}", *TINY, "output_dir=/tmp/x"])
+    cfg = compose_config([f"experiment={experiment}", *TINY, "output_dir=/tmp/x"])
     assert {cfg.encoder.text.name, cfg.encoder.vision.name} == {"tiny"} and cfg.encoder.proxy.name == "tiny_clip"
     assert cfg.trainer.accelerator == "cpu" and cfg.trainer.precision == "32-true"
     expected = tuple(chosen(experiment, group) for group in GROUPS)
@@ -57,18 +57,18 @@ def test_command_line_groups_beat_the_experiment_s_paper_encoders_and_gpu_traine
 def test_the_group_alone_does_not_undo_a_value_the_experiment_sets():
     """Why TINY names the encoders as values too: ``encoder=tiny`` swaps the group, but MuSE's own
     ``encoder.vision.name: resnet152`` is applied after it."""
-    cfg = compose_config(["+experiment=muse_mvsa_single", "encoder=tiny", "output_dir=/tmp/x"])
+    cfg = compose_config(["experiment=muse_mvsa_single", "encoder=tiny", "output_dir=/tmp/x"])
     assert cfg.encoder.text.name == "tiny" and cfg.encoder.vision.name == "resnet152"
 
 
 CROP_EXPERIMENTS = [e for e in EXPERIMENTS
-                    if needs(compose_config([f"+experiment={e}", "output_dir=/tmp/x"]))["load_aux"]]
+                    if needs(compose_config([f"experiment={e}", "output_dir=/tmp/x"]))["load_aux"]]
 
 
 @pytest.mark.parametrize("experiment", CROP_EXPERIMENTS)
 def test_crop_methods_are_given_a_crop_mapping(experiment):
     """HVPNeT (and PMEI on its prefix) reads m object crops per image: the dataset must say which."""
-    cfg = compose_config([f"+experiment={experiment}", "output_dir=/tmp/x"])
+    cfg = compose_config([f"experiment={experiment}", "output_dir=/tmp/x"])
     assert cfg.dataset.aux_image_dir and cfg.dataset.aux_mapping, \
         f"{cfg.dataset.name}: a method that reads crops but no crop mapping (dataset.aux_mapping)"
 

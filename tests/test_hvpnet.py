@@ -285,7 +285,7 @@ PAPER_SETTINGS = {  # experiment: max_length, head_lr, RE head dropout
 
 @pytest.mark.parametrize("experiment", sorted(PAPER_SETTINGS))
 def test_paper_experiments_use_the_reference_s_settings_where_the_paper_is_silent(experiment):
-    cfg = compose_config([f"+experiment={experiment}", "output_dir=/tmp/x"])
+    cfg = compose_config([f"experiment={experiment}", "output_dir=/tmp/x"])
     max_length, head_lr, dropout = PAPER_SETTINGS[experiment]
     assert cfg.encoder.vision.name == "resnet50" and cfg.encoder.vision.weights == "IMAGENET1K_V1"
     assert cfg.encoder.vision.freeze is True and cfg.encoder.vision.trainable_stages is None
@@ -301,7 +301,7 @@ def test_default_config_keeps_the_paper_s_head_reading_and_the_offline_encoder()
 
 
 def test_twitter_experiment_trains_no_vision_parameter_and_the_crf_at_5e_2(tmp_path):
-    cfg = compose_config(["+experiment=hvpnet_twitter2015", "encoder.text.name=tiny", "encoder.vision.name=tiny",
+    cfg = compose_config(["experiment=hvpnet_twitter2015", "encoder.text.name=tiny", "encoder.vision.name=tiny",
                           "trainer=cpu", f"output_dir={tmp_path}/run", f"cache_root={tmp_path}/cache"])
     model = assemble(cfg, labels={"types": ["LOC", "PER"]}, read_data=False).model
     vision = {id(p) for p in model.method.vision.parameters()}

@@ -14,7 +14,8 @@ import pytest
 import torch
 
 import fusionlab.train
-from fusionlab.predict import load_run, predict
+from fusionlab.predict import predict
+from fusionlab.sharing.loading import load_assembly
 from fusionlab.train import assemble, run
 from tests.conftest import compose_config
 
@@ -63,14 +64,14 @@ def test_a_checkpoint_describes_itself_and_predict_reads_no_split_and_fills_no_c
     image = tmp_path / "photo.png"
     shutil.copy(next((tmp_path / "cache" / "synthetic").rglob("images/test_0.png")), image)
     shutil.rmtree(tmp_path / "cache")  # the dataset and the feature cache are gone
-    (row,) = predict(load_run(checkpoint), [{"text": "look at Kalo Miren", "image": str(image)}])
+    (row,) = predict(load_assembly(checkpoint), [{"text": "look at Kalo Miren", "image": str(image)}])
     assert row["image"] == str(image) and all(e["type"] in described["labels"]["types"] for e in row["entities"])
     assert not (tmp_path / "cache").exists()
 
 
 def test_predict_refuses_bad_inputs_and_flags_a_truncated_sentence(tiny_overrides, tmp_path):
     run(compose_config(tiny_overrides + ["fusion=text_only", "task=mre", "data.max_length=16"]))
-    parts = load_run(tmp_path / "run" / "checkpoints" / "best.ckpt")
+    parts = load_assembly(tmp_path / "run" / "checkpoints" / "best.ckpt")
     with pytest.raises(ValueError, match="input 1: an input needs a 'text' with at least one word"):
         predict(parts, [{"text": "   ", "head": "0:1", "tail": "1:2"}])
     with pytest.raises(FileNotFoundError, match="input 2: image .*nowhere.png does not exist"):

@@ -126,7 +126,7 @@ def test_the_analysis_reads_records_never_the_code_that_runs(path):
 
 def test_the_top_level_holds_entry_points_the_model_and_packages():
     modules = {path.stem for path in PACKAGE.glob("*.py")} - {"__init__"}
-    assert modules == {"train", "evaluate", "predict", "check", "report", "model"}
+    assert modules == {"train", "evaluate", "predict", "check", "report", "export", "model"}
 
 
 TASK_NAMES = ("mner", "mre", "msa", "joint")

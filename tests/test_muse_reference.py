@@ -162,7 +162,7 @@ def test_msa_reports_weighted_f1_as_sklearn_with_unseen_gold_labels():
                           ("muse_mvsa_single", "msa", (5e-5, 5e-5, 5e-5), 0.0, 1e-3),
                           ("muse_mvsa_multiple", "msa", (5e-5, 5e-5, 5e-5), 0.0, 1e-3)])
 def test_paper_configs_build_the_reference_s_model(experiment, task, lrs, decay, alpha):
-    cfg = compose_config([f"+experiment={experiment}", *TINY, "output_dir=/tmp/x"])
+    cfg = compose_config([f"experiment={experiment}", *TINY, "output_dir=/tmp/x"])
     assert (cfg.optim.lr, cfg.optim.encoder_lr, cfg.optim.head_lr, cfg.optim.weight_decay) == (*lrs, decay)
     assert list(cfg.encoder.vision.trainable_stages) == [2, 3, 4] and cfg.data.max_length == 64
     module = cfg.fusion.module

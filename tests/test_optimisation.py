@@ -49,7 +49,7 @@ def test_an_unknown_schedule_is_refused(tiny_overrides):
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_each_paper_config_runs_its_reference_s_schedule_and_clipping(experiment):
-    cfg = compose_config([f"+experiment={experiment}", "output_dir=/tmp/x"])
+    cfg = compose_config([f"experiment={experiment}", "output_dir=/tmp/x"])
     constant = experiment.startswith(("pmei", "mase")) and experiment != "pmei_webnlg_star_cpu"
     assert cfg.optim.schedule == ("constant" if constant else "linear")
     if experiment.startswith("hvpnet"):
@@ -83,7 +83,7 @@ def test_a_negative_head_lr_is_refused(tiny_overrides):
 def test_a_search_varies_the_one_rate_the_paper_searched(search, fusion):
     """MuSE and HVPNeT search one learning rate for the encoders and the method's layers alike."""
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=[f"+hparams_search={search}", f"fusion={fusion}",
+        cfg = compose(config_name="config", overrides=[f"hparams_search={search}", f"fusion={fusion}",
                                                         "optim.lr=5e-5", "output_dir=/tmp/x"], return_hydra_config=True)
     assert cfg.optim.encoder_lr == cfg.optim.lr == 5e-5
     params = cfg.hydra.sweeper.params

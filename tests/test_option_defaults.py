@@ -30,7 +30,7 @@ def module_settings(path) -> tuple[str, dict[str, object]]:
         cfg = compose_config([f"fusion={path.stem}", "output_dir=/tmp/x"])
         module = raw.get("module", {})
     else:
-        cfg = compose_config([f"+experiment={path.stem}", "output_dir=/tmp/x"])
+        cfg = compose_config([f"experiment={path.stem}", "output_dir=/tmp/x"])
         module = raw.get("fusion", {}).get("module", {})
     settings = {k: v for k, v in flatten(module).items() if k != "_target_"}
     return str(cfg.fusion.family), settings

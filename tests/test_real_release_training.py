@@ -66,14 +66,15 @@ def test_an_exif_rotated_jpeg_is_read_as_stored_like_the_reference(tmp_path):
 
 
 def test_predict_on_a_real_photo_and_a_real_mnre_sentence_returns_a_relation(release, tmp_path):
-    from fusionlab.predict import load_run, predict
+    from fusionlab.predict import predict
+    from fusionlab.sharing.loading import load_assembly
     from fusionlab.train import run
 
     run(compose_config(["fusion=hvpnet", "task=mre", "dataset=mnre", "encoder=tiny", "logger=none",
                         f"data_root={release.parent}", f"cache_root={tmp_path}/cache", f"output_dir={tmp_path}/run",
                         "trainer.max_epochs=1", "+trainer.limit_train_batches=2", "+trainer.limit_val_batches=1",
                         "+trainer.limit_test_batches=1", "trainer.enable_progress_bar=false"]))
-    parts = load_run(tmp_path / "run" / "checkpoints" / "best.ckpt")
+    parts = load_assembly(tmp_path / "run" / "checkpoints" / "best.ckpt")
     sentence = "The latest Arkham Horror LCG deluxe expansion the Circle Undone has been released :"  # train line 0
     photo = release / "img_org" / "train" / "twitter_19_31_16_6.jpg"
     (row,) = predict(parts, [{"text": sentence, "image": str(photo), "head": [8, 10], "tail": [2, 5]}])

@@ -24,16 +24,18 @@ TINY = ["encoder=tiny", "logger=none", "trainer.enable_progress_bar=false", "tra
 
 
 def _fake_run(root: Path, fusion: str, seed: int, f1: float, groups: dict | None = None,
-              method: dict | None = None, release: str = "synthetic v1") -> None:
+              method: dict | None = None, release: str = "synthetic v1", ratio: float = 1.0) -> Path:
     folder = root / f"{fusion}_s{seed}" if release == "synthetic v1" else root / f"{fusion}_s{seed}_{release[-2:]}"
+    folder = folder.with_name(folder.name + (f"_r{ratio:g}" if ratio != 1.0 else ""))
     folder.mkdir(parents=True)
     record = {"fusion": fusion, "task": "mner", "dataset": "synthetic", "seed": seed, "monitor": "f1",
               "data": {"release": release},
               "metrics": {"val": {"f1": f1}, "test": {"f1": f1, "precision": f1}, "test_groups": groups or {}},
               "params": {"total": 2_000_000, "trainable": 1_000_000},
               "timing": {"train_seconds_per_epoch": [10.0, 12.0], "eval_seconds": 1.0, "train_samples_per_second": 50.0},
-              "peak_memory_mb": 900.0, "config": {"data": {"sample_ratio": 1.0}}, **({"method": method} if method else {})}
+              "peak_memory_mb": 900.0, "config": {"data": {"sample_ratio": ratio}}, **({"method": method} if method else {})}
     (folder / "results.json").write_text(json.dumps(record))
+    return folder
 
 
 def test_report_tables_mark_the_best_and_the_significant(tmp_path):
@@ -54,7 +56,7 @@ def test_report_tables_mark_the_best_and_the_significant(tmp_path):
     assert r"\textbf{81.2 $\pm$ 1.1$^\dagger$}" in (out / "comparison.tex").read_text()
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert {(r["fusion"], r["metric"], r["seeds"]) for r in rows} >= {("better", "f1", "3"), ("same", "precision", "3")}
-    assert (out / "bars.png").stat().st_size > 0 and not (out / "low_resource.png").exists()
+    assert (out / "scores.png").stat().st_size > 0 and not (out / "low_resource.png").exists()
 
 
 def test_report_averages_mases_allocation_over_seeds(tmp_path):

@@ -7,16 +7,20 @@ import json
 
 import pytest
 import torch
+from matplotlib.collections import PathCollection
 from omegaconf import OmegaConf
 
 from fusionlab.analysis.cells import collect
-from fusionlab.analysis.robustness import area, robustness_rows
+from fusionlab.analysis.comparison import build_tables
+from fusionlab.analysis.plots.comparison import draw_robustness
+from fusionlab.analysis.robustness import area, paired_perturbations, robustness_rows
 from fusionlab.data.corruption import ImageCorruption, corrupt_examples
 from fusionlab.data.example import Example
 from fusionlab.evaluate import evaluate, robustness_curve
 from fusionlab.report import report
 from fusionlab.train import run
 from tests.conftest import compose_config
+from tests.test_report import _fake_run
 
 EXAMPLES = [Example([f"w{i}a", f"w{i}b", f"w{i}c"], image=f"{i}.png", tags=["O"] * 3) for i in range(20)]
 
@@ -80,3 +84,27 @@ def test_relative_and_effective_robustness_follow_their_definitions(tmp_path):
     assert rows["concat"]["effective_vs_text_only"] == pytest.approx((0.775 - 0.70) - (0.90 - 0.70))
     assert rows["hvpnet"]["effective_vs_concat"] == pytest.approx((0.9 - 0.775) - (0.95 - 0.90))
     assert rows["text_only"]["effective_vs_text_only"] is None
+    cells = collect(tmp_path)
+    figure = draw_robustness(robustness_rows(cells)["image_noise"], "image_noise", build_tables(cells),
+                             tmp_path / "curve.png")
+    (axis,) = figure.axes
+    curves = [line for line in axis.lines if not line.get_label().startswith("_")]
+    assert [line.get_label() for line in curves] == ["text_only (1 seed)", "concat (1 seed)", "hvpnet (1 seed)"]
+    assert [t.get_text() for t in figure.legends[0].get_texts()] == [line.get_label() for line in curves]
+    assert [line.get_linestyle() for line in curves] == ["--", "-", "-"]
+    assert sum(len(c.get_offsets()) for c in axis.collections if isinstance(c, PathCollection)) == 9  # 3 x 3 levels
+    assert axis.get_xlabel() == "image_noise level (0: clean)" and axis.get_ylabel().startswith("test accuracy (%); axis")
+
+
+def test_a_perturbed_score_is_compared_with_the_clean_score_of_the_same_seeds_only(tmp_path):
+    for seed, clean in zip((1, 2, 3), (0.60, 0.90, 0.90)):
+        folder = _fake_run(tmp_path, "concat", seed, clean)
+        if seed == 1:  # only seed 1 was tested with shuffled images
+            record = json.loads((folder / "results.json").read_text())
+            (folder / "evaluation_shuffled.json").write_text(json.dumps(
+                {**record, "test_images": "shuffled", "metrics": {"test": {"f1": 0.50}}}))
+    pair = paired_perturbations(collect(tmp_path)["concat", ("synthetic", "mner", 1.0)])["shuffled"]
+    assert pair == {"n": 1, "seeds": 3, "clean": [0.60], "changed": [0.50]}
+    table = (report(tmp_path) / "report.md").read_text()
+    # the 3-seed clean mean (80.0) would make shuffling look 30 points worse
+    assert "| concat | synthetic/mner | shuffled | 1 of 3 | 60.0 (1 run) | 50.0 (1 run) | -10.0 (1 run) |" in table

@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from fusionlab import CONF
 from fusionlab.config.stored import NOT_READ, trusted_config
 from fusionlab.evaluate import evaluate
-from fusionlab.predict import load_run
+from fusionlab.sharing.loading import load_assembly
 from fusionlab.train import run
 from tests.conftest import compose_config
 
@@ -79,7 +79,7 @@ def test_predict_never_instantiates_a_target_a_checkpoint_names(trained, tmp_pat
     checkpoint = tmp_path / "downloaded.ckpt"
     torch.save(saved, checkpoint)
     with pytest.raises(ValueError, match=refusal(f"{checkpoint} (its stored config)", place, name)):
-        load_run(checkpoint)
+        load_assembly(checkpoint)
     assert [path for path in created if path.exists()] == []
 
 
@@ -107,7 +107,7 @@ def test_evaluate_refuses_a_checkpoint_another_run_wrote(trained, tmp_path):
 
 
 @pytest.mark.parametrize("overrides", [
-    *([f"+experiment={path.stem}"] for path in sorted((Path(CONF) / "experiment").glob("*.yaml"))),
+    *([f"experiment={path.stem}"] for path in sorted((Path(CONF) / "experiment").glob("*.yaml"))),
     ["dataset=mvsa_multiple", "task=msa", "dataset.layout=clmlf"],  # the reader follows the layout
     ["fusion=pmei", "fusion/base=concat", "fusion.base.module.stages=last"],  # PMEI's base, a config of its own
 ])

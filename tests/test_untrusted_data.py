@@ -16,13 +16,13 @@ from PIL import Image
 from fusionlab.data.datamodule import FusionDataModule
 from fusionlab.data.errors import DataFormatError
 from fusionlab.data.images import ImageStore
+from fusionlab.data.inputs import read_inputs, to_example
 from fusionlab.data.readers.casrel import CasrelReader
 from fusionlab.data.readers.clmlf import ClmlfReader
 from fusionlab.data.readers.conll import ConllReader
 from fusionlab.data.readers.mnre import MnreReader
 from fusionlab.data.readers.mvsa import MvsaReader
 from fusionlab.data.splits import SPLITS
-from fusionlab.predict import read_inputs, to_example
 from fusionlab.train import assemble
 from tests.fixtures import write_image
 from tests.test_crops_per_line import _crops_per_line, _mnre

@@ -1,7 +1,7 @@
 """A paper variant builds what its name says under every paper config of its method.
 
 An experiment is ``@package _global_`` and merged after the fusion group, so a key it sets would beat the
-variant's (``+experiment=muse_twitter2015 fusion=muse_wo_lit`` would train full MuSE). Every pair of an
+variant's (``experiment=muse_twitter2015 fusion=muse_wo_lit`` would train full MuSE). Every pair of an
 experiment and a variant of the experiment's method is composed here, both discovered from ``conf/``.
 """
 
@@ -42,7 +42,7 @@ def set_keys(node, prefix: str = "") -> dict[str, object]:
 
 
 def experiment_method(experiment: str) -> str:
-    return compose_config([f"+experiment={experiment}", "output_dir=/tmp/x"]).fusion.name
+    return compose_config([f"experiment={experiment}", "output_dir=/tmp/x"]).fusion.name
 
 
 METHODS = {experiment: experiment_method(experiment) for experiment in EXPERIMENTS}
@@ -60,14 +60,14 @@ def test_every_method_with_variants_is_paired_with_its_paper_configs():
 
 @pytest.mark.parametrize("experiment, variant", PAIRS)
 def test_the_variant_keeps_every_key_it_sets_under_the_paper_config(experiment, variant):
-    cfg = compose_config([f"+experiment={experiment}", f"fusion={variant}", "output_dir=/tmp/x"])
+    cfg = compose_config([f"experiment={experiment}", f"fusion={variant}", "output_dir=/tmp/x"])
     assert cfg.fusion.name == variant
     composed = OmegaConf.to_container(cfg.fusion, enum_to_str=True)
     for key, value in set_keys(OmegaConf.to_container(OmegaConf.load(CONF / "fusion" / f"{variant}.yaml"))).items():
         node = composed
         for part in key.split("."):
             node = node[part]
-        assert node == value, f"+experiment={experiment} fusion={variant}: fusion.{key} is {node}, the variant sets {value}"
+        assert node == value, f"experiment={experiment} fusion={variant}: fusion.{key} is {node}, the variant sets {value}"
     if cfg.task.name in method_declaration(cfg)["tasks"]:
         check_combination(cfg)
     else:  # a variant that does not serve the paper's task is refused before any data, saying why
@@ -80,7 +80,7 @@ TINY = ["encoder=tiny", "encoder.text.name=tiny", "encoder.vision.name=tiny", "e
 
 
 def test_muse_only_i_under_its_paper_config_builds_no_decoder_and_never_reads_the_text(tmp_path):
-    cfg = compose_config(["+experiment=muse_mvsa_single", "fusion=muse_only_i", *TINY, f"data_root={tmp_path}/data",
+    cfg = compose_config(["experiment=muse_mvsa_single", "fusion=muse_only_i", *TINY, f"data_root={tmp_path}/data",
                           f"output_dir={tmp_path}/run", f"cache_root={tmp_path}/cache"])
     write_dataset(cfg)
     parts = assemble(cfg)

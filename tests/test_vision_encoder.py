@@ -46,7 +46,7 @@ def test_weights_option_requests_that_torchvision_weights_enum(requested, name, 
 
 @pytest.mark.parametrize("experiment", ["hvpnet_twitter2015", "hvpnet_twitter2017", "hvpnet_mnre"])
 def test_hvpnet_paper_experiments_build_a_frozen_resnet50_with_v1_weights(requested, experiment):
-    encoder = instantiate(compose_config([f"+experiment={experiment}", "output_dir=/tmp/x"]).encoder.vision)
+    encoder = instantiate(compose_config([f"experiment={experiment}", "output_dir=/tmp/x"]).encoder.vision)
     assert requested == [torchvision.models.ResNet50_Weights.IMAGENET1K_V1]
     assert encoder.frozen and encoder.identity == "resnet50@IMAGENET1K_V1/pyramid2/grid8"
 

@@ -1,5 +1,11 @@
-"""fusionlab: multimodal fusion methods for information extraction, compared on equal terms."""
+"""fusionlab: multimodal fusion methods for information extraction, compared on equal terms.
 
+The Python API (docs/guide.md, "Python API"): ``fusionlab.train(overrides=[...])``, ``fusionlab.evaluate(run_dir)``,
+``fusionlab.load(run_dir).predict(texts)`` and ``fusionlab.report(runs=...)``, imported when first used, so that
+``import fusionlab`` stays light. ``train``, ``evaluate`` and ``report`` are the entry modules of the commands,
+callable as the API's functions (fusionlab.api.callable_module)."""
+
+import importlib
 from pathlib import Path
 
 from fusionlab import schema  # noqa: F401  (the schemas conf/fusion/*.yaml names)
@@ -10,3 +16,22 @@ from fusionlab.config import resolvers  # noqa: F401  (the resolvers conf/*.yaml
 CONF = str(Path(__file__).resolve().parent / "conf")
 
 __version__ = "0.1.0"
+
+_COMMANDS = ("train", "evaluate", "report")  # entry modules, callable as the API's functions
+_API = {"load": "fusionlab.api.loading", "LoadedRun": "fusionlab.api.loading", "RunResult": "fusionlab.api.results",
+        "Evaluation": "fusionlab.api.results", "Report": "fusionlab.api.results"}
+__all__ = ["CONF", *_COMMANDS, *_API]
+
+
+def __getattr__(name: str):
+    """The API's names, imported at their first use (PEP 562)."""
+    if name in _COMMANDS:
+        return importlib.import_module(f"fusionlab.{name}")  # which also binds it here
+    if name in _API:
+        value = globals()[name] = getattr(importlib.import_module(_API[name]), name)
+        return value
+    raise AttributeError(f"module 'fusionlab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

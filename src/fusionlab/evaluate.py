@@ -28,8 +28,11 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from fusionlab import CONF
+from fusionlab.api.callable_module import make_callable
 from fusionlab.callbacks import PredictionDump
 from fusionlab.config.stored import described_checkpoint, trusted_config
+from fusionlab.console.noise import quiet_known_noise
+from fusionlab.console.summary import evaluation_summary
 from fusionlab.data.releases import data_card
 from fusionlab.run.folder import RunFolder
 from fusionlab.run.results import per_group
@@ -95,9 +98,10 @@ def evaluate(run_dir: str | Path, checkpoint: str | Path, test_images: str, trai
               "metrics": metrics, "data": parts.datamodule.stats["splits"]["test"]}
     if card is not None:  # the release of the test file read, and the file itself
         record.update(test_file=card["files"]["test"], release=card["release"])
-    RunFolder(run_dir, writer=trainer.is_global_zero).write(f"evaluation_{name}.json", json.dumps(record, indent=2))
+    path = RunFolder(run_dir, writer=trainer.is_global_zero).write(f"evaluation_{name}.json",
+                                                                   json.dumps(record, indent=2))
     if trainer.is_global_zero:
-        log.info("%s", json.dumps(record["metrics"]["test"], indent=2))
+        log.info("%s", evaluation_summary(record, path))
     return record
 
 
@@ -115,16 +119,25 @@ def robustness_curve(run_dir: str | Path, checkpoint: str | Path, kind: str, lev
         points.append({"level": float(level), "metrics": metrics})
     record = {"fusion": saved["fusion"], "task": saved["task"], "dataset": saved["dataset"], "seed": saved["seed"],
               "corruption": kind, "checkpoint": str(checkpoint), "points": points}
-    RunFolder(run_dir, writer=trainer.is_global_zero).write(f"robustness_{kind}.json", json.dumps(record, indent=2))
+    path = RunFolder(run_dir, writer=trainer.is_global_zero).write(f"robustness_{kind}.json",
+                                                                   json.dumps(record, indent=2))
+    if trainer.is_global_zero:
+        log.info("%s", evaluation_summary(record, path))
     return record
 
 
 @hydra.main(version_base="1.3", config_path=CONF, config_name="evaluate")
 def main(cfg: DictConfig) -> None:
+    """Test the run again as the keys say; print the scores and the file they were written to."""
+    quiet_known_noise()
     if cfg.corruption:
         robustness_curve(cfg.run_dir, cfg.checkpoint, cfg.corruption, list(cfg.levels), cfg.trainer)
     else:
         evaluate(cfg.run_dir, cfg.checkpoint, cfg.test_images, cfg.trainer, cfg.test_file)
+
+
+# fusionlab.evaluate(run_dir) from Python: this module, called, is fusionlab.api.evaluation.evaluate
+make_callable(__name__, "fusionlab.api.evaluation:evaluate")
 
 
 if __name__ == "__main__":

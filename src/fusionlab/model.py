@@ -52,8 +52,12 @@ class FusionModel(L.LightningModule):
 
     # --- steps -----------------------------------------------------------------------------
     def decode(self, batch: dict) -> list:
-        """The task head's predictions for ``batch`` (what testing, per-epoch tests and predict read)."""
+        """The task head's predictions for ``batch`` (what testing and per-epoch tests read)."""
         return self.head.decode(self.method(batch).states, batch)
+
+    def decode_with_confidence(self, batch: dict) -> tuple[list, list]:
+        """The predictions and the probabilities they are read with (what predict reports)."""
+        return self.head.decode_with_confidence(self.method(batch).states, batch)
 
     def training_step(self, batch, batch_idx):
         fused = self.method(batch)

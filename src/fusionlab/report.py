@@ -13,9 +13,11 @@ into ``out`` (default ``<dir>/report``):
   ``fusionlab.evaluate``: images shuffled or removed, beside the clean score) and the efficiency
   table (MuSE Table 5), for joint runs their triples scored by position and as CasRel's strings, and, for
   MASE runs, the modality allocation z after each EM round;
-- ``results.csv`` (every test metric, mean and std), ``comparison.tex`` (booktabs);
-- ``bars.png``, ``groups.png``, when runs differ in ``data.sample_ratio`` ``low_resource.png``, and
-  ``z_<fusion>_<dataset>_<task>.png`` (MASE's Figure 4, averaged over seeds).
+- ``results.csv`` (every test metric, mean and std), ``runs.csv`` (one row per run and seed; also
+  ``runs.parquet`` where pyarrow is installed), ``comparison.tex`` (booktabs);
+- ``scores.png``, ``groups.png``, ``low_resource.png``, ``robustness_<kind>.png`` and
+  ``z_<fusion>_<dataset>_<task>.png`` (MASE's Figure 4), each drawn only when there is something to show;
+  report.md's last section lists them, or says why one is absent (``fusionlab.analysis.plots.report``).
 
 With ``publish``, the report is also a section of that file (``docs/results.md``); it prints the
 report's Markdown and where it lies.
@@ -29,20 +31,20 @@ import shlex
 from pathlib import Path
 
 import hydra
-import torch
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
 from fusionlab import CONF
-from fusionlab.analysis.cells import allocation_means, collect
+from fusionlab.analysis.cells import collect
 from fusionlab.analysis.comparison import BASELINE, build_tables
-from fusionlab.analysis.plots.allocation import draw_allocation
-from fusionlab.analysis.plots.comparison import draw_bars, draw_groups, draw_low_resource, draw_robustness
+from fusionlab.analysis.plots.report import draw_report_figures
 from fusionlab.analysis.published import against_published, published_markdown
 from fusionlab.analysis.results_doc import provenance, publish, section
-from fusionlab.analysis.robustness import robustness_rows
+from fusionlab.analysis.runs_table import write_runs
 from fusionlab.analysis.tables import latex, markdown, write_csv
+from fusionlab.analysis.wandb_upload import upload_report
+from fusionlab.api.callable_module import make_callable
 
 log = logging.getLogger(__name__)
 # absolute: a console script calls main from the package, where a relative path would name a module
@@ -82,23 +84,13 @@ def report(root: str | Path | list[str | Path], out: str | Path | None = None,
     cells = collect(roots)
     tables = build_tables(cells, baseline)
     text = markdown(cells, tables) + "\n".join(published_markdown(against_published(cells))) + "\n"
-    (out / "report.md").write_text(text)
+    (out / "report.md").write_text(text + "\n".join(draw_report_figures(cells, tables, out)) + "\n")
     if publish_to:
         title = title or " + ".join(r.name for r in roots)
         publish(publish_to, title, section(title, text, provenance(cells), written_by))
     (out / "comparison.tex").write_text(latex(cells, tables))
     write_csv(cells, out / "results.csv")
-    draw_bars(cells, out / "bars.png")
-    draw_groups(cells, out / "groups.png")
-    if len({c[2] for _, c in cells}) > 1:
-        draw_low_resource(cells, out / "low_resource.png")
-    for kind, rows in robustness_rows(cells).items():
-        draw_robustness(rows, kind, out / f"robustness_{kind}.png")
-    for (fusion, column), cell in cells.items():
-        trajectory = allocation_means(cell)
-        if trajectory:
-            name = "_".join([fusion, *map(str, column[:2])])
-            draw_allocation(torch.tensor(list(trajectory.values())).T, list(trajectory), out / f"z_{name}.png")
+    write_runs(cells, out)
     return out
 
 
@@ -114,8 +106,14 @@ def main(cfg: DictConfig) -> None:
         raise SystemExit(f"fusionlab.report: missing out=<dir>: several runs directories need one place to "
                          f"write the report\n{USAGE}")
     out = report([str(r) for r in runs], cfg.out, cfg.publish, cfg.title and str(cfg.title), str(cfg.baseline))
+    if cfg.wandb:
+        upload_report(out, str(cfg.wandb), " + ".join(Path(str(r)).name for r in runs))
     print((out / "report.md").read_text())
     print(f"report: {out}")
+
+
+# fusionlab.report(runs=...) from Python: this module, called, is fusionlab.api.reporting.report
+make_callable(__name__, "fusionlab.api.reporting:report")
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ it), so an interrupted run continues and a finished one is not trained again.
 
 from __future__ import annotations
 
-import json
 import logging
+import shlex
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,14 +21,17 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.fabric.utilities.rank_zero import rank_zero_only
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from fusionlab import CONF
+from fusionlab.api.callable_module import make_callable
 from fusionlab.callbacks.finite_loss import StopOnNonFiniteLoss
-from fusionlab.config.checks import check_combination, check_settings, method_declaration
+from fusionlab.config.checks import check_combination, check_settings, method_declaration, resume_choice
+from fusionlab.console.noise import quiet_known_noise
+from fusionlab.console.summary import run_summary, test_summary
 from fusionlab.data.datamodule import FusionDataModule
 from fusionlab.model import FusionModel
 from fusionlab.run.epoch_tests import EpochTestScores
@@ -93,7 +96,7 @@ def training_command() -> str | None:
     """The command that makes this one run again (this job's overrides), when Hydra launched it."""
     if not HydraConfig.initialized():
         return None
-    return " ".join(["python -m fusionlab.train", *HydraConfig.get().overrides.task])
+    return shlex.join(["python", "-m", "fusionlab.train", *HydraConfig.get().overrides.task])  # runs as written
 
 
 def checkpoint_callbacks(cfg: DictConfig, run_dir: Path, monitor: str) -> tuple[ModelCheckpoint, list[ModelCheckpoint]]:
@@ -115,8 +118,8 @@ def run(cfg: DictConfig) -> dict:
     folder = RunFolder(cfg.output_dir, writer=rank_zero_only.rank == 0)
     finished = folder.finished()
     if finished is not None:
-        if str(cfg.resume).lower() not in ("auto", "true", "force"):
-            raise FileExistsError(f"{folder.path} holds a finished run (results.json) and resume={cfg.resume}: "
+        if str(resume_choice(cfg)).lower() not in ("auto", "true", "force"):
+            raise FileExistsError(f"{folder.path} holds a finished run (results.json) and resume={resume_choice(cfg)}: "
                                   f"remove the folder to train it again")
         config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
         folder.refuse_another_run(finished, config, data_files(config), CODE)
@@ -130,7 +133,9 @@ def run(cfg: DictConfig) -> dict:
 def _train_and_test(cfg: DictConfig, folder: RunFolder) -> dict:
     run_dir = folder.path
     config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-    attempt = folder.start(config, CODE, cfg.resume)
+    attempt = folder.start(config, CODE, resume_choice(cfg))
+    if folder.writer:
+        log.info("%s", run_summary(cfg, run_dir))
     reset_peak_memory()
     L.seed_everything(cfg.seed, workers=True)
     parts = assemble(cfg)
@@ -143,15 +148,15 @@ def _train_and_test(cfg: DictConfig, folder: RunFolder) -> dict:
 
     checkpoint, resume_every = checkpoint_callbacks(cfg, run_dir, task.monitor)
     recorder = RunRecorder()
-    logger = instantiate(cfg.logger) if cfg.logger else False
-    if logger:
+    loggers = [instantiate(node) for node in (cfg.logger or {}).values() if node is not None]  # logger=[csv,wandb]
+    for logger in loggers:
         logger.log_hyperparams(config)
     resume_point = [] if cfg.trainer.get("fast_dev_run") else resume_every  # a smoke test needs no resume point
     epoch_tests = [EpochTestScores()] if cfg.eval_protocol.test_every_epoch else []  # for reference protocols
     outputs = [instantiate(callback) for callback in (cfg.callbacks or {}).values() if callback is not None]
     callbacks = [checkpoint, *resume_point, recorder, *epoch_tests, StepSeeder(cfg.seed), StopOnNonFiniteLoss(),
-                 *outputs]
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger, default_root_dir=str(run_dir))
+                 *outputs, *([LearningRateMonitor()] if loggers else [])]  # lr-* curves: it needs a logger
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(run_dir))
     try:
         trainer.fit(model, datamodule=datamodule, ckpt_path=attempt.resumed_from)
     except FloatingPointError as error:  # diverged (StopOnNonFiniteLoss): a failed run, recorded as one
@@ -171,8 +176,9 @@ def _train_and_test(cfg: DictConfig, folder: RunFolder) -> dict:
                            f"chosen: the last weights are not tested as the run's result")
     test_metrics = trainer.test(model, datamodule=datamodule, ckpt_path=checkpoint.best_model_path or None,
                                 verbose=False)[0]
-    if isinstance(logger, WandbLogger):
-        logger.experiment.finish()  # flush now: the next run of a sweep may start in this process
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            logger.experiment.finish()  # flush now: the next run of a sweep may start in this process
 
     results = build_results(config=config, monitor=task.monitor, recorder=recorder, best=best,
                             test_metrics=test_metrics, model=model, data_stats=datamodule.stats,
@@ -183,11 +189,9 @@ def _train_and_test(cfg: DictConfig, folder: RunFolder) -> dict:
                                  "processes": trainer.world_size})
     if epoch_tests:
         results["test_history"] = epoch_tests[0].history
-    path = folder.finish(results)  # whole or not at all: until it is written, last.ckpt is kept
+    path = folder.finish(results, debug=cfg.debug_mode)  # whole or not at all: until then, last.ckpt is kept
     if folder.writer:
-        log.info("test metrics (%s / %s / %s, seed %s):\n%s", results["fusion"], results["task"],
-                 results["dataset"], cfg.seed, json.dumps(results["metrics"]["test"], indent=2))
-        log.info("results: %s", path)
+        log.info("%s", test_summary(results, path))
     return results
 
 
@@ -211,6 +215,7 @@ def main(cfg: DictConfig) -> float:
     In a sweep (``-m``) a failing run leaves ``failed.json`` and the sweep goes on; after a SIGTERM the
     later runs leave ``not_started.json`` (fusionlab.run.interruption) and the process exits non-zero."""
     logging.captureWarnings(True)  # warnings reach train.log through the py.warnings logger
+    quiet_known_noise()
     guard_ddp_sweep(cfg)
     if stopped_by():  # an earlier run of this sweep was stopped: this one is recorded, not trained
         path = RunFolder(cfg.output_dir).not_started(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
@@ -226,6 +231,10 @@ def main(cfg: DictConfig) -> float:
         log.exception(f"run failed; recorded in {path}; the sweep goes on")
         return float("nan")
     return results["metrics"]["val"].get(results["monitor"], float("nan"))
+
+
+# fusionlab.train(overrides=[...]) from Python: this module, called, is fusionlab.api.training.train
+make_callable(__name__, "fusionlab.api.training:train")
 
 
 if __name__ == "__main__":

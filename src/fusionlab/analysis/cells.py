@@ -112,7 +112,7 @@ def collect(root: Path | list[Path]) -> dict[tuple, Cell]:
             records.append(("unfinished", attempts[-1] if isinstance(attempts, list) else attempts, path))
     records = [(status, record, path) for status, record, path in records if record is not None]
     if not records:
-        raise SystemExit(f"no readable results.json, failed.json or run.json under {', '.join(map(str, roots))}")
+        raise ValueError(f"no readable results.json, failed.json or run.json under {', '.join(map(str, roots))}")
     cells: dict[tuple, Cell] = {}
     for (status, record, path), row in zip(records, row_names([r for _, r, _ in records])):
         column = _column(record)
@@ -126,7 +126,7 @@ def collect(root: Path | list[Path]) -> dict[tuple, Cell]:
         else:
             seeds = [r["seed"] for r in cell.runs]
             if record["seed"] in seeds:
-                raise SystemExit(f"{path}: a second run of {row} on {column_name(column)} with seed "
+                raise ValueError(f"{path}: a second run of {row} on {column_name(column)} with seed "
                                  f"{record['seed']} and the same config: remove the duplicate")
             cell.runs.append(record)
             try:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+TRAIN = "python -m fusionlab.train"  # how a run's results.json writes its command (fusionlab.train.training_command)
+
 
 def provenance(cells: dict) -> dict[str, list[str]]:
     """The commits, devices and training commands (seeds merged) of the report's finished runs."""
@@ -15,13 +17,25 @@ def provenance(cells: dict) -> dict[str, list[str]]:
     commits = sorted({(c.get("commit") or "unknown")[:10] + (" (with uncommitted changes)" if c.get("dirty") else "")
                       for c in codes})
     seeds: dict[str, list[str]] = {}
-    for command in (r.get("command") or "unknown" for r in runs):
+    for command in (today_s_spelling(r.get("command") or "unknown") for r in runs):
         found = re.search(r"\bseed=(\S+)", command)
         seeds.setdefault(re.sub(r"\bseed=\S+", "seed=*", command), []).append(found.group(1) if found else "")
-    commands = [key.replace("seed=*", "seed=" + ",".join(sorted(set(values), key=lambda v: (len(v), v))))
-                for key, values in sorted(seeds.items())]
+    commands = [_with_seeds(key, sorted(set(values), key=lambda v: (len(v), v))) for key, values in sorted(seeds.items())]
     return {"commits": commits,
             "devices": sorted({r.get("device", "unknown") for r in runs}), "commands": commands}
+
+
+def today_s_spelling(command: str) -> str:
+    """A recorded command as it runs today: runs trained before ``experiment`` and ``hparams_search`` joined
+    the defaults list recorded them with ``+`` (``+experiment=X``), which Hydra now refuses; same config."""
+    return re.sub(r"(?<=\s)\+(experiment|hparams_search)=", r"\1=", command)
+
+
+def _with_seeds(command: str, seeds: list[str]) -> str:
+    """``command`` (its seed written ``seed=*``) for all ``seeds``: several are Hydra's sweep ``seed=1,2,3``, which
+    only a multirun accepts, so the command gains ``-m`` and runs as written."""
+    command = command.replace("seed=*", "seed=" + ",".join(seeds))
+    return command.replace(TRAIN, f"{TRAIN} -m", 1) if len(seeds) > 1 and command.startswith(f"{TRAIN} ") else command
 
 
 def section(title: str, body: str, meta: dict[str, list[str]], report_command: str) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from fusionlab.config.unread_keys import refuse_unread_keys
 from fusionlab.run.folder import RESUME_CHOICES
 from fusionlab.schema import OPTIONS
 
@@ -91,7 +92,8 @@ def cfg_select(cfg: DictConfig, key: str):
 
 
 def check_settings(cfg: DictConfig) -> None:
-    """Nonsense values get a message here, not Lightning's or torch's internals later."""
+    """Nonsense values, and keys nothing reads, get a message here, not Lightning's or torch's internals later."""
+    refuse_unread_keys(cfg)
     trainer = cfg.trainer
     if not trainer.get("fast_dev_run"):
         if trainer.get("max_steps", -1) in (-1, None):
@@ -124,6 +126,16 @@ def check_settings(cfg: DictConfig) -> None:
         raise ValueError(f"optim.schedule={cfg.optim.schedule}: expected one of {SCHEDULES}")
     if not 0 <= cfg.optim.warmup_ratio < 1:
         raise ValueError(f"optim.warmup_ratio={cfg.optim.warmup_ratio}: must be in [0, 1)")
+    if cfg.get("ckpt_path") is not None and str(cfg.resume).lower() != "auto" and cfg.resume != cfg.ckpt_path:
+        raise ValueError(f"ckpt_path={cfg.ckpt_path} and resume={cfg.resume}: ckpt_path is another spelling of "
+                         f"resume=<checkpoint path>; give one of the two")
     resume = str(cfg.resume).lower()
     if resume not in RESUME_CHOICES[:-1] and not Path(str(cfg.resume)).is_file():  # the last one: a path
         raise ValueError(f"resume={cfg.resume}: expected one of {RESUME_CHOICES}")
+    if cfg.get("ckpt_path") is not None and not Path(str(cfg.ckpt_path)).is_file():
+        raise ValueError(f"ckpt_path={cfg.ckpt_path}: no such checkpoint file")
+
+
+def resume_choice(cfg: DictConfig):
+    """``resume``, or the checkpoint ``ckpt_path`` names (lightning-hydra-template's spelling of it)."""
+    return cfg.ckpt_path if cfg.get("ckpt_path") is not None else cfg.resume

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from fusionlab.console.progress import progress
 from fusionlab.data.images import ImageStore
 
 
@@ -47,8 +48,10 @@ class FeatureCache:
         encoder.eval()
         device = next(encoder.parameters()).device
         stored = 0
+        bar = progress(len(todo), "image features", unit="image")
         for first in range(0, len(todo), batch_size):
             chunk = todo[first:first + batch_size]
+            bar.update(len(chunk))
             loaded = [store.load(p) for p in chunk]
             kept = [(p, pixels) for p, (pixels, ok) in zip(chunk, loaded) if ok]
             if not kept:
@@ -61,6 +64,7 @@ class FeatureCache:
                 torch.save({k: v[row].detach().cpu().clone() for k, v in features.items()}, partial)
                 os.replace(partial, target)
             stored += len(kept)
+        bar.close()
         return stored
 
 

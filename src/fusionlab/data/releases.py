@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from fusionlab.console.progress import progress
 from fusionlab.storage.atomic import write_text_atomically
 
 RELEASES = Path(__file__).resolve().parents[1] / "references" / "releases.csv"
@@ -54,9 +55,11 @@ class HashCache:
         key = f"{file.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
         if key not in self.entries:
             digest = hashlib.sha256()
-            with file.open("rb") as handle:
+            bar = progress(stat.st_size, f"sha256 {file.name}", unit="B", unit_scale=True)
+            with file.open("rb") as handle, bar:
                 for chunk in iter(lambda: handle.read(CHUNK), b""):
                     digest.update(chunk)
+                    bar.update(len(chunk))
             self.entries[key] = digest.hexdigest()
             self._save()
         return self.entries[key]

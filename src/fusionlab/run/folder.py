@@ -6,8 +6,8 @@ A run's folder is named by its identity (``fusionlab.run.identity``): re-running
 it. Its life: locked while a process trains in it (``.lock``); each attempt appended to ``run.json`` with
 its config and fingerprint (``fusionlab.run.fingerprint``); a resume point (``checkpoints/last.ckpt``,
 which also carries the fingerprint it was trained under); then one ending, written atomically:
-``results.json`` (after which ``last.ckpt`` is removed), ``failed.json``, or ``not_started.json`` for a
-run of a sweep stopped before it. A folder holding ``run.json`` alone is a run that was killed (or is
+``results.json`` (after which ``last.ckpt`` is removed; ``debug_results.json`` for a debug run), ``failed.json``,
+or ``not_started.json`` for a run of a sweep stopped before it. A folder holding ``run.json`` alone is a run that was killed (or is
 still training).
 """
 
@@ -30,6 +30,7 @@ from fusionlab.storage.records import CorruptRecordError, load_checkpoint, read_
 
 log = logging.getLogger(__name__)
 RUN_FILE, RESULTS_FILE, FAILED_FILE, NOT_STARTED_FILE = "run.json", "results.json", "failed.json", "not_started.json"
+DEBUG_RESULTS_FILE = "debug_results.json"  # a debug run's ending (conf/debug): no command counts it as a result
 RESUME_CHOICES = ("auto", "true", "false", "force", "<path to a checkpoint>")
 
 
@@ -175,10 +176,12 @@ class RunFolder:
 
     # --- endings ---------------------------------------------------------------------------------------------
 
-    def finish(self, results: dict) -> Path:
+    def finish(self, results: dict, debug: str | None = None) -> Path:
         """``results.json``, whole or not at all; only then is the resume point removed (and an earlier
-        attempt's ``failed.json``, now superseded)."""
-        path = self._write(RESULTS_FILE, json.dumps(results, indent=2))
+        attempt's ``failed.json``, now superseded). A ``debug`` run (``debug_mode``) writes
+        ``debug_results.json`` instead, which no resume, evaluation or report takes for a finished run."""
+        name = RESULTS_FILE if debug is None else DEBUG_RESULTS_FILE
+        path = self._write(name, json.dumps({**results, "debug_mode": debug} if debug else results, indent=2))
         if self.writer:
             self.last_checkpoint.unlink(missing_ok=True)
             (self.path / FAILED_FILE).unlink(missing_ok=True)

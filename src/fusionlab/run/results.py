@@ -72,7 +72,7 @@ def build_results(*, config: dict, monitor: str, recorder: RunRecorder, best: di
     memory, source = peak_memory()
     return {
         "fusion": config["fusion"]["name"], "task": config["task"]["name"], "dataset": config["dataset"]["name"],
-        "seed": config["seed"],
+        "seed": config["seed"], "tags": list(config.get("tags") or []),
         "encoders": {"text": config["encoder"]["text"]["name"], "vision": config["encoder"]["vision"]["name"]},
         "metrics": {"val": best["metrics"] if best else {},
                     "test": {k.removeprefix("test/"): float(v) for k, v in test_metrics.items()

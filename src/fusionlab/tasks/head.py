@@ -29,6 +29,16 @@ class TaskHead(nn.Module, ABC):
     def decode(self, states, batch: dict) -> list:
         return self.decode_of(self(states, batch), batch)
 
+    def decode_with_confidence(self, states, batch: dict) -> tuple[list, list]:
+        """The predictions and, per example, the probabilities a prediction is read with (``confidence_of``)."""
+        outputs = self(states, batch)
+        decoded = self.decode_of(outputs, batch)
+        return decoded, self.confidence_of(outputs, batch, decoded)
+
+    @abstractmethod
+    def confidence_of(self, outputs, batch: dict, decoded: list) -> list:
+        """Per example, the probabilities its task's output reads its prediction's scores from."""
+
 
 @runtime_checkable
 class EvidenceHead(Protocol):
@@ -65,6 +75,10 @@ class SingleLabelHead(TaskHead):
 
     def decode_of(self, logits, batch):
         return logits.argmax(-1).tolist()
+
+    def confidence_of(self, logits, batch, decoded):
+        """Each label's softmax probability."""
+        return logits.softmax(-1).tolist()
 
     def evidence_of(self, logits, batch, length):
         return {self.output: repeat_sentence(logits.softmax(-1), length)}

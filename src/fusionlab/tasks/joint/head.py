@@ -54,6 +54,12 @@ class TaggerAndPairScorer(TaskHead):
         tags = [row[:n] for row, n in zip(tag_logits.argmax(-1).tolist(), lengths)]
         return [(t, probs) for t, probs in zip(tags, torch.sigmoid(pair_logits).cpu())]
 
+    def confidence_of(self, outputs, batch, decoded):
+        """Per word, the softmax of its tag logits (what an entity's score averages); a relation's probability
+        is its sigmoid, already in the decoded prediction."""
+        words = outputs[0].softmax(-1).tolist()
+        return [{"words": w[:len(tags)]} for w, (tags, _) in zip(words, decoded)]
+
     def evidence_of(self, outputs, batch, length):
         """y'_e (tag softmax) and f(y'_r): the pair sigmoids max-pooled over the partner word (PMEI Eq. 5-6)."""
         tag_logits, pair_logits = outputs

@@ -7,7 +7,7 @@ from fusionlab.data.example import Relation
 from fusionlab.data.tagging import spans_from_tags
 from fusionlab.tasks.joint.targets import TripleTargets
 from fusionlab.tasks.metrics.triple import TripleF1, gold_strings, triple_strings
-from fusionlab.tasks.output import Output, span_record
+from fusionlab.tasks.output import Output, span_record, span_score
 
 
 class TripleOutput(Output):
@@ -43,8 +43,17 @@ class TripleOutput(Output):
                 "gold_triples": sorted(map(list, gold_strings(example))),
                 "predicted_triples": sorted(map(list, triple_strings(example.words, relations)))}
 
-    def prediction(self, example, prediction):
+    def prediction(self, example, prediction, confidence=None):
+        """Entities and relations; with ``confidence``, each entity's ``score`` and each relation's sigmoid
+        ``probability``."""
         entities, relations = self.extract(prediction, len(example.words))
-        return {"entities": [span_record(example.words, s) for s in entities],
+        tag_ids, probs = prediction
+        scored = confidence is not None
+        return {"entities": [{**span_record(example.words, s),
+                              **({"score": span_score(confidence["words"], tag_ids, s)} if scored else {})}
+                             for s in entities],
                 "relations": [{"head": span_record(example.words, r.head), "relation": r.label,
-                               "tail": span_record(example.words, r.tail)} for r in relations]}
+                               "tail": span_record(example.words, r.tail),
+                               **({"probability": float(probs[r.head.last, r.tail.last,
+                                                              self.data.relations.index(r.label)])} if scored else {})}
+                              for r in relations]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 from torchcrf import CRF
 
@@ -25,6 +26,17 @@ class CrfTagger(TaskHead):
 
     def decode_of(self, emissions, batch):
         return self.crf.decode(emissions, mask=batch["word_mask"])
+
+    def confidence_of(self, emissions, batch, decoded):
+        """The CRF's probability of the whole decoded tagging (exp of its log-likelihood, exact), and per word
+        the softmax of its emissions (what an entity's score averages)."""
+        mask = batch["word_mask"]
+        tags = torch.zeros_like(mask, dtype=torch.long)
+        for row, path in enumerate(decoded):
+            tags[row, :len(path)] = torch.tensor(path)
+        sequence = self.crf(emissions, tags, mask=mask, reduction="none").exp().tolist()
+        words = emissions.softmax(-1).tolist()
+        return [{"sequence": p, "words": w[:len(path)]} for p, w, path in zip(sequence, words, decoded)]
 
     def evidence_of(self, emissions, batch, length):
         """Per-word tag distributions (softmax of the emissions)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fusionlab.data.tagging import spans_from_tags
 from fusionlab.tasks.metrics.entity import EntityF1
 from fusionlab.tasks.mner.targets import TagTargets
-from fusionlab.tasks.output import Output, span_record
+from fusionlab.tasks.output import Output, span_record, span_score
 
 
 class EntityOutput(Output):
@@ -29,6 +29,10 @@ class EntityOutput(Output):
         return {"words": example.words, "gold": example.tags,
                 "predicted": self.predicted_tags(prediction, len(example.words))}
 
-    def prediction(self, example, prediction):
+    def prediction(self, example, prediction, confidence=None):
+        """Entities; with ``confidence``, each with its ``score`` and the tagging's CRF ``probability``."""
         spans = spans_from_tags(self.predicted_tags(prediction, len(example.words)))
-        return {"entities": [span_record(example.words, s) for s in spans]}
+        if confidence is None:
+            return {"entities": [span_record(example.words, s) for s in spans]}
+        return {"entities": [{**span_record(example.words, s), "score": span_score(confidence["words"], prediction, s)}
+                             for s in spans], "probability": confidence["sequence"]}

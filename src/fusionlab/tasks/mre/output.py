@@ -25,7 +25,9 @@ class RelationOutput(Output):
                 "tail": [relation.tail.start, relation.tail.end], "gold": relation.label,
                 "predicted": self.data.relations[prediction]}
 
-    def prediction(self, example, prediction):
+    def prediction(self, example, prediction, confidence=None):
+        """The relation between the given head and tail; with ``confidence``, its softmax ``probability``."""
         relation = example.relations[0]
         return {"head": span_record(example.words, relation.head), "tail": span_record(example.words, relation.tail),
-                "relation": self.data.relations[prediction]}
+                "relation": self.data.relations[prediction],
+                **({"probability": confidence[prediction]} if confidence is not None else {})}

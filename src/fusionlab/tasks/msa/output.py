@@ -31,5 +31,9 @@ class LabelOutput(Output):
     def readable(self, example, prediction):
         return {"words": example.words, "gold": example.label, "predicted": self.data.labels[prediction]}
 
-    def prediction(self, example, prediction):
-        return {"label": self.data.labels[prediction]}
+    def prediction(self, example, prediction, confidence=None):
+        """The label; with ``confidence``, its ``probability`` and every label's."""
+        if confidence is None:
+            return {"label": self.data.labels[prediction]}
+        return {"label": self.data.labels[prediction], "probability": confidence[prediction],
+                "probabilities": dict(zip(self.data.labels, confidence))}
