@@ -1,5 +1,6 @@
 """Messages that tell a fusionlab user nothing, silenced by their text; every other warning is kept.
 
+- alembic's "setup plugin" lines when Optuna's sweeper loads (``hydra.hydra_logging`` in ``conf/config.yaml``);
 - Lightning's "Tip" advertisements, its notice that a method's own callbacks (``configure_callbacks``) are
   added, and its notice that the training set has fewer batches than the
   logging interval (small sets log once per epoch: expected);

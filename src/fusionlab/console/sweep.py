@@ -31,7 +31,7 @@ class SweepProgress(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         size = sweep_size(config)
         os.environ[SIZE_VARIABLE] = str(size)
-        log.info("sweep of %s runs into %s", size, config.hydra.sweep.dir)
+        log.info("sweep of %s run%s into %s", size, "s" * (size != 1), config.hydra.sweep.dir)
 
     def on_job_start(self, config: DictConfig, **kwargs) -> None:
         if config.hydra.mode == RunMode.MULTIRUN:
