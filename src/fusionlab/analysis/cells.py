@@ -191,14 +191,24 @@ def absent_modalities(cell: Cell) -> list[str]:
     return [text for text, key in flags.items() if any(r.get("data", {}).get(key) for r in cell.runs)]
 
 
-def allocation_means(cell: Cell) -> dict[str, list[float]] | None:
-    """MASE's z trajectory per modality, averaged over the runs that ran every round."""
-    trajectories = [r["method"]["z_trajectory"] for r in cell.runs if r.get("method", {}).get("z_trajectory")]
-    if not trajectories or len(trajectories[0]) < 2:
+def z_trajectories(cell: Cell) -> tuple[list[list[list[float]]], list[str]] | None:
+    """MASE's z after each EM round, per seed [seeds][rounds][modalities] (the rounds every seed ran), and the
+    modalities; None when no run recorded two rounds or more."""
+    methods = [r["method"] for r in cell.runs if len(r.get("method", {}).get("z_trajectory", [])) > 1]
+    if not methods:
         return None
-    rounds = min(map(len, trajectories))
-    modalities = cell.runs[0]["method"]["modalities"]
-    return {m: [statistics.fmean(t[r][i] for t in trajectories) for r in range(rounds)] for i, m in enumerate(modalities)}
+    rounds = min(len(m["z_trajectory"]) for m in methods)
+    return [m["z_trajectory"][:rounds] for m in methods], methods[0]["modalities"]
+
+
+def allocation_means(cell: Cell) -> dict[str, list[float]] | None:
+    """MASE's z trajectory per modality, averaged over the seeds (``z_trajectories``)."""
+    found = z_trajectories(cell)
+    if found is None:
+        return None
+    trajectories, modalities = found
+    return {m: [statistics.fmean(t[r][i] for t in trajectories) for r in range(len(trajectories[0]))]
+            for i, m in enumerate(modalities)}
 
 
 def column_name(column) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from fusionlab.analysis.cells import z_trajectories
 from fusionlab.analysis.plots.allocation import draw_allocation
 from fusionlab.analysis.plots.comparison import draw_groups, draw_low_resource, draw_robustness, draw_scores
 from fusionlab.analysis.plots.figure import NothingToDraw
@@ -17,11 +18,10 @@ def _allocations(cells: dict) -> dict[str, tuple]:
     """MASE cells' z trajectories per seed [seeds, rounds, modalities] (the rounds every seed ran), by file name."""
     figures = {}
     for (fusion, column), cell in sorted(cells.items()):
-        runs = [r["method"] for r in cell.runs if len(r.get("method", {}).get("z_trajectory", [])) > 1]
-        if runs:
-            rounds = min(len(r["z_trajectory"]) for r in runs)
-            trajectories = torch.tensor([r["z_trajectory"][:rounds] for r in runs])
-            figures["z_" + "_".join([fusion, *map(str, column[:2])]) + ".png"] = (trajectories, runs[0]["modalities"])
+        found = z_trajectories(cell)
+        if found is not None:
+            trajectories, modalities = found
+            figures["z_" + "_".join([fusion, *map(str, column[:2])]) + ".png"] = (torch.tensor(trajectories), modalities)
     return figures
 
 
