@@ -10,7 +10,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 QUIET_PIP := 2>&1 | { grep -v "^WARNING: Location" || true; }
 
-.PHONY: install train test test-learning bench sweep robustness evidence clean
+.PHONY: install train test test-learning bench sweep robustness evidence clean gpu-check gpu-bundle
 
 install: $(STAMP)
 
@@ -60,6 +60,27 @@ robustness: install
 # torch.compile; otherwise the CPU benchmarks. Rewrites that machine's section of docs/benchmarks.md.
 bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.run_all
+
+# The GPU path in one run of under 8 minutes (benchmarks/gpu_check.py): every fusion x task trains in bf16 with
+# and without torch.compile, then the papers' shapes (samples/s, memory, MFU); without CUDA, a small CPU rehearsal.
+GPU_CHECK_OUT ?= outputs/gpu_check
+gpu-check: install
+	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.gpu_check --out $(GPU_CHECK_OUT)
+
+# What gpu-check needs on a machine without a network that has torch, lightning and transformers (docs/guide.md,
+# "GPU check"): the wheels of the other packages on its import path (Python 3.12; pure-Python ones built here
+# where the registry has no wheel) and the random encoders' tokenizer files.
+GPU_BUNDLE ?= .gpu_bundle
+GPU_BUNDLE_PACKAGES := hydra-core omegaconf antlr4-python3-runtime pytorch-crf
+gpu-bundle: install
+	rm -rf $(GPU_BUNDLE) && mkdir -p $(GPU_BUNDLE)/whl $(GPU_BUNDLE)/tokenizer
+	for spec in $$($(BIN)/python -c "import importlib.metadata as m, sys; print(*(f'{n}=={m.version(n)}' for n in sys.argv[1:]))" $(GPU_BUNDLE_PACKAGES)); do \
+		$(BIN)/pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+			--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+			-d $(GPU_BUNDLE)/whl $$spec $(QUIET_PIP) || $(BIN)/pip wheel -q --no-deps -w $(GPU_BUNDLE)/whl $$spec $(QUIET_PIP) || exit 1; done
+	cd $$($(BIN)/python -c "from fusionlab.encoders.text import _minilm_path; print(_minilm_path())") && \
+		cp vocab.txt tokenizer.json tokenizer_config.json special_tokens_map.json $(CURDIR)/$(GPU_BUNDLE)/tokenizer/
+	du -sh $(GPU_BUNDLE) && ls $(GPU_BUNDLE)/whl
 
 # The real-text evidence of docs/results.md (issue 18) on the text in DATA: PMEI against pmei_mtl on WebNLG*
 # and text_only on MNRE, 3 seeds each; about 13 hours on one CPU thread. Interrupt it at will: the same command continues

@@ -10,6 +10,7 @@ Usage: python -m benchmarks.train_throughput <fusion> [repeats] [steps] [--gpu] 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import sys
@@ -17,8 +18,9 @@ from collections.abc import Callable
 
 import torch
 from lightning.fabric.utilities.apply_func import move_data_to_device
+from torch.utils.flop_counter import FlopCounterMode
 
-from benchmarks.common import Timer, build, summary
+from benchmarks.common import Timer, build, summary, train_step
 from fusionlab.run.performance import apply_performance
 from fusionlab.run.results import peak_memory, reset_peak_memory
 
@@ -28,16 +30,18 @@ GPU_BATCHES = 8  # distinct batches held on the GPU and cycled
 
 
 def measure(overrides: list[str], repeats: int = 3, steps: int = 10, device: str = "cpu", bf16: bool = False,
-            compile: bool = False, compile_backend: str | Callable = "inductor", held_batches: int = 0) -> dict:
+            compile: bool = False, compile_backend: str | Callable = "inductor", held_batches: int = 0,
+            count_flops: bool = False) -> dict:
     """Train the configured model for ``repeats`` x ``steps`` optimiser steps after a warm-up; the peak
     memory is that of the timed steps. ``held_batches`` > 0 cycles that many batches kept on ``device``
-    (the warm-up runs each once); 0 reads them as training does, restarting the loader when it runs out."""
+    (the warm-up runs each once); 0 reads them as training does, restarting the loader when it runs out.
+    ``count_flops``: the first warm-up step runs under ``FlopCounterMode`` (``flops_per_step``; not with compile)."""
     torch.manual_seed(0)
     cfg, datamodule, model = build(overrides)
     model.to(device).train()
     apply_performance(model, compile=compile, compile_backend=compile_backend,
                       matmul_precision=cfg.performance.matmul_precision)
-    optimizer = torch.optim.AdamW(model.parameter_groups())
+    optimizer = model.optimizer("bf16-mixed" if bf16 else "32-true")
     if held_batches:
         held = [move_data_to_device(b, device) for b in itertools.islice(datamodule.train_dataloader(), held_batches)]
         batches, warmup_steps = itertools.cycle(held), len(held)
@@ -46,19 +50,18 @@ def measure(overrides: list[str], repeats: int = 3, steps: int = 10, device: str
 
     def step() -> int:
         batch = next(batches)
-        optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16):  # as bf16-mixed
-            loss = model.training_step(batch, 0)
-        loss.backward()
-        optimizer.step()
+        train_step(model, optimizer, batch, torch.device(device).type, bf16)
         return len(batch["examples"])
 
     def synchronize():
         if torch.device(device).type == "cuda":
             torch.cuda.synchronize()
 
+    counter = FlopCounterMode(display=False) if count_flops else contextlib.nullcontext()
     with Timer() as warmup:
-        for _ in range(warmup_steps):
+        with counter:  # the first step's FLOPs, forward and backward
+            step()
+        for _ in range(warmup_steps - 1):
             step()
         synchronize()
     reset_peak_memory()
@@ -72,7 +75,7 @@ def measure(overrides: list[str], repeats: int = 3, steps: int = 10, device: str
     return {"fusion": cfg.fusion.name, "device": str(device), "precision": "bf16-mixed" if bf16 else "32-true",
             "compile": compile, "samples_per_second": summary(rates), "warmup_seconds": warmup.seconds,
             "peak_memory_mb": memory, "memory_source": source, "batch_size": datamodule.batch_size,
-            "steps_per_repeat": steps}
+            "steps_per_repeat": steps, "flops_per_step": counter.get_total_flops() if count_flops else None}
 
 
 def main(fusion: str, repeats: int = 3, steps: int = 10, gpu: bool = False, compile: bool = False) -> dict:

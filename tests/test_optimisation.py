@@ -21,7 +21,7 @@ EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 
 def rates_over_steps(model: FusionModel, steps: int = 10) -> list[float]:
     """The first group's learning rate at each step of a ``steps``-step run, as the scheduler sets it."""
-    with patch.object(FusionModel, "trainer", SimpleNamespace(estimated_stepping_batches=steps)):
+    with patch.object(FusionModel, "trainer", SimpleNamespace(estimated_stepping_batches=steps, precision="32-true")):
         configured = model.configure_optimizers()
     optimizer, scheduler = configured["optimizer"], configured["lr_scheduler"]["scheduler"]
     rates = []
@@ -64,7 +64,7 @@ def test_head_lr_0_keeps_the_heads_at_their_initialisation_and_a_positive_one_tr
     model = parts.model
     heads = [p for m in model.modules() if isinstance(m, TaskHead) for p in m.parameters()]
     before = [p.detach().clone() for p in heads]
-    with patch.object(FusionModel, "trainer", SimpleNamespace(estimated_stepping_batches=10)):
+    with patch.object(FusionModel, "trainer", SimpleNamespace(estimated_stepping_batches=10, precision="32-true")):
         optimizer = model.configure_optimizers()["optimizer"]
     grouped = {id(p) for group in optimizer.param_groups for p in group["params"]}
     assert all((id(p) in grouped) == (head_lr > 0) for p in heads)

@@ -16,7 +16,7 @@ from torch import nn
 from transformers import AutoTokenizer, CLIPTextConfig, CLIPTextModelWithProjection, PreTrainedTokenizerBase
 
 from fusionlab.encoders.hub import explain_unavailable
-from fusionlab.encoders.text import _minilm_path
+from fusionlab.encoders.text import random_tokenizer_path
 
 CLIP = "openai/clip-vit-base-patch32"
 OFFLINE_PROXY = "tiny_clip (a random tower, for tests only)"
@@ -48,7 +48,7 @@ class ProxyEncoder(nn.Module):
 
 
 def _tiny_clip() -> tuple[PreTrainedTokenizerBase, CLIPTextModelWithProjection]:
-    tokenizer = AutoTokenizer.from_pretrained(_minilm_path())
+    tokenizer = AutoTokenizer.from_pretrained(random_tokenizer_path())
     config = CLIPTextConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                             num_attention_heads=2, max_position_embeddings=128, projection_dim=32,
                             bos_token_id=tokenizer.cls_token_id, eos_token_id=tokenizer.sep_token_id,

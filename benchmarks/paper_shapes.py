@@ -1,0 +1,185 @@
+"""One training step of every method at its paper's shapes on CPU, one thread: seconds per step, where the
+forward pass goes by module, and an operator profile of MuSE's step.
+
+Each method runs its paper config (``conf/experiment``; text_only and concat: HVPNeT's Twitter-2015 shapes)
+with random weights at the papers' sizes, built offline: a bert-base-sized BERT and ResNet-50 (MuSE:
+ResNet-152), frozen or fine-tuned as the config says (a frozen encoder's features come from the feature
+cache, as in training). Batches of 8 synthetic examples at 224 x 224, their sentences lengthened with random
+WordPieces to the config's ``data.max_length`` tokens. All models are built first, then timed in alternating
+rounds (the order rotating), so ratios between methods come from one run on one machine state. In each round
+every method also takes one step as it ran before the speed work of issue 31 (PyTorch's default memory layout,
+AdamW's per-tensor loop, PixelCNN++ dropping elements rather than channels), on the same model and batch, so
+the speed-up is measured in the same run.
+Usage: python -m benchmarks.paper_shapes [rounds [fusion ...]]; prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from collections import defaultdict
+
+import torch
+from tabulate import tabulate
+from torch import nn
+from torch.profiler import ProfilerActivity, profile
+
+from benchmarks.common import Timer, build, compose_config
+from fusionlab.fusion.muse.image_decoder import GatedResnet
+from fusionlab.layout import CONVOLUTION_LAYOUT, set_memory_format
+
+BATCH = 8
+PROFILED = "muse"
+TWITTER_SHAPES = ["experiment=hvpnet_twitter2015"]
+PAPER_CONFIGS = {  # the paper config each method runs; text_only and concat take HVPNeT's Twitter-2015 shapes
+    "text_only": [*TWITTER_SHAPES, "fusion=text_only"],
+    "concat": [*TWITTER_SHAPES, "fusion=concat"],
+    "hvpnet": ["experiment=hvpnet_twitter2015"],
+    "muse": ["experiment=muse_twitter2015"],
+    "pmei": ["experiment=pmei_mnre"],
+    "mase": ["experiment=mase_mnre", "encoder.proxy.name=tiny_clip"],  # CLIP's text tower needs a download
+}
+RANDOM_BACKBONES = {"resnet50": "resnet50_random", "resnet152": "resnet152_random"}
+SMALL_SYNTHETIC = ["dataset=synthetic", "dataset.synthetic.train=16", "dataset.synthetic.val=8",
+                   "dataset.synthetic.test=8", "dataset.synthetic.image_size=224", "data.image_size=224"]
+
+
+class MethodStep:
+    """One method's model, optimiser and fixed batch; ``step()`` is one optimiser step, ``forward_by_module``
+    the forward seconds of the method's parts over the steps since ``reset``."""
+
+    def __init__(self, fusion: str):
+        backbone = RANDOM_BACKBONES[compose_config(PAPER_CONFIGS[fusion]).encoder.vision.name]
+        self.cfg, datamodule, self.model = build([*PAPER_CONFIGS[fusion], *SMALL_SYNTHETIC, "trainer=cpu",
+                                                  "encoder.text.name=bert_base_random",
+                                                  f"encoder.vision.name={backbone}", f"data.batch_size={BATCH}"])
+        self.fusion, self.backbone = fusion, backbone
+        self.batch = lengthened(next(iter(datamodule.train_dataloader())), self.cfg.data.max_length)
+        self.model.train()
+        self.optimizer = self.model.optimizer()
+        self.optimised = True
+        self.forward_seconds: dict[str, float] = defaultdict(float)
+        self._running: list[tuple[str, float]] = []
+        parts = [(name, module) for name, module in self.model.method.named_modules() if name and name.count(".") < 2]
+        for name, module in [*parts, ("task head", self.model.head)]:
+            module.register_forward_pre_hook(lambda *_, name=name: self._start(name))
+            module.register_forward_hook(lambda *_, name=name: self._stop())
+
+    def _start(self, name: str) -> None:
+        self._running.append((name, time.perf_counter()))
+
+    def _stop(self) -> None:
+        """Time is counted for the outermost part running (a part called inside another belongs to it), in
+        optimised steps."""
+        name, started = self._running.pop()
+        if not self._running and self.optimised:
+            self.forward_seconds[name] += time.perf_counter() - started
+
+    def use(self, optimised: bool) -> None:
+        """Channels-last convolutions, the fused AdamW and channel dropout in PixelCNN++ (``optimised``), or
+        the layout, optimiser loop and element dropout of before."""
+        set_memory_format(self.model, CONVOLUTION_LAYOUT if optimised else torch.contiguous_format)
+        for group in self.optimizer.param_groups:
+            group["fused"] = optimised
+        for block in self.model.modules():
+            if isinstance(block, GatedResnet):
+                block.dropout = (nn.Dropout2d if optimised else nn.Dropout)(block.dropout.p)
+        self.optimised = optimised
+
+    def step(self) -> dict[str, float]:
+        """Forward, backward and optimiser seconds of one step."""
+        self.optimizer.zero_grad(set_to_none=True)
+        with Timer() as forward:
+            loss = self.model.training_step(self.batch, 0)
+        with Timer() as backward:
+            loss.backward()
+        with Timer() as optimiser:
+            self.optimizer.step()
+        if not torch.isfinite(loss):
+            raise RuntimeError(f"{self.fusion}: the loss is {loss.item()}")
+        return {"forward": forward.seconds, "backward": backward.seconds, "optimiser": optimiser.seconds}
+
+    def reset(self) -> None:
+        self.forward_seconds.clear()
+
+
+def lengthened(batch: dict, tokens: int) -> dict:
+    """The batch with every sentence extended to ``tokens`` WordPieces by random ids (attended), so the text
+    encoder works at the paper's length; the words the task reads stay the first ones."""
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    extra = tokens - ids.size(1)
+    if extra <= 0:
+        return batch
+    generator = torch.Generator().manual_seed(0)
+    filler = torch.randint(1000, 30000, (ids.size(0), extra), generator=generator, dtype=ids.dtype)
+    return {**batch, "input_ids": torch.cat([ids, filler], dim=1),
+            "attention_mask": torch.cat([mask, torch.ones_like(filler, dtype=mask.dtype)], dim=1)}
+
+
+def operator_profile(method: MethodStep, rows: int = 12) -> list[dict]:
+    """The operators taking the most self CPU time in one step."""
+    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+        method.step()
+    events = sorted(profiler.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)[:rows]
+    return [{"operator": e.key, "self_seconds": e.self_cpu_time_total / 1e6, "calls": e.count} for e in events]
+
+
+def main(rounds: int = 3, fusions: tuple[str, ...] = tuple(PAPER_CONFIGS)) -> dict:
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    methods = [MethodStep(fusion) for fusion in fusions]
+    for method in methods:  # warm-up: first-step allocations and lazy initialisation
+        method.step()
+        method.reset()
+    steps, before = defaultdict(list), defaultdict(list)
+    for round_index in range(rounds):
+        shift = round_index % len(methods)
+        for method in methods[shift:] + methods[:shift]:
+            for optimised in (True, False)[:: 1 if round_index % 2 else -1]:  # which goes first alternates
+                method.use(optimised)
+                (steps if optimised else before)[method.fusion].append(method.step())
+            method.use(True)
+    results = []
+    for method in methods:
+        timed = steps[method.fusion]
+        step_seconds = [sum(s.values()) for s in timed]
+        before_seconds = [sum(s.values()) for s in before[method.fusion]]
+        results.append({"fusion": method.fusion, "config": " ".join(PAPER_CONFIGS[method.fusion]),
+                        "text_tokens": method.batch["input_ids"].size(1), "vision": method.backbone,
+                        "vision_frozen": bool(method.cfg.encoder.vision.freeze), "step_seconds": step_seconds,
+                        "before_seconds": before_seconds,
+                        "speedup": statistics.median(b / a for a, b in zip(step_seconds, before_seconds)),
+                        "parts": {part: statistics.median(s[part] for s in timed) for part in timed[0]},
+                        "forward_by_module": {k: v / rounds for k, v in sorted(
+                            method.forward_seconds.items(), key=lambda item: -item[1])}})
+    profiled = next((m for m in methods if m.fusion == PROFILED), methods[0])
+    return {"batch_size": BATCH, "threads": torch.get_num_threads(), "rounds": rounds, "methods": results,
+            "profile": {"fusion": profiled.fusion, "operators": operator_profile(profiled)}}
+
+
+def markdown(result: dict) -> list[str]:
+    """The papers'-shape table, the forward breakdown and the profile, as docs/benchmarks.md shows them."""
+    rows = [[m["fusion"], m["config"], m["vision"] + (" (frozen, cached)" if m["vision_frozen"] else ""),
+             m["text_tokens"], f"{statistics.median(m['step_seconds']):.2f}",
+             f"{min(m['step_seconds']):.2f} / {max(m['step_seconds']):.2f}",
+             " / ".join(f"{m['parts'][p]:.2f}" for p in ("forward", "backward", "optimiser")),
+             f"{statistics.median(m['before_seconds']):.2f}", f"{m['speedup']:.2f}x"]
+            for m in result["methods"]]
+    modules = [[m["fusion"], ", ".join(f"{name} {s:.2f}" for name, s in m["forward_by_module"].items() if s >= 0.01)]
+               for m in result["methods"]]
+    operators = [[o["operator"], f"{o['self_seconds']:.2f}", o["calls"]] for o in result["profile"]["operators"]]
+    return [
+        tabulate(rows, ["fusion", "config", "vision encoder", "tokens", "s / step (median)", "min / max",
+                        "forward / backward / optimiser (s)",
+                        "s / step before (median)", "speed-up (median of paired rounds)"], tablefmt="github"), "",
+        "Forward seconds by module (median step; the method's parts and the task head):", "",
+        tabulate(modules, ["fusion", "forward by module (s)"], tablefmt="github"), "",
+        f"Operators taking the most time in one {result['profile']['fusion']} step (torch.profiler, self CPU time):",
+        "", tabulate(operators, ["operator", "self seconds", "calls"], tablefmt="github"), "",
+    ]
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(*(int(a) for a in sys.argv[1:2]), *([tuple(sys.argv[2:])] if sys.argv[2:] else []))))

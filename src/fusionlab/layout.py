@@ -1,0 +1,24 @@
+"""The memory layout convolutional modules run in.
+
+Channels-last (NHWC) is where oneDNN (CPU) and cuDNN (GPU) keep their fast convolutions; in PyTorch's default
+layout some convolutions (1 x 1 ones on one CPU thread, for instance) fall to slow reference kernels. A module
+that convolves declares ``memory_format`` (channels-last), converts its weights once at construction and its
+input in ``forward``; the values are the same to float rounding. ``set_memory_format`` switches a whole model
+(the tests compare both layouts).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+CONVOLUTION_LAYOUT = torch.channels_last
+
+
+def set_memory_format(model: nn.Module, memory_format: torch.memory_format) -> nn.Module:
+    """Run every module of ``model`` that declares a ``memory_format`` in ``memory_format``."""
+    for module in model.modules():
+        if hasattr(module, "memory_format"):
+            module.memory_format = memory_format
+            module.to(memory_format=memory_format)
+    return model

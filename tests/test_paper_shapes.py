@@ -1,0 +1,43 @@
+"""The papers'-shape benchmark: sentences lengthened as it says, and its tables as docs/benchmarks.md shows them."""
+
+from __future__ import annotations
+
+import torch
+
+from benchmarks.paper_shapes import PAPER_CONFIGS, lengthened, markdown
+from tests.conftest import CONF
+
+
+def test_every_paper_config_the_benchmark_names_exists():
+    for overrides in PAPER_CONFIGS.values():
+        experiment = next(o for o in overrides if o.startswith("experiment="))
+        assert (CONF / "experiment" / f"{experiment.split('=')[1]}.yaml").exists(), experiment
+
+
+def test_sentences_are_lengthened_with_attended_random_pieces_after_their_own():
+    batch = {"input_ids": torch.tensor([[101, 7, 102, 0], [101, 8, 9, 102]]),
+             "attention_mask": torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1]]), "tags": torch.tensor([[1], [2]])}
+    longer = lengthened(batch, 10)
+    assert longer["input_ids"].shape == (2, 10) and longer["attention_mask"].shape == (2, 10)
+    assert torch.equal(longer["input_ids"][:, :4], batch["input_ids"])
+    assert torch.equal(longer["attention_mask"][:, :4], batch["attention_mask"])
+    assert longer["attention_mask"][:, 4:].eq(1).all() and longer["input_ids"][:, 4:].ge(1000).all()
+    assert longer["tags"] is batch["tags"]
+    assert lengthened(batch, 3) is batch  # never cut
+
+
+def test_the_tables_show_each_method_its_speed_up_and_the_profile():
+    method = {"fusion": "muse", "config": "experiment=muse_twitter2015", "text_tokens": 64,
+              "vision": "resnet152_random", "vision_frozen": False, "step_seconds": [10.0, 12.0, 11.0],
+              "before_seconds": [13.0, 15.0, 12.1], "speedup": 1.2,
+              "parts": {"forward": 4.0, "backward": 6.5, "optimiser": 0.5},
+              "forward_by_module": {"image_decoder": 2.0, "vision": 1.5, "output": 0.001}}
+    result = {"batch_size": 8, "threads": 1, "rounds": 3, "methods": [method],
+              "profile": {"fusion": "muse", "operators": [{"operator": "aten::mm", "self_seconds": 3.7, "calls": 605}]}}
+    text = "\n".join(markdown(result))
+    row = next(line for line in text.splitlines() if line.startswith("| muse"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[3:] == ["64", "11", "10.00 / 12.00", "4.00 / 6.50 / 0.50", "13", "1.20x"]
+    assert "image_decoder 2.00, vision 1.50" in text and "output" not in text  # parts under 10 ms left out
+    profile_row = next(line for line in text.splitlines() if line.startswith("| aten::mm"))
+    assert [cell.strip() for cell in profile_row.strip("|").split("|")] == ["aten::mm", "3.7", "605"]

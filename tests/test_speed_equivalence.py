@@ -1,0 +1,106 @@
+"""The speed work computes what the code computed before (MuSE and HVPNeT under their paper configs):
+channels-last convolutions give the losses and gradients of PyTorch's default layout, and the fused AdamW
+the update of its per-tensor loop.
+
+The layouts are compared in float64, where the two summation orders agree to ~1e-12: in float32 a rounding
+difference may flip a ReLU or swap two near-tied tokens in MuSE's exchange, and move a gradient for real."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from fusionlab.layout import CONVOLUTION_LAYOUT, set_memory_format
+from fusionlab.train import assemble
+from tests.conftest import compose_config
+from tests.fixtures import write_dataset
+
+TINY = ["encoder=tiny", "encoder.text.name=tiny", "encoder.vision.name=tiny", "encoder.vision.freeze=false",
+        "trainer=cpu", "logger=none", "data.batch_size=4", "data.num_workers=0"]
+PAPER_RUNS = {
+    "muse": ["experiment=muse_twitter2015", "fusion.module.image_decoder.filters=8",
+             "fusion.module.image_decoder.blocks=1"],
+    "hvpnet": ["experiment=hvpnet_twitter2015", "encoder.vision.weights=null"],
+}
+CONVOLVING = {"muse": ("method.vision.", "method.image_decoder."), "hvpnet": ("method.vision.",)}
+
+
+@pytest.fixture(scope="module", params=sorted(PAPER_RUNS))
+def paper_run(request, tmp_path_factory):
+    """A paper config's model on tiny encoders (the vision encoder training, so its convolutions run every
+    step), every dropout off, and one training batch, in float64."""
+    tmp_path = tmp_path_factory.mktemp(request.param)
+    cfg = compose_config([*PAPER_RUNS[request.param], *TINY, f"data_root={tmp_path}/data",
+                          f"output_dir={tmp_path}/run", f"cache_root={tmp_path}/cache"])
+    write_dataset(cfg)
+    parts = assemble(cfg)
+    for module in parts.model.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = 0.0
+    parts.model.train().double()
+    batch = next(iter(parts.datamodule.train_dataloader()))
+    generator = torch.Generator().manual_seed(0)
+    # the fixture's images are flat colours, which BatchNorm would normalise into rounding noise: random pixels
+    pixels = {key: torch.randn(value.shape, generator=generator, dtype=torch.float64) for key, value in batch.items()
+              if "image" in key and isinstance(value, torch.Tensor) and value.dim() >= 4}
+    doubled = {key: value.double() for key, value in batch.items() if torch.is_tensor(value) and value.is_floating_point()}
+    return request.param, parts.model, {**batch, **doubled, **pixels}
+
+
+def loss_and_gradients(model, batch, memory_format):
+    set_memory_format(model, memory_format)
+    model.zero_grad(set_to_none=True)
+    torch.manual_seed(0)  # MuSE's regularisers draw noise (Eq. 3-4): the same draws in both layouts
+    loss = model.training_step(batch, 0)
+    loss.backward()
+    return loss.detach(), {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+
+
+def test_channels_last_gives_the_losses_and_gradients_of_the_default_layout(paper_run):
+    method, model, batch = paper_run
+    assert all(m.memory_format == CONVOLUTION_LAYOUT for m in model.modules() if hasattr(m, "memory_format"))
+    kernels = [p for p in model.method.parameters() if p.dim() == 4]  # convolution weights (weight norm's v and g)
+    assert kernels and all(p.is_contiguous(memory_format=torch.channels_last) for p in kernels)
+    loss, gradients = loss_and_gradients(model, batch, CONVOLUTION_LAYOUT)
+    before_loss, before_gradients = loss_and_gradients(model, batch, torch.contiguous_format)
+    set_memory_format(model, CONVOLUTION_LAYOUT)
+    assert loss.dtype == torch.float64 and torch.isfinite(loss)
+    assert torch.allclose(loss, before_loss, rtol=1e-10, atol=0)
+    assert gradients.keys() == before_gradients.keys()
+    for prefix in CONVOLVING[method]:  # the convolutions whose layout changed are among the compared gradients
+        assert any(name.startswith(prefix) for name in gradients), prefix
+    scale = max(g.abs().max() for g in before_gradients.values())  # a bias before BatchNorm: gradient 0 + noise
+    for name, gradient in gradients.items():
+        assert torch.allclose(gradient, before_gradients[name], rtol=1e-8, atol=1e-10 * scale), name
+
+
+def test_the_fused_adamw_makes_the_update_of_the_per_tensor_loop(paper_run):
+    _, model, batch = paper_run
+    loss_and_gradients(model, batch, CONVOLUTION_LAYOUT)
+    fused_model, loop_model = copy.deepcopy(model), copy.deepcopy(model)  # deepcopy leaves the gradients behind
+    for copied in (fused_model, loop_model):
+        for parameter, original in zip(copied.parameters(), model.parameters()):
+            parameter.grad = None if original.grad is None else original.grad.clone()
+    fused, loop = fused_model.optimizer(), torch.optim.AdamW(loop_model.parameter_groups(), foreach=False)
+    assert all(group["fused"] for group in fused.param_groups)
+    assert [g["lr"] for g in fused.param_groups] == [g["lr"] for g in loop.param_groups]
+    for _ in range(2):
+        fused.step()
+        loop.step()
+    changed = 0
+    for (name, after), (_, loop_after), before in zip(fused_model.named_parameters(), loop_model.named_parameters(),
+                                                      model.parameters()):
+        assert torch.allclose(after, loop_after, rtol=1e-5, atol=1e-7), name
+        changed += not torch.equal(after, before)
+    assert changed > 0
+
+
+def test_mixed_precision_takes_the_multi_tensor_adamw_lightning_clips_through(paper_run):
+    _, model, _ = paper_run
+    for precision in ("16-mixed", "bf16-mixed"):
+        groups = model.optimizer(precision).param_groups
+        assert all(not group["fused"] and group["foreach"] for group in groups)
+    assert all(group["fused"] for group in model.optimizer("32-true").param_groups)
