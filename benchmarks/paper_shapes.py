@@ -27,8 +27,8 @@ from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
 from benchmarks.common import Timer, build, compose_config
+from fusionlab.encoders.layout import CONVOLUTION_LAYOUT, set_memory_format
 from fusionlab.fusion.muse.image_decoder import GatedResnet
-from fusionlab.layout import CONVOLUTION_LAYOUT, set_memory_format
 
 BATCH = 8
 PROFILED = "muse"

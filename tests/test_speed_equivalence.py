@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from fusionlab.layout import CONVOLUTION_LAYOUT, set_memory_format
+from fusionlab.encoders.layout import CONVOLUTION_LAYOUT, set_memory_format
 from fusionlab.train import assemble
 from tests.conftest import compose_config
 from tests.fixtures import write_dataset

@@ -5,8 +5,8 @@ stage output average-pooled to ``pyramid_size`` x ``pyramid_size``, and the last
 pooled to ``grid_size`` x ``grid_size``. A frozen encoder stays in eval mode (BatchNorm
 statistics fixed) and its features may be cached on disk by the datamodule. An encoder that trains
 may train only some stages (``trainable_stages``); the others keep their weights but, as in MuSE's
-reference, stay in the module's mode (their BatchNorm statistics follow training). The backbone runs channels-last (``fusionlab.layout``); the features it
-returns are contiguous.
+reference, stay in the module's mode (their BatchNorm statistics follow training). The backbone runs
+channels-last (``fusionlab.encoders.layout``); the features it returns are contiguous.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from fusionlab.encoders.hub import OFFLINE_REASON, explain_unavailable, unavailable
-from fusionlab.layout import CONVOLUTION_LAYOUT
+from fusionlab.encoders.layout import CONVOLUTION_LAYOUT
 
 OFFLINE_VISION = "effnet_lite0, tiny"
 TORCHVISION_WEIGHTS = ("IMAGENET1K_V1", "IMAGENET1K_V2", "DEFAULT")  # DEFAULT is V2 for the ResNets

@@ -6,8 +6,8 @@ concatenated ELU, h-conditioning and dropout (of whole channels, as MuSE's refer
 TensorFlow code drops elements); an up pass over three resolutions with strided causal convolutions
 and a down pass with transposed ones and skip connections from the up pass; a discretised logistic mixture output (``logistic_mixture.py``). The condition
 is the text: the masked mean of T_n, projected into every gated block (Eq. 5). Weight
-normalisation as in the paper; channels-last layout (``fusionlab.layout``). Sizes (filters, blocks
-per resolution, mixture components) come from the config so that tests run a tiny one.
+normalisation as in the paper; channels-last layout (``fusionlab.encoders.layout``). Sizes (filters,
+blocks per resolution, mixture components) come from the config so that tests run a tiny one.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.parametrizations import weight_norm
 
+from fusionlab.encoders.layout import CONVOLUTION_LAYOUT
 from fusionlab.fusion.muse.logistic_mixture import log_likelihood, sample
-from fusionlab.layout import CONVOLUTION_LAYOUT
 
 
 def concat_elu(x: torch.Tensor) -> torch.Tensor:
