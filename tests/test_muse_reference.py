@@ -1,6 +1,7 @@
 """MuSE against its paper and reference code: MuSE-only-I never reads the text, the coverage penalty is a
 mean, the reference's loss weighting, the reference's reading of mu/eta, the captioner's word vocabulary
-(fitted on the training split, carried by checkpoints), MSA's weighted F1, and the paper configs."""
+(fitted on the training split, carried by checkpoints), MSA's weighted F1, PixelCNN++'s channel dropout, and the
+paper configs."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from omegaconf import OmegaConf
 from sklearn.metrics import f1_score
 
 from fusionlab.fusion.muse.cross_transformer import CrossTransformer
+from fusionlab.fusion.muse.image_decoder import ConditionalPixelCNN
 from fusionlab.fusion.muse.text_decoder import SPECIALS, AttentionCaptioner, WordVocabulary
 from fusionlab.tasks.msa import MsaTask
 from fusionlab.tasks.targets import UNSEEN
@@ -176,3 +178,13 @@ def test_paper_configs_build_the_reference_s_model(experiment, task, lrs, decay,
     assert model.loss_weighting == "reference" and model.text_decoder.word_vocabulary is None  # fitted on train
     assert not any(p.requires_grad for part in (model.vision.stem, model.vision.stages[0]) for p in part.parameters())
     assert all(p.requires_grad for p in model.vision.stages[1:].parameters())
+
+
+def test_pixelcnn_dropout_drops_whole_channels_as_the_reference_gated_resnet():
+    block = ConditionalPixelCNN(condition_dim=4, filters=8, blocks=1, components=2, dropout=0.5).up_u[0][0]
+    block.train()
+    torch.manual_seed(0)
+    dropped = block.dropout(torch.ones(4, 16, 5, 5))
+    per_channel = dropped.flatten(2)
+    assert torch.equal(per_channel.amin(dim=2), per_channel.amax(dim=2))  # one value per (sample, channel)
+    assert set(per_channel[..., 0].unique().tolist()) == {0.0, 2.0}  # dropped, or kept and scaled by 1 / (1 - p)

@@ -51,7 +51,7 @@ class ImageDecoderOptions:
     filters: int = 32
     blocks: int = 1
     components: int = 5
-    dropout: float = 0.5
+    dropout: float = 0.5  # of whole channels in each gated block, as the reference (nn.Dropout2d)
 
 
 @dataclass
