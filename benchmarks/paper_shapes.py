@@ -9,7 +9,8 @@ WordPieces to the config's ``data.max_length`` tokens. All models are built firs
 rounds (the order rotating), so ratios between methods come from one run on one machine state. In each round
 every method also takes one step as it ran before the speed work of issue 31 (PyTorch's default memory layout,
 AdamW's per-tensor loop, PixelCNN++ dropping elements rather than channels), on the same model and batch, so
-the speed-up is measured in the same run.
+the speed-up is measured in the same run. Both run with freed memory retained, as training does; what that
+is worth is measured apart, in processes (``benchmarks/freed_memory.py``).
 Usage: python -m benchmarks.paper_shapes [rounds [fusion ...]]; prints one JSON line.
 """
 
@@ -29,6 +30,7 @@ from torch.profiler import ProfilerActivity, profile
 from benchmarks.common import Timer, build, compose_config
 from fusionlab.encoders.layout import CONVOLUTION_LAYOUT, set_memory_format
 from fusionlab.fusion.muse.image_decoder import GatedResnet
+from fusionlab.run.freed_memory import retain_freed_memory
 
 BATCH = 8
 PROFILED = "muse"
@@ -130,6 +132,7 @@ def main(rounds: int = 3, fusions: tuple[str, ...] = tuple(PAPER_CONFIGS)) -> di
     torch.set_num_threads(1)
     torch.manual_seed(0)
     methods = [MethodStep(fusion) for fusion in fusions]
+    retain_freed_memory()  # as training runs (performance.retain_freed_memory); its share: benchmarks/freed_memory.py
     for method in methods:  # warm-up: first-step allocations and lazy initialisation
         method.step()
         method.reset()

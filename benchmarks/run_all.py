@@ -17,7 +17,7 @@ import lightning
 import torch
 import transformers
 
-from benchmarks import paper_shapes
+from benchmarks import freed_memory, paper_shapes
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -65,6 +65,7 @@ def step_ms(result: dict) -> float:
 
 def cpu_section() -> list[str]:
     shapes = run("paper_shapes")
+    freed = run("freed_memory")
     training = [run("train_throughput", fusion) for fusion in FUSIONS]
     loading = run("data_loading")
     exchange = run("exchange_overhead")
@@ -80,6 +81,13 @@ def cpu_section() -> list[str]:
         "the speed work (PyTorch's default memory layout, AdamW's per-tensor loop, PixelCNN++ dropping "
         "elements), timed in the same rounds.", "",
         *paper_shapes.markdown(shapes),
+        f"### Keeping freed memory (`performance.retain_freed_memory`; {freed['pairs']} pairs of processes, "
+        f"{freed['warm_up_steps']} warm-up and {freed['steps']} timed steps each)", "",
+        "The same step under glibc's default allocator and with the memory a step frees kept for the next "
+        "(`benchmarks/freed_memory.py`). The default cannot be restored inside a process, so each figure "
+        "comes from its own process, the two kinds alternating; the table above ran with freed memory kept "
+        "in both columns, as training does.", "",
+        *freed_memory.markdown(freed),
         "### Training throughput (default sizes: minilm + effnet_lite0 frozen, synthetic mner, batch 32, fp32)", "",
         "| fusion | samples/s (min / median / max) | step time (ms, median) | peak memory (MB) | memory measured as |",
         "| --- | --- | --- | --- | --- |",

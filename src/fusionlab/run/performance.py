@@ -1,4 +1,5 @@
-"""Speed settings of a run (the ``performance`` config): ``torch.compile`` and the float32 matmul precision.
+"""Speed settings of a run (the ``performance`` config): ``torch.compile``, the float32 matmul precision and
+keeping freed memory for the next step (``fusionlab.run.freed_memory``).
 
 Mixed precision and gradient accumulation are Lightning's (``trainer.precision``,
 ``trainer.accumulate_grad_batches``); gradient checkpointing is the text encoder's
@@ -14,6 +15,7 @@ from torch import nn
 
 from fusionlab.encoders.text import TextEncoder
 from fusionlab.fusion.base import FusionMethod
+from fusionlab.run import freed_memory
 
 MATMUL_PRECISIONS = ("highest", "high", "medium")
 
@@ -48,10 +50,14 @@ def compile_submodules(model: nn.Module, backend: str | Callable = "inductor", m
 
 
 def apply_performance(model: nn.Module, compile: bool = False, compile_backend: str | Callable = "inductor",
-                      compile_mode: str | None = None, matmul_precision: str = "highest") -> None:
-    """Set the float32 matmul precision and, if ``compile``, compile the model's submodules."""
+                      compile_mode: str | None = None, matmul_precision: str = "highest",
+                      retain_freed_memory: bool = True) -> None:
+    """Set the float32 matmul precision, keep freed memory for reuse (``retain_freed_memory``) and, if
+    ``compile``, compile the model's submodules."""
     if matmul_precision not in MATMUL_PRECISIONS:
         raise ValueError(f"performance.matmul_precision={matmul_precision!r}: choose one of {MATMUL_PRECISIONS}")
     torch.set_float32_matmul_precision(matmul_precision)
+    if retain_freed_memory:
+        freed_memory.retain_freed_memory()
     if compile:
         compile_submodules(model, compile_backend, compile_mode)
