@@ -22,7 +22,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from fusionlab.encoders.hub import OFFLINE_REASON, explain_unavailable, unavailable
-from fusionlab.encoders.layout import CONVOLUTION_LAYOUT
+from fusionlab.encoders.layout import run_in_layout
 
 OFFLINE_VISION = "effnet_lite0, tiny"
 TORCHVISION_WEIGHTS = ("IMAGENET1K_V1", "IMAGENET1K_V2", "DEFAULT")  # DEFAULT is V2 for the ResNets
@@ -40,8 +40,7 @@ class VisionEncoder(nn.Module):
         self.stage_channels, self.name, self.weights = list(channels), name, weights
         self.pyramid_size, self.grid_size, self.frozen = pyramid_size, grid_size, freeze
         self.requires_grad_(not freeze)
-        self.memory_format = CONVOLUTION_LAYOUT
-        self.to(memory_format=self.memory_format)
+        run_in_layout(self)
         if trainable_stages is not None:
             if freeze:
                 raise ValueError("vision encoder: trainable_stages needs freeze: false (a frozen encoder trains "

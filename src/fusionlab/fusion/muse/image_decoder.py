@@ -17,7 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.parametrizations import weight_norm
 
-from fusionlab.encoders.layout import CONVOLUTION_LAYOUT
+from fusionlab.encoders.layout import run_in_layout
 from fusionlab.fusion.muse.logistic_mixture import log_likelihood, sample
 
 
@@ -116,8 +116,7 @@ class ConditionalPixelCNN(nn.Module):
         self.upsample_u = nn.ModuleList(ShiftedDeconv(filters, filters, right=False) for _ in range(2))
         self.upsample_ul = nn.ModuleList(ShiftedDeconv(filters, filters, right=True) for _ in range(2))
         self.output = weight_norm(nn.Conv2d(filters, 10 * components, 1))
-        self.memory_format = CONVOLUTION_LAYOUT
-        self.to(memory_format=self.memory_format)
+        run_in_layout(self)
 
     def forward(self, pixels: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """Mixture parameters [B, 10K, S, S]; position (i, j) sees only pixels before it in raster order."""
