@@ -3,8 +3,8 @@
 Channels-last (NHWC) is where oneDNN (CPU) and cuDNN (GPU) keep their fast convolutions; in PyTorch's default
 layout some convolutions (1 x 1 ones on one CPU thread, for instance) fall to slow reference kernels. A module
 that convolves calls ``run_in_layout(self)`` at the end of its construction (it declares ``memory_format`` and
-converts the weights once) and converts its input in ``forward``; the values are the same to float rounding. ``set_memory_format`` switches a whole model
-(the tests compare both layouts).
+converts the weights once) and converts its input in ``forward``; the values are the same to float rounding.
+``set_memory_format`` switches a whole model (the tests compare both layouts).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ convolution-buffer sizes again, so every step the kernel maps and zeroes those p
 every block comes from the heap; ``M_TRIM_THRESHOLD`` at its largest, so only a free top of over 2 GiB goes
 back) lets the next step reuse the same pages. Nothing computed changes; the cost is that the process keeps
 its peak resident memory until it ends. Only glibc has ``mallopt``: elsewhere (macOS, musl) nothing is
-changed and the log says so once.
+changed and the run's log says so.
 """
 
 from __future__ import annotations
