@@ -8,8 +8,9 @@ cache, as in training). Batches of 8 synthetic examples at 224 x 224, their sent
 WordPieces to the config's ``data.max_length`` tokens. All models are built first, then timed in alternating
 rounds (the order rotating), so ratios between methods come from one run on one machine state. In each round
 every method also takes one step as it ran before the speed work of issue 31 (PyTorch's default memory layout,
-AdamW's per-tensor loop, PixelCNN++ dropping elements rather than channels), on the same model and batch, so
-the speed-up is measured in the same run. Both run with freed memory retained, as training does; what that
+AdamW's per-tensor loop, PixelCNN++ dropping elements rather than channels and using PyTorch's ELU, the text
+encoder computing padding), on the same model and batch, so the speed-up is measured in the same run. These
+sentences have no padding; ``benchmarks/real_sentences.py`` measures real ones. Both run with freed memory retained, as training does; what that
 is worth is measured apart, in processes (``benchmarks/freed_memory.py``).
 Usage: python -m benchmarks.paper_shapes [rounds [fusion ...]]; prints one JSON line.
 """
@@ -25,10 +26,13 @@ from collections import defaultdict
 import torch
 from tabulate import tabulate
 from torch import nn
+from torch.nn import functional as F
 from torch.profiler import ProfilerActivity, profile
 
 from benchmarks.common import Timer, build, compose_config
 from fusionlab.encoders.layout import CONVOLUTION_LAYOUT, set_memory_format
+from fusionlab.encoders.text import TextEncoder
+from fusionlab.fusion.muse import image_decoder
 from fusionlab.fusion.muse.image_decoder import GatedResnet
 from fusionlab.run.freed_memory import retain_freed_memory
 
@@ -43,6 +47,7 @@ PAPER_CONFIGS = {  # the paper config each method runs; text_only and concat tak
     "pmei": ["experiment=pmei_mnre"],
     "mase": ["experiment=mase_mnre", "encoder.proxy.name=tiny_clip"],  # CLIP's text tower needs a download
 }
+EXP_ELU = image_decoder.elu
 RANDOM_BACKBONES = {"resnet50": "resnet50_random", "resnet152": "resnet152_random"}
 SMALL_SYNTHETIC = ["dataset=synthetic", "dataset.synthetic.train=16", "dataset.synthetic.val=8",
                    "dataset.synthetic.test=8", "dataset.synthetic.image_size=224", "data.image_size=224"]
@@ -52,13 +57,14 @@ class MethodStep:
     """One method's model, optimiser and fixed batch; ``step()`` is one optimiser step, ``forward_by_module``
     the forward seconds of the method's parts over the steps since ``reset``."""
 
-    def __init__(self, fusion: str):
+    def __init__(self, fusion: str, data: list[str] = SMALL_SYNTHETIC):
         backbone = RANDOM_BACKBONES[compose_config(PAPER_CONFIGS[fusion]).encoder.vision.name]
-        self.cfg, datamodule, self.model = build([*PAPER_CONFIGS[fusion], *SMALL_SYNTHETIC, "trainer=cpu",
-                                                  "encoder.text.name=bert_base_random",
-                                                  f"encoder.vision.name={backbone}", f"data.batch_size={BATCH}"])
+        self.cfg, self.datamodule, self.model = build([*PAPER_CONFIGS[fusion], *data, "trainer=cpu",
+                                                       "encoder.text.name=bert_base_random",
+                                                       f"encoder.vision.name={backbone}", f"data.batch_size={BATCH}"])
         self.fusion, self.backbone = fusion, backbone
-        self.batch = lengthened(next(iter(datamodule.train_dataloader())), self.cfg.data.max_length)
+        self.batch = lengthened(next(iter(self.datamodule.train_dataloader())), self.cfg.data.max_length)
+        self.packing = [m for m in self.model.modules() if isinstance(m, TextEncoder) and m.pack_tokens]
         self.model.train()
         self.optimizer = self.model.optimizer()
         self.optimised = True
@@ -80,21 +86,25 @@ class MethodStep:
             self.forward_seconds[name] += time.perf_counter() - started
 
     def use(self, optimised: bool) -> None:
-        """Channels-last convolutions, the fused AdamW and channel dropout in PixelCNN++ (``optimised``), or
-        the layout, optimiser loop and element dropout of before."""
+        """Channels-last convolutions, the fused AdamW, channel dropout and the exp ELU in PixelCNN++ and packed
+        text tokens (``optimised``), or the layout, optimiser loop, element dropout, PyTorch's ELU and padded
+        text of before (the ELU is swapped in the image decoder's module, for every model at once)."""
         set_memory_format(self.model, CONVOLUTION_LAYOUT if optimised else torch.contiguous_format)
         for group in self.optimizer.param_groups:
             group["fused"] = optimised
         for block in self.model.modules():
             if isinstance(block, GatedResnet):
                 block.dropout = (nn.Dropout2d if optimised else nn.Dropout)(block.dropout.p)
+        for encoder in self.packing:
+            encoder.pack_tokens = optimised
+        image_decoder.elu = EXP_ELU if optimised else F.elu
         self.optimised = optimised
 
-    def step(self) -> dict[str, float]:
-        """Forward, backward and optimiser seconds of one step."""
+    def step(self, batch: dict | None = None) -> dict[str, float]:
+        """Forward, backward and optimiser seconds of one step on ``batch`` (default: the fixed one)."""
         self.optimizer.zero_grad(set_to_none=True)
         with Timer() as forward:
-            loss = self.model.training_step(self.batch, 0)
+            loss = self.model.training_step(self.batch if batch is None else batch, 0)
         with Timer() as backward:
             loss.backward()
         with Timer() as optimiser:

@@ -8,9 +8,10 @@ import math
 
 import pytest
 import torch
+from torch.nn import functional as F
 
 from fusionlab.fusion.muse.cross_transformer import CrossTransformer
-from fusionlab.fusion.muse.image_decoder import ConditionalPixelCNN
+from fusionlab.fusion.muse.image_decoder import ConditionalPixelCNN, elu
 from fusionlab.fusion.muse.logistic_mixture import log_likelihood, quantise
 from fusionlab.fusion.muse.text_decoder import AttentionCaptioner
 from fusionlab.train import assemble, run
@@ -221,3 +222,17 @@ def test_gradient_reaches_every_part_of_muse(tiny_overrides):
                  "text_decoder", "output"):
         grads = [p.grad for p in getattr(model.method, name).parameters() if p.requires_grad]
         assert grads and all(g is not None for g in grads) and sum(g.abs().sum() for g in grads) > 0, name
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float32, 1e-7), (torch.float64, 1e-15)])
+def test_the_exp_elu_is_pytorchs_elu_to_one_rounding_with_its_gradient(dtype, tolerance):
+    x = torch.cat([torch.linspace(-30, 30, 2001, dtype=dtype), torch.tensor([0.0, -1e-9, 1e-9, 80.0], dtype=dtype)])
+    x = x.view(1, 5, 401, 1).contiguous(memory_format=torch.channels_last).requires_grad_()
+    reference = x.detach().clone().requires_grad_()
+    output, expected = elu(x), F.elu(reference)
+    assert output.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(output, expected, rtol=0, atol=tolerance)
+    weights = torch.randn(x.shape, dtype=dtype)
+    (output * weights).sum().backward()
+    (expected * weights).sum().backward()
+    torch.testing.assert_close(x.grad, reference.grad, rtol=0, atol=4 * tolerance)

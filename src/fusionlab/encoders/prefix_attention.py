@@ -1,7 +1,7 @@
 """Prefix attention for Hugging Face encoders (HVPNeT Eq. 9), through transformers' AttentionInterface.
 
-``enable_prefix_attention(model)`` switches a model to the registered ``visual_prefix``
-attention function. A forward call given ``visual_prefix=VisualPrefix(...)`` then computes,
+``enable_prefix_attention(model)`` switches a model to the registered ``fusionlab``
+attention function (which also attends packed tokens sentence by sentence: ``encoders/packing.py``). A forward call given ``visual_prefix=VisualPrefix(...)`` then computes,
 in every self-attention layer l and per head,
 
     softmax(Q [phi_k^l; K]^T / sqrt(d_head)) [phi_v^l; V]
@@ -27,7 +27,9 @@ from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
-IMPLEMENTATION = "visual_prefix"
+from fusionlab.encoders.packing import PackedTokens
+
+IMPLEMENTATION = "fusionlab"
 
 
 @dataclass
@@ -38,8 +40,14 @@ class VisualPrefix:
 
 
 def prefix_attention(module: nn.Module, query, key, value, attention_mask, scaling=None, dropout=0.0,
-                     visual_prefix: VisualPrefix | None = None, **kwargs):
-    """Eq. 9 for one layer; ``attention_mask`` is the text's boolean SDPA mask (or None: no padding)."""
+                     visual_prefix: VisualPrefix | None = None, packed_tokens: PackedTokens | None = None, **kwargs):
+    """Eq. 9 for one layer; ``attention_mask`` is the text's boolean SDPA mask (or None: no padding).
+    With ``packed_tokens``, the tokens arrive packed and attend within their own sentence."""
+    if packed_tokens is not None:
+        def padded_attention(q, k, v, mask):
+            return prefix_attention(module, q, k, v, mask, scaling, dropout, visual_prefix, **kwargs)
+
+        return packed_tokens.attend(padded_attention, query, key, value)
     if visual_prefix is None:
         return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout,
                                       **kwargs)

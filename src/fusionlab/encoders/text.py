@@ -13,6 +13,8 @@ from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel, PreTra
 from transformers.utils import logging as hf_logging
 
 from fusionlab.encoders.hub import explain_unavailable
+from fusionlab.encoders.packing import PackedTokens
+from fusionlab.encoders.prefix_attention import IMPLEMENTATION
 
 OFFLINE_TEXT = "minilm, tiny"
 log = logging.getLogger(__name__)
@@ -32,12 +34,21 @@ def random_tokenizer_path() -> str:
 
 
 class TextEncoder(nn.Module):
-    """A Hugging Face encoder and its tokenizer; ``forward`` returns the last hidden states."""
+    """A Hugging Face encoder and its tokenizer; ``forward`` returns the last hidden states. With
+    ``pack_tokens``, a BERT-family encoder computes a padded batch's real tokens only (``encoders/packing.py``);
+    other encoders run padded, which is logged."""
 
-    def __init__(self, model: nn.Module, tokenizer: PreTrainedTokenizerBase, name: str, freeze: bool = False):
+    def __init__(self, model: nn.Module, tokenizer: PreTrainedTokenizerBase, name: str, freeze: bool = False,
+                 pack_tokens: bool = True):
         super().__init__()
         self.model, self.tokenizer, self.name, self.frozen = model, tokenizer, name, freeze
         self.model.requires_grad_(not freeze)
+        self.pack_tokens = pack_tokens and isinstance(model, BertModel)  # BERT: position ids 0..n-1 per sentence
+        if self.pack_tokens:
+            model.set_attn_implementation(IMPLEMENTATION)
+        elif pack_tokens:
+            log.info("text encoder %s (%s): packed tokens need a BERT-family model; its batches run padded",
+                     name, type(model).__name__)
 
     @property
     def hidden_size(self) -> int:
@@ -55,8 +66,14 @@ class TextEncoder(nn.Module):
         if self.tokenizer.add_tokens(tokens, special_tokens=True):
             self.model.resize_token_embeddings(len(self.tokenizer))
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **attention_options) -> torch.Tensor:
+        """[B, L, d] states; ``attention_options`` reach the attention function (HVPNeT's ``visual_prefix``)."""
+        if not self.pack_tokens or bool(attention_mask.all()):
+            return self.model(input_ids=input_ids, attention_mask=attention_mask, **attention_options).last_hidden_state
+        tokens = PackedTokens.of(attention_mask)
+        states = self.model(input_ids=tokens.pack(input_ids)[None], position_ids=tokens.position_ids(),
+                            packed_tokens=tokens, **attention_options).last_hidden_state
+        return tokens.unpack(states[0])
 
 
 # Random BERTs on bert-base-uncased's WordPiece tokenizer (random_tokenizer_path), built offline:
@@ -106,11 +123,11 @@ def _from_hub(name: str, layers: int | None):
 
 
 def text_encoder(name: str = "minilm", freeze: bool = False, layers: int | None = None,
-                 gradient_checkpointing: bool = False) -> TextEncoder:
+                 gradient_checkpointing: bool = False, pack_tokens: bool = True) -> TextEncoder:
     """Registry entry: ``minilm`` (offline default), ``tiny`` (tests), ``bert_base_random`` (benchmarks)
     or any Hugging Face name. ``layers`` keeps only the first pretrained layers (a cheaper encoder for
     quick runs); ``gradient_checkpointing`` recomputes each layer's activations in the backward pass
-    (less memory, about a third more compute)."""
+    (less memory, about a third more compute); ``pack_tokens`` skips the padding (``encoders/packing.py``)."""
     if name == "minilm" or name in RANDOM_BERTS:
         tokenizer = AutoTokenizer.from_pretrained(_minilm_path() if name == "minilm" else random_tokenizer_path())
         model = _load_model(_minilm_path(), layers) if name == "minilm" else _random_bert(tokenizer, name)
@@ -123,4 +140,4 @@ def text_encoder(name: str = "minilm", freeze: bool = False, layers: int | None 
         # checkpointing cannot differentiate through.
         model.activation_checkpointing_enable({"use_reentrant": False})
         model.config.use_cache = False  # an encoder keeps no cache; this spares the "incompatible" warning
-    return TextEncoder(model, tokenizer, name, freeze)
+    return TextEncoder(model, tokenizer, name, freeze, pack_tokens)

@@ -129,9 +129,7 @@ class HVPNeT(FusionMethod):
         prefix, routes, image_mask = self.visual_prefix(batch)
         if self.training and self.routing == "gate":
             self.gate_mean.update(routes, image_mask)
-        states = self.text.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                                 visual_prefix=prefix).last_hidden_state
-        return Fused(states)
+        return Fused(self.text(batch["input_ids"], batch["attention_mask"], visual_prefix=prefix))
 
     def callbacks(self) -> list[L.Callback]:
         return [GateMaps(self)] if self.routing == "gate" else []

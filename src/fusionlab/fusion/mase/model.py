@@ -96,11 +96,11 @@ class MASE(FusionMethod):
         """Eq. 12-14 on the batch's MSSGs: the graph's per-modality output added to each feature."""
         graphs = batch_graphs([self.graphs(self.task.data.words(e)) for e in batch["examples"]],
                               batch["word_index"], batch["word_mask"], text.size(1))
-        nodes = torch.cat([graphs.pooling @ text,
+        nodes = torch.cat([graphs.pooling.to(text.dtype) @ text,
                            *[o[:, None].expand(-1, graphs.node_mask.size(1), -1) for o in others]], dim=-1)
         enhanced = self.hgat(nodes, graphs.adjacency) * graphs.node_mask[..., None].to(text.dtype)
         blocks = enhanced.split(text.size(-1), dim=-1)
-        text = text + graphs.injection.transpose(1, 2) @ blocks[0]
+        text = text + graphs.injection.transpose(1, 2).to(text.dtype) @ blocks[0]
         others = [o + block[:, 0] for o, block in zip(others, blocks[1:])]  # the sentence node's block
         return text, others
 

@@ -21,8 +21,29 @@ from fusionlab.encoders.layout import run_in_layout
 from fusionlab.fusion.muse.logistic_mixture import log_likelihood, sample
 
 
+class ExpElu(torch.autograd.Function):
+    """ELU as max(x, exp(min(x, 0)) - 1), which it equals since exp(x) - 1 >= x. PyTorch's CPU ELU computes
+    expm1 element by element, several times slower than this vectorised exp; the two differ by at most one
+    rounding of 1 (~6e-8 in float32). The backward pass is PyTorch's own ELU one (from the output)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        output = torch.maximum(x, torch.exp(x.clamp(max=0)).sub_(1))
+        ctx.save_for_backward(output)
+        return output
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (output,) = ctx.saved_tensors
+        return torch.ops.aten.elu_backward(grad, 1.0, 1.0, 1.0, True, output)
+
+
+def elu(x: torch.Tensor) -> torch.Tensor:
+    return ExpElu.apply(x)
+
+
 def concat_elu(x: torch.Tensor) -> torch.Tensor:
-    return F.elu(torch.cat([x, -x], dim=1))
+    return elu(torch.cat([x, -x], dim=1))
 
 
 def down_shift(x: torch.Tensor) -> torch.Tensor:
@@ -138,7 +159,7 @@ class ConditionalPixelCNN(nn.Module):
                 top_ul = block_ul(top_ul, condition, torch.cat([top_u, ul.pop()], dim=1))
             if level < 2:
                 top_u, top_ul = self.upsample_u[level](top_u), self.upsample_ul[level](top_ul)
-        return self.output(F.elu(top_ul))
+        return self.output(elu(top_ul))
 
     def nll(self, pixels: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """-log p(image | condition) per image [B] in nats."""

@@ -1,0 +1,101 @@
+"""HVPNeT and MuSE at their papers' shapes on real Twitter-2015 sentences: one training step with the speed
+work of issue 31 and one as before it, in pairs on the same batches (CPU, one thread, batch 8, random weights).
+
+``benchmarks/paper_shapes.py`` lengthens every sentence to ``max_length``, so its batches have no padding;
+real batches of 8 are padded to their longest sentence, and packed text tokens (``encoder.text.pack_tokens``)
+skip that padding. Each method is built on the real training split (its label set and MuSE's caption
+vocabulary as training builds them), from the flat layout of ``$FUSIONLAB_DATA`` or ``../shared/data``; the
+images are replaced by random pixels (or features), all present, so the vision side costs what real images
+cost. Without the data the result says so and nothing is measured.
+Usage: python -m benchmarks.real_sentences [batches [fusion ...]]; prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+from tabulate import tabulate
+
+from benchmarks.paper_shapes import MethodStep
+from fusionlab.run.freed_memory import retain_freed_memory
+
+DATASET = "twitter2015"
+FUSIONS = ("hvpnet", "muse")
+
+
+def data_root() -> Path | None:
+    """The folder holding ``twitter2015/{train,valid,test}.txt``, if any."""
+    for root in (os.environ.get("FUSIONLAB_DATA"), Path(__file__).resolve().parents[2] / "shared" / "data"):
+        if root and (Path(root) / DATASET / "train.txt").exists():
+            return Path(root)
+    return None
+
+
+def with_present_images(batch: dict, generator: torch.Generator) -> dict:
+    """The batch with random values in its image tensors (pixels or cached features) and every image present."""
+    changed = {}
+    for key, value in batch.items():
+        if not torch.is_tensor(value):
+            continue
+        if key.endswith("_mask") and key != "attention_mask" and value.dtype == torch.bool:
+            changed[key] = torch.ones_like(value)
+        elif value.is_floating_point() and value.dim() >= 4:
+            changed[key] = torch.randn(value.shape, generator=generator)
+    return {**batch, **changed}
+
+
+def real_batches(method: MethodStep, count: int) -> list[dict]:
+    generator = torch.Generator().manual_seed(0)
+    batches = []
+    for batch in method.datamodule.train_dataloader():
+        batches.append(with_present_images(batch, generator))
+        if len(batches) == count:
+            return batches
+    return batches
+
+
+def measure(fusion: str, root: Path, count: int) -> dict:
+    method = MethodStep(fusion, [f"data_root={root}", "dataset.layout=flat", "data.num_workers=0"])
+    batches = real_batches(method, count + 1)
+    method.step(batches[0])  # warm-up
+    after, before = [], []
+    for index, batch in enumerate(batches[1:]):
+        for optimised in (True, False)[:: 1 if index % 2 else -1]:  # which goes first alternates
+            method.use(optimised)
+            (after if optimised else before).append(sum(method.step(batch).values()))
+        method.use(True)
+    masks = [b["attention_mask"] for b in batches[1:]]
+    return {"fusion": fusion, "config": f"experiment={fusion}_{DATASET}", "batches": len(after),
+            "real_tokens": sum(int(m.sum()) for m in masks), "padded_tokens": sum(m.numel() for m in masks),
+            "step_seconds": after, "before_seconds": before,
+            "speedup": statistics.median(b / a for a, b in zip(after, before))}
+
+
+def main(count: int = 4, fusions: tuple[str, ...] = FUSIONS) -> dict:
+    root = data_root()
+    if root is None:
+        return {"skipped": f"no {DATASET}/train.txt under $FUSIONLAB_DATA or ../shared/data"}
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    retain_freed_memory()
+    return {"dataset": DATASET, "batch_size": 8, "threads": 1, "methods": [measure(f, root, count) for f in fusions]}
+
+
+def markdown(result: dict) -> list[str]:
+    if "skipped" in result:
+        return [f"Not measured: {result['skipped']}.", ""]
+    rows = [[m["fusion"], m["config"], m["batches"], f"{m['real_tokens'] / m['padded_tokens']:.0%}",
+             f"{statistics.median(m['step_seconds']):.2f}", f"{statistics.median(m['before_seconds']):.2f}",
+             f"{m['speedup']:.2f}x"] for m in result["methods"]]
+    return [tabulate(rows, ["fusion", "config", "batches", "real tokens of the padded batch",
+                            "s / step (median)", "s / step before (median)", "speed-up (median of pairs)"],
+                     tablefmt="github"), ""]
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(*(int(a) for a in sys.argv[1:2]), *([tuple(sys.argv[2:])] if sys.argv[2:] else []))))

@@ -1,0 +1,125 @@
+"""Packed tokens (``encoder.text.pack_tokens``): the text encoder computes only the real tokens of a padded
+batch, and every method's loss and gradients are what the padded encoder gives, to float rounding."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from fusionlab.encoders.packing import PackedTokens
+from fusionlab.encoders.prefix_attention import VisualPrefix
+from fusionlab.encoders.text import TextEncoder, text_encoder
+from fusionlab.train import assemble
+from tests.conftest import compose_config
+
+FUSIONS = ["text_only", "concat", "hvpnet", "muse", "pmei", "mase"]
+TASKS = ["mner", "mre", "joint", "msa"]
+
+
+def _without_dropout(module: nn.Module) -> nn.Module:
+    for child in module.modules():
+        if isinstance(child, nn.Dropout):
+            child.p = 0.0
+    return module
+
+
+def _padded_batch():
+    ids = torch.randint(1000, 2000, (3, 7), generator=torch.Generator().manual_seed(0))
+    mask = torch.tensor([[1] * 7, [1] * 4 + [0] * 3, [1] * 2 + [0] * 5])
+    return ids, mask
+
+
+def test_packing_round_trips_and_gives_each_token_its_padded_position():
+    mask = torch.tensor([[1, 1, 1], [1, 0, 0], [1, 1, 0]])
+    tokens = PackedTokens.of(mask)
+    assert tokens.index.tolist() == [0, 1, 2, 3, 6, 7]
+    assert tokens.position_ids().tolist() == [[0, 1, 2, 0, 0, 1]]
+    padded = torch.arange(9.0).view(3, 3, 1)
+    assert tokens.pack(padded).flatten().tolist() == [0, 1, 2, 3, 6, 7]
+    assert tokens.unpack(tokens.pack(padded)).flatten().tolist() == [0, 1, 2, 3, 0, 0, 6, 7, 0]
+
+
+@pytest.mark.parametrize("with_prefix", [False, True])
+def test_packed_states_and_gradients_are_the_padded_ones(with_prefix):
+    torch.manual_seed(0)
+    packed = _without_dropout(text_encoder("tiny")).double()
+    padded = _without_dropout(text_encoder("tiny", pack_tokens=False)).double()
+    padded.load_state_dict(packed.state_dict())
+    ids, mask = _padded_batch()
+    options = {}
+    if with_prefix:  # HVPNeT's visual prefix: 2 layers x [B, heads, P, d_head], the second sample's last token masked
+        config = packed.model.config
+        shape = (3, config.num_attention_heads, 2, config.hidden_size // config.num_attention_heads)
+        keys = [torch.randn(shape, dtype=torch.float64) for _ in range(config.num_hidden_layers)]
+        values = [torch.randn(shape, dtype=torch.float64) for _ in range(config.num_hidden_layers)]
+        options["visual_prefix"] = VisualPrefix(keys, values, torch.tensor([[1, 1], [1, 0], [1, 1]]).bool())
+        padded.model.set_attn_implementation(packed.model.config._attn_implementation)
+    states, reference = packed(ids, mask, **options), padded(ids, mask, **options)
+    real = mask.bool()
+    torch.testing.assert_close(states[real], reference[real], rtol=1e-10, atol=1e-12)
+    assert states[~real].abs().max() == 0  # padding comes back as zeros
+    weights = torch.randn(states.shape, dtype=torch.float64)
+    (states[real] * weights[real]).sum().backward()
+    (reference[real] * weights[real]).sum().backward()
+    for (name, parameter), other in zip(packed.named_parameters(), padded.parameters()):
+        if other.grad is None:
+            assert parameter.grad is None, name
+            continue
+        torch.testing.assert_close(parameter.grad, other.grad, rtol=1e-9, atol=1e-12, msg=name)
+
+
+def test_the_encoder_layers_compute_the_real_tokens_only():
+    encoder = text_encoder("tiny")
+    seen = []
+    encoder.model.encoder.layer[0].intermediate.dense.register_forward_hook(lambda m, i, o: seen.append(i[0].shape))
+    ids, mask = _padded_batch()
+    assert encoder(ids, mask).shape == (3, 7, encoder.hidden_size)
+    encoder.pack_tokens = False
+    encoder(ids, mask)
+    assert seen == [(1, int(mask.sum()), encoder.hidden_size), (3, 7, encoder.hidden_size)]
+
+
+def test_a_batch_without_padding_runs_as_it_is():
+    encoder = text_encoder("tiny")
+    seen = []
+    encoder.model.encoder.layer[0].intermediate.dense.register_forward_hook(lambda m, i, o: seen.append(i[0].shape))
+    encoder(torch.randint(1000, 2000, (2, 5)), torch.ones(2, 5, dtype=torch.long))
+    assert seen == [(2, 5, encoder.hidden_size)]
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    root = tmp_path_factory.mktemp("packed")
+    return ["encoder=tiny", "logger=none", f"output_dir={root}/run", f"cache_root={root}/cache", "trainer=cpu",
+            "dataset.synthetic.train=16", "dataset.synthetic.val=8", "dataset.synthetic.test=8", "data.batch_size=8",
+            "data.num_workers=0"]
+
+
+def _loss_and_gradients(model, batch):
+    model.zero_grad(set_to_none=True)
+    torch.manual_seed(0)  # MuSE's regularisers draw noise (Eq. 3-4): the same draws both ways
+    loss = model.training_step(batch, 0)
+    loss.backward()
+    return loss.detach(), {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize("fusion, task", [(f, t) for f in FUSIONS for t in TASKS])
+def test_every_method_gets_the_padded_loss_and_gradients_from_packed_tokens(small, fusion, task):
+    parts = assemble(compose_config([*small, f"fusion={fusion}", f"task={task}"]))
+    model = _without_dropout(parts.model).train().double()
+    batch = next(iter(parts.datamodule.train_dataloader()))
+    batch = {k: v.double() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in batch.items()}
+    assert not batch["attention_mask"].bool().all()  # the batch has padding to skip
+    encoders = [m for m in model.modules() if isinstance(m, TextEncoder)]
+    assert encoders and all(e.pack_tokens for e in encoders)
+    loss, gradients = _loss_and_gradients(model, batch)
+    for encoder in encoders:
+        encoder.pack_tokens = False
+    padded_loss, padded_gradients = _loss_and_gradients(model, batch)
+    assert torch.isfinite(loss)
+    torch.testing.assert_close(loss, padded_loss, rtol=1e-9, atol=1e-12)
+    assert gradients.keys() == padded_gradients.keys()
+    assert any(name.startswith("method.text.") for name in gradients)
+    for name, gradient in gradients.items():
+        torch.testing.assert_close(gradient, padded_gradients[name], rtol=1e-7, atol=1e-10, msg=name)

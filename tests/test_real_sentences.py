@@ -1,0 +1,38 @@
+"""The real-sentence benchmark: its batches keep their sentences and padding with every image present, it says
+when the data is absent, and its table reads as docs/benchmarks.md shows it."""
+
+from __future__ import annotations
+
+import torch
+
+from benchmarks import real_sentences
+from benchmarks.real_sentences import markdown, with_present_images
+
+
+def test_images_become_random_and_present_while_the_text_stays_as_it_was():
+    batch = {"input_ids": torch.tensor([[101, 7, 102, 0]]), "attention_mask": torch.tensor([[1, 1, 1, 0]]),
+             "image": torch.zeros(1, 3, 4, 4), "image_mask": torch.tensor([False]),
+             "aux": torch.zeros(1, 2, 3, 4, 4), "aux_mask": torch.tensor([[False, True]]), "examples": ["kept"]}
+    changed = with_present_images(batch, torch.Generator().manual_seed(0))
+    assert changed["input_ids"] is batch["input_ids"] and changed["attention_mask"] is batch["attention_mask"]
+    assert changed["examples"] is batch["examples"]
+    assert changed["image_mask"].all() and changed["aux_mask"].all()
+    for key in ("image", "aux"):
+        assert changed[key].shape == batch[key].shape and changed[key].std() > 0.5
+
+
+def test_without_the_data_nothing_is_measured_and_the_table_says_why(monkeypatch, tmp_path):
+    monkeypatch.setenv("FUSIONLAB_DATA", str(tmp_path))
+    monkeypatch.setattr(real_sentences, "__file__", str(tmp_path / "benchmarks" / "real_sentences.py"))
+    result = real_sentences.main()
+    assert "skipped" in result
+    assert markdown(result)[0].startswith("Not measured: no twitter2015/train.txt")
+
+
+def test_the_table_shows_the_share_of_real_tokens_and_the_speed_up():
+    result = {"dataset": "twitter2015", "methods": [{
+        "fusion": "hvpnet", "config": "experiment=hvpnet_twitter2015", "batches": 3, "real_tokens": 740,
+        "padded_tokens": 1000, "step_seconds": [2.0, 2.2, 2.1], "before_seconds": [2.9, 3.0, 3.1], "speedup": 1.4}]}
+    row = next(line for line in markdown(result)[0].splitlines() if line.startswith("| hvpnet"))
+    assert [cell.strip() for cell in row.strip("|").split("|")] == [
+        "hvpnet", "experiment=hvpnet_twitter2015", "3", "74%", "2.1", "3", "1.40x"]
