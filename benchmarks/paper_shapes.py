@@ -28,6 +28,7 @@ from tabulate import tabulate
 from torch import nn
 from torch.nn import functional as F
 from torch.profiler import ProfilerActivity, profile
+from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.common import Timer, build, compose_config
 from fusionlab.encoders.layout import CONVOLUTION_LAYOUT, set_memory_format
@@ -48,6 +49,12 @@ PAPER_CONFIGS = {  # the paper config each method runs; text_only and concat tak
     "mase": ["experiment=mase_mnre", "encoder.proxy.name=tiny_clip"],  # CLIP's text tower needs a download
 }
 EXP_ELU = image_decoder.elu
+COMPUTE_FAMILIES = {  # FLOPs as FlopCounterMode names the operators; seconds as the profiler does (self time)
+    "matrix products": (("mm", "addmm", "bmm"), ("mm", "addmm", "bmm")),
+    "convolutions (forward and backward)": (
+        ("convolution", "convolution_backward"),
+        ("mkldnn_convolution", "_slow_conv2d_forward", "convolution_backward", "_slow_conv2d_backward")),
+}
 RANDOM_BACKBONES = {"resnet50": "resnet50_random", "resnet152": "resnet152_random"}
 SMALL_SYNTHETIC = ["dataset=synthetic", "dataset.synthetic.train=16", "dataset.synthetic.val=8",
                    "dataset.synthetic.test=8", "dataset.synthetic.image_size=224", "data.image_size=224"]
@@ -130,12 +137,38 @@ def lengthened(batch: dict, tokens: int) -> dict:
             "attention_mask": torch.cat([mask, torch.ones_like(filler, dtype=mask.dtype)], dim=1)}
 
 
-def operator_profile(method: MethodStep, rows: int = 12) -> list[dict]:
-    """The operators taking the most self CPU time in one step."""
+def operator_profile(method: MethodStep, rows: int = 12) -> tuple[list[dict], list[dict]]:
+    """The operators taking the most self CPU time in one step, and the rate at which the step computes its
+    matrix products and convolutions: their FLOPs (``FlopCounterMode``, in a step of its own) over their time."""
     with profile(activities=[ProfilerActivity.CPU]) as profiler:
         method.step()
-    events = sorted(profiler.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)[:rows]
-    return [{"operator": e.key, "self_seconds": e.self_cpu_time_total / 1e6, "calls": e.count} for e in events]
+    averages = profiler.key_averages()
+    events = sorted(averages, key=lambda e: e.self_cpu_time_total, reverse=True)[:rows]
+    operators = [{"operator": e.key, "self_seconds": e.self_cpu_time_total / 1e6, "calls": e.count} for e in events]
+    with FlopCounterMode(display=False) as counter:
+        method.step()
+    flops = {str(op).split(".")[1]: count for op, count in counter.get_flop_counts()["Global"].items()}
+    seconds = {e.key.removeprefix("aten::"): e.self_cpu_time_total / 1e6 for e in averages}
+    total = sum(e.self_cpu_time_total for e in averages if "::" in e.key and e.key.startswith("aten::")) / 1e6
+    rates = []
+    for family, (counted, timed) in COMPUTE_FAMILIES.items():
+        family_seconds = sum(seconds.get(name, 0.0) for name in timed)
+        family_flops = sum(flops.get(name, 0) for name in counted)
+        rates.append({"family": family, "seconds": family_seconds, "gflop": family_flops / 1e9,
+                      "gflops_per_second": family_flops / 1e9 / family_seconds if family_seconds else None})
+    rates.append({"family": "every other operator", "seconds": total - sum(r["seconds"] for r in rates),
+                  "gflop": None, "gflops_per_second": None})
+    return operators, rates
+
+
+def matmul_rate(size: int = 2048, repeats: int = 5) -> float:
+    """GFLOP/s of one large float32 matrix product on this thread: what the machine's BLAS reaches."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    with Timer() as timer:
+        for _ in range(repeats):
+            a @ b
+    return 2 * size**3 * repeats / timer.seconds / 1e9
 
 
 def main(rounds: int = 3, fusions: tuple[str, ...] = tuple(PAPER_CONFIGS)) -> dict:
@@ -168,8 +201,10 @@ def main(rounds: int = 3, fusions: tuple[str, ...] = tuple(PAPER_CONFIGS)) -> di
                         "forward_by_module": {k: v / rounds for k, v in sorted(
                             method.forward_seconds.items(), key=lambda item: -item[1])}})
     profiled = next((m for m in methods if m.fusion == PROFILED), methods[0])
+    operators, rates = operator_profile(profiled)
     return {"batch_size": BATCH, "threads": torch.get_num_threads(), "rounds": rounds, "methods": results,
-            "profile": {"fusion": profiled.fusion, "operators": operator_profile(profiled)}}
+            "profile": {"fusion": profiled.fusion, "operators": operators, "compute_rates": rates,
+                        "matmul_gflops_per_second": matmul_rate()}}
 
 
 def markdown(result: dict) -> list[str]:
@@ -183,6 +218,9 @@ def markdown(result: dict) -> list[str]:
     modules = [[m["fusion"], ", ".join(f"{name} {s:.2f}" for name, s in m["forward_by_module"].items() if s >= 0.01)]
                for m in result["methods"]]
     operators = [[o["operator"], f"{o['self_seconds']:.2f}", o["calls"]] for o in result["profile"]["operators"]]
+    rates = [[r["family"], f"{r['seconds']:.2f}", "" if r["gflop"] is None else f"{r['gflop']:.0f}",
+              "" if r["gflops_per_second"] is None else f"{r['gflops_per_second']:.0f}"]
+             for r in result["profile"]["compute_rates"]]
     return [
         tabulate(rows, ["fusion", "config", "vision encoder", "tokens", "s / step (median)", "min / max",
                         "forward / backward / optimiser (s)",
@@ -191,6 +229,10 @@ def markdown(result: dict) -> list[str]:
         tabulate(modules, ["fusion", "forward by module (s)"], tablefmt="github"), "",
         f"Operators taking the most time in one {result['profile']['fusion']} step (torch.profiler, self CPU time):",
         "", tabulate(operators, ["operator", "self seconds", "calls"], tablefmt="github"), "",
+        f"How fast that {result['profile']['fusion']} step computes (FLOPs counted by `FlopCounterMode` in a step of "
+        f"its own, over the operators' self time); one 2048 x 2048 float32 matrix product alone runs at "
+        f"{result['profile']['matmul_gflops_per_second']:.0f} GFLOP/s on this thread:", "",
+        tabulate(rates, ["operators", "seconds", "GFLOP", "GFLOP/s"], tablefmt="github", disable_numparse=True), "",
     ]
 
 

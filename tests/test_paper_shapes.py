@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from benchmarks.paper_shapes import PAPER_CONFIGS, lengthened, markdown
+from benchmarks.paper_shapes import PAPER_CONFIGS, lengthened, markdown, operator_profile
 from tests.conftest import CONF
 
 
@@ -33,7 +33,12 @@ def test_the_tables_show_each_method_its_speed_up_and_the_profile():
               "parts": {"forward": 4.0, "backward": 6.5, "optimiser": 0.5},
               "forward_by_module": {"image_decoder": 2.0, "vision": 1.5, "output": 0.001}}
     result = {"batch_size": 8, "threads": 1, "rounds": 3, "methods": [method],
-              "profile": {"fusion": "muse", "operators": [{"operator": "aten::mm", "self_seconds": 3.7, "calls": 605}]}}
+              "profile": {"fusion": "muse", "operators": [{"operator": "aten::mm", "self_seconds": 3.7, "calls": 605}],
+                          "compute_rates": [
+                              {"family": "matrix products", "seconds": 5.0, "gflop": 470.4, "gflops_per_second": 94.08},
+                              {"family": "every other operator", "seconds": 2.4, "gflop": None,
+                               "gflops_per_second": None}],
+                          "matmul_gflops_per_second": 98.7}}
     text = "\n".join(markdown(result))
     row = next(line for line in text.splitlines() if line.startswith("| muse"))
     cells = [cell.strip() for cell in row.strip("|").split("|")]
@@ -41,3 +46,31 @@ def test_the_tables_show_each_method_its_speed_up_and_the_profile():
     assert "image_decoder 2.00, vision 1.50" in text and "output" not in text  # parts under 10 ms left out
     profile_row = next(line for line in text.splitlines() if line.startswith("| aten::mm"))
     assert [cell.strip() for cell in profile_row.strip("|").split("|")] == ["aten::mm", "3.7", "605"]
+    rate_row = next(line for line in text.splitlines() if line.startswith("| matrix products"))
+    assert [cell.strip() for cell in rate_row.strip("|").split("|")] == ["matrix products", "5.00", "470", "94"]
+    other_row = next(line for line in text.splitlines() if line.startswith("| every other operator"))
+    assert [cell.strip() for cell in other_row.strip("|").split("|")] == ["every other operator", "2.40", "", ""]
+    assert "runs at 99 GFLOP/s on this thread" in text
+
+
+class _ConvAndLinearStep:
+    """A stand-in for MethodStep: a 3x3 convolution and a linear layer, forward and backward."""
+
+    def __init__(self):
+        self.conv, self.linear = torch.nn.Conv2d(4, 8, 3, padding=1), torch.nn.Linear(16, 32)
+        self.images, self.rows = torch.randn(2, 4, 5, 5), torch.randn(10, 16)
+
+    def step(self):
+        (self.conv(self.images).sum() + self.linear(self.rows).sum()).backward()
+
+
+def test_the_compute_rates_count_the_step_s_flops_and_time_each_family():
+    operators, rates = operator_profile(_ConvAndLinearStep())
+    assert operators and all(o["self_seconds"] >= 0 for o in operators)
+    by_family = {r["family"]: r for r in rates}
+    linear, convolution = 2 * 10 * 16 * 32, 2 * 2 * 5 * 5 * 8 * 4 * 9  # forward FLOPs of each
+    # forward and weight gradient; the inputs need no gradient
+    assert by_family["matrix products"]["gflop"] * 1e9 == 2 * linear
+    assert by_family["convolutions (forward and backward)"]["gflop"] * 1e9 == 2 * convolution
+    assert by_family["matrix products"]["seconds"] > 0 and by_family["matrix products"]["gflops_per_second"] > 0
+    assert by_family["every other operator"]["gflop"] is None

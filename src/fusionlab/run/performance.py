@@ -22,8 +22,9 @@ MATMUL_PRECISIONS = ("highest", "high", "medium")
 
 def compile_targets(model: nn.Module) -> Iterator[tuple[str, nn.Module]]:
     """The submodules to compile: every child holding parameters, looking inside the ones that are not
-    called as a whole (containers, fusion methods and a base method inside one, and a ``TextEncoder``: HVPNeT calls its
-    Hugging Face model directly), each module once."""
+    called as a whole or should not be compiled whole (containers, fusion methods and a base method inside one,
+    and a ``TextEncoder``, whose token packing is data-dependent: its Hugging Face model is compiled), each
+    module once."""
     seen: set[int] = set()
 
     def walk(parent: nn.Module, path: str) -> Iterator[tuple[str, nn.Module]]:
