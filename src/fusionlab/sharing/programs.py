@@ -5,7 +5,8 @@ argmax), which stay with fusionlab.
 The program is traced on a tiny batch that the datamodule serves from example sentences and generated
 images (no dataset is read). Its inputs are exactly the batch tensors the method and the head read, found by
 one eager pass; an axis whose size differs between two example batches (sentences, tokens, words) stays
-dynamic. Every program is run on the second batch, of other sizes and with images where the first had none,
+dynamic; the text encoder runs padded (``pack_tokens`` off: packing's shapes depend on the data). Every
+program is run on the second batch, of other sizes and with images where the first had none,
 and kept only if it reproduces the PyTorch model there. A method is refused, naming why, when it reads
 something that is not a tensor (MASE's scene graph and MuSE's word captions read the sentences' words), when
 the exporter fails on it, or when its program does not reproduce it.
@@ -23,6 +24,7 @@ from PIL import Image
 from torch import nn
 
 from fusionlab.data.inputs import to_example
+from fusionlab.encoders.text import TextEncoder
 from fusionlab.train import Assembly
 
 FORMATS = {"torchscript": "model.pt", "onnx": "model.onnx"}
@@ -135,6 +137,9 @@ def write_program(parts: Assembly, fmt: str, folder: Path) -> dict:
     if fmt not in FORMATS:
         raise ExportError(f"to={fmt}: expected hub or one of {', '.join(FORMATS)}")
     parts.model.eval()
+    for encoder in parts.model.modules():  # a program takes padded batches: packing's shapes depend on the data
+        if isinstance(encoder, TextEncoder):
+            encoder.pack_tokens = False
     with tempfile.TemporaryDirectory() as images:
         traced_batch, checked_batch = example_batches(parts, Path(images))
     names = model_inputs(parts, traced_batch)

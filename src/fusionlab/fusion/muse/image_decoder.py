@@ -2,7 +2,7 @@
 
 The network follows PixelCNN++: two causal streams, ``u`` (down-shifted convolutions: the
 rows above) and ``ul`` (down-right-shifted: above and to the left); gated ResNet blocks with
-concatenated ELU, h-conditioning and dropout (of whole channels, as MuSE's reference; PixelCNN++'s
+concatenated ELU (``ExpElu``), h-conditioning and dropout (of whole channels, as MuSE's reference; PixelCNN++'s
 TensorFlow code drops elements); an up pass over three resolutions with strided causal convolutions
 and a down pass with transposed ones and skip connections from the up pass; a discretised logistic mixture output (``logistic_mixture.py``). The condition
 is the text: the masked mean of T_n, projected into every gated block (Eq. 5). Weight
@@ -22,9 +22,9 @@ from fusionlab.fusion.muse.logistic_mixture import log_likelihood, sample
 
 
 class ExpElu(torch.autograd.Function):
-    """ELU as max(x, exp(min(x, 0)) - 1), which it equals since exp(x) - 1 >= x. PyTorch's CPU ELU computes
-    expm1 element by element, several times slower than this vectorised exp; the two differ by at most one
-    rounding of 1 (~6e-8 in float32). The backward pass is PyTorch's own ELU one (from the output)."""
+    """ELU as max(x, exp(min(x, 0)) - 1), which it equals since exp(x) - 1 >= x: PyTorch's CPU ELU evaluates
+    expm1, several times slower than this vectorised exp. The two differ by at most one rounding of 1 (~6e-8
+    in float32); the backward pass is PyTorch's own ELU one (from the output)."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor) -> torch.Tensor:
