@@ -77,6 +77,7 @@ def test_predict_with_a_bad_image_predicts_as_without_one_and_warns_once_with_it
     rows = predict(parts, [{"text": text, "image": str(image)}] * 2)
     assert [r["image"] for r in rows] == [str(image.resolve())] * 2
     (without,) = predict(parts, [{"text": text}])
-    assert [r["entities"] for r in rows] == [without["entities"]] * 2  # masked: as if there were no image
+    for row in rows:  # masked: as if there were no image (scores to float rounding: the batches differ in size)
+        assert [{**e, "score": pytest.approx(e["score"], rel=1e-5)} for e in row["entities"]] == without["entities"]
     assert all(r["image_unreadable"] for r in rows) and "image_unreadable" not in without
     assert warnings_about(caplog, image.resolve()) == 1
