@@ -1,7 +1,7 @@
 """Packed tokens: a BERT-family encoder computes its real tokens only, not the batch's padding.
 
 A padded batch [B, L] spends every linear layer, LayerNorm, activation and dropout of the encoder on its
-padding too: a quarter of the tokens of Twitter-2015 batches of 8 are padding. Packed, the encoder runs on
+padding too, and batches of tweets are padded to their longest one. Packed, the encoder runs on
 [1, T], the batch's T real tokens one after another, each with the position id the padded batch gives it
 (BERT's: its index in its sentence row). Only self-attention needs the sentences apart: ``attend`` scatters
 the queries, keys and values back into [B, heads, L, d], attends with the padding masked (as the padded
