@@ -10,8 +10,8 @@ rounds (the order rotating), so ratios between methods come from one run on one 
 every method also takes one step as it ran before the speed work of issue 31 (PyTorch's default memory layout,
 AdamW's per-tensor loop, PixelCNN++ dropping elements rather than channels and using PyTorch's ELU, the text
 encoder computing padding), on the same model and batch, so the speed-up is measured in the same run. These
-sentences have no padding; ``benchmarks/real_sentences.py`` measures real ones. Both run with freed memory retained, as training does; what that
-is worth is measured apart, in processes (``benchmarks/freed_memory.py``).
+sentences have no padding; ``benchmarks/real_sentences.py`` measures real ones. Both run with freed memory
+retained, as training does; what that is worth is measured apart, in processes (``benchmarks/freed_memory.py``).
 Usage: python -m benchmarks.paper_shapes [rounds [fusion ...]]; prints one JSON line.
 """
 
@@ -149,7 +149,7 @@ def operator_profile(method: MethodStep, rows: int = 12) -> tuple[list[dict], li
         method.step()
     flops = {str(op).split(".")[1]: count for op, count in counter.get_flop_counts()["Global"].items()}
     seconds = {e.key.removeprefix("aten::"): e.self_cpu_time_total / 1e6 for e in averages}
-    total = sum(e.self_cpu_time_total for e in averages if "::" in e.key and e.key.startswith("aten::")) / 1e6
+    total = sum(e.self_cpu_time_total for e in averages if e.key.startswith("aten::")) / 1e6
     rates = []
     for family, (counted, timed) in COMPUTE_FAMILIES.items():
         family_seconds = sum(seconds.get(name, 0.0) for name in timed)
