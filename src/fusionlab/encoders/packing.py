@@ -45,13 +45,18 @@ class PackedTokens:
         rows = torch.arange(self.mask.size(1), device=self.mask.device).expand_as(self.mask)
         return self.pack(rows)[None]
 
-    def attend(self, attention: Callable, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor):
+    def padding_mask(self) -> torch.Tensor:
+        """[B, 1, 1, L], True at the keys a query may attend: the encoder's ``attention_mask``. Being 4-D, it
+        passes through transformers as it is (no [T, T] mask over the packed tokens is built) to ``attend``."""
+        return self.mask[:, None, None, :]
+
+    def attend(self, attention: Callable, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+               mask: torch.Tensor):
         """Self-attention of packed [1, heads, T, d] queries, keys and values, sentence by sentence:
-        ``attention(query, key, value, mask)`` runs on the padded [B, heads, L, d] ones with the boolean
-        padding mask [B, 1, 1, L] and returns [B, L, heads, d] (transformers' layout); the result is
-        [1, T, heads, d]."""
+        ``attention(query, key, value, mask)`` runs on the padded [B, heads, L, d] ones with ``mask`` (the
+        ``padding_mask``) and returns [B, L, heads, d] (transformers' layout); the result is [1, T, heads, d]."""
         def padded(x):  # [1, heads, T, d] -> [B, heads, L, d]
             return self.unpack(x[0].transpose(0, 1)).transpose(1, 2)
 
-        output, _ = attention(padded(query), padded(key), padded(value), self.mask[:, None, None, :])
+        output, _ = attention(padded(query), padded(key), padded(value), mask)
         return self.pack(output)[None], None

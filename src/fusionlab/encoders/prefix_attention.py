@@ -47,7 +47,7 @@ def prefix_attention(module: nn.Module, query, key, value, attention_mask, scali
         def padded_attention(q, k, v, mask):
             return prefix_attention(module, q, k, v, mask, scaling, dropout, visual_prefix, **kwargs)
 
-        return packed_tokens.attend(padded_attention, query, key, value)
+        return packed_tokens.attend(padded_attention, query, key, value, attention_mask)
     if visual_prefix is None:
         return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout,
                                       **kwargs)

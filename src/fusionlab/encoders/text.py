@@ -72,7 +72,8 @@ class TextEncoder(nn.Module):
             return self.model(input_ids=input_ids, attention_mask=attention_mask, **attention_options).last_hidden_state
         tokens = PackedTokens.of(attention_mask)
         states = self.model(input_ids=tokens.pack(input_ids)[None], position_ids=tokens.position_ids(),
-                            packed_tokens=tokens, **attention_options).last_hidden_state
+                            attention_mask=tokens.padding_mask(), packed_tokens=tokens,
+                            **attention_options).last_hidden_state
         return tokens.unpack(states[0])
 
 
