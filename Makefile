@@ -10,7 +10,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 QUIET_PIP := 2>&1 | { grep -v "^WARNING: Location" || true; }
 
-.PHONY: install train test test-learning bench sweep robustness evidence clean gpu-check gpu-bundle
+.PHONY: install train test test-learning bench sweep robustness evidence precision-evidence clean gpu-check gpu-bundle
 
 install: $(STAMP)
 
@@ -95,6 +95,17 @@ evidence: install
 		'title="PMEI against its MTL ablation on WebNLG* (MiniLM on CPU, 3 seeds)"'
 	$(BIN)/python -m fusionlab.report runs=multirun/real_mnre_text_only publish=docs/results.md \
 		'title="Real text: text_only on MNRE (MiniLM, 3 seeds)"'
+
+# bf16-mixed against fp32 on CPU (docs/results.md): HVPNeT and MuSE on the embedded mner at laptop size, 3 seeds each,
+# each bf16 row tested against the same fusion in fp32. bf16 pays on CPUs with AMX or AVX-512 bf16 units, at the
+# papers' shapes (docs/benchmarks.md); here it shows whether F1 moves. About 30 minutes on 2 cores.
+PRECISION_DIR ?= multirun/cpu_bf16
+precision-evidence: install
+	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(BIN)/python -m fusionlab.train -m +preset=laptop fusion=hvpnet,muse task=mner \
+		seed=1,2,3 trainer.precision=32-true,bf16-mixed hydra/launcher=local_parallel hydra.launcher.n_jobs=2 \
+		logger=none trainer.enable_progress_bar=false hydra.sweep.dir=$(PRECISION_DIR)
+	$(BIN)/python -m fusionlab.report runs=$(PRECISION_DIR) publish=docs/results.md \
+		'baseline="trainer.precision=32-true"' 'title="bf16-mixed against fp32 on CPU (synthetic mner, laptop size, 3 seeds)"'
 
 clean:
 	rm -rf $(VENV) outputs multirun .cache

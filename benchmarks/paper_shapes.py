@@ -9,7 +9,9 @@ WordPieces to the config's ``data.max_length`` tokens. All models are built firs
 rounds (the order rotating), so ratios between methods come from one run on one machine state. In each round
 every method also takes one step as it ran before the speed work of issue 31 (PyTorch's default memory layout,
 AdamW's per-tensor loop, PixelCNN++ dropping elements rather than channels and using PyTorch's ELU, the text
-encoder computing padding), on the same model and batch, so the speed-up is measured in the same run. These
+encoder computing padding), on the same model and batch, so the speed-up is measured in the same run, and one
+under bf16-mixed (Lightning's CPU autocast, what ``trainer.precision=bf16-mixed`` runs: bf16 matrix products
+and convolutions, fp32 weights and optimiser), which CPUs with AMX or AVX-512 bf16 units run natively. These
 sentences have no padding; ``benchmarks/real_sentences.py`` measures real ones. Both run with freed memory
 retained, as training does; what that is worth is measured apart, in processes (``benchmarks/freed_memory.py``).
 Usage: python -m benchmarks.paper_shapes [rounds [fusion ...]]; prints one JSON line.
@@ -17,6 +19,7 @@ Usage: python -m benchmarks.paper_shapes [rounds [fusion ...]]; prints one JSON 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
 import sys
@@ -24,6 +27,7 @@ import time
 from collections import defaultdict
 
 import torch
+from lightning.pytorch.plugins.precision import MixedPrecision
 from tabulate import tabulate
 from torch import nn
 from torch.nn import functional as F
@@ -38,6 +42,7 @@ from fusionlab.fusion.muse.image_decoder import GatedResnet
 from fusionlab.run.freed_memory import retain_freed_memory
 
 BATCH = 8
+ARMS = ("fp32", "before", "bf16-mixed")  # the ways each step is timed, in this order in the first round
 PROFILED = "muse"
 TWITTER_SHAPES = ["experiment=hvpnet_twitter2015"]
 PAPER_CONFIGS = {  # the paper config each method runs; text_only and concat take HVPNeT's Twitter-2015 shapes
@@ -74,7 +79,7 @@ class MethodStep:
         self.packing = [m for m in self.model.modules() if isinstance(m, TextEncoder) and m.pack_tokens]
         self.model.train()
         self.optimizer = self.model.optimizer()
-        self.optimised = True
+        self.optimised, self.bf16 = True, False
         self.forward_seconds: dict[str, float] = defaultdict(float)
         self._running: list[tuple[str, float]] = []
         parts = [(name, module) for name, module in self.model.method.named_modules() if name and name.count(".") < 2]
@@ -87,15 +92,18 @@ class MethodStep:
 
     def _stop(self) -> None:
         """Time is counted for the outermost part running (a part called inside another belongs to it), in
-        optimised steps."""
+        optimised fp32 steps."""
         name, started = self._running.pop()
-        if not self._running and self.optimised:
+        if not self._running and self.optimised and not self.bf16:
             self.forward_seconds[name] += time.perf_counter() - started
 
-    def use(self, optimised: bool) -> None:
-        """Channels-last convolutions, the fused AdamW, channel dropout and the exp ELU in PixelCNN++ and packed
-        text tokens (``optimised``), or the layout, optimiser loop, element dropout, PyTorch's ELU and padded
-        text of before (the ELU is swapped in the image decoder's module, for every model at once)."""
+    def use(self, arm: str) -> None:
+        """Step as ``arm`` (one of ``ARMS``) says. The optimised code (fp32, bf16-mixed): channels-last
+        convolutions, the fused AdamW, channel dropout and the exp ELU in PixelCNN++ and packed text tokens;
+        before: the layout, optimiser loop, element dropout, PyTorch's ELU and padded text of before (the ELU is
+        swapped in the image decoder's module, for every model at once). bf16-mixed runs the forward pass under
+        Lightning's bf16 autocast."""
+        optimised, bf16 = arm != "before", arm == "bf16-mixed"
         set_memory_format(self.model, CONVOLUTION_LAYOUT if optimised else torch.contiguous_format)
         for group in self.optimizer.param_groups:
             group["fused"] = optimised
@@ -105,12 +113,13 @@ class MethodStep:
         for encoder in self.packing:
             encoder.pack_tokens = optimised
         image_decoder.elu = EXP_ELU if optimised else F.elu
-        self.optimised = optimised
+        self.optimised, self.bf16 = optimised, bf16
 
     def step(self, batch: dict | None = None) -> dict[str, float]:
         """Forward, backward and optimiser seconds of one step on ``batch`` (default: the fixed one)."""
         self.optimizer.zero_grad(set_to_none=True)
-        with Timer() as forward:
+        precision = MixedPrecision("bf16-mixed", "cpu") if self.bf16 else None  # as the Trainer wraps the forward
+        with Timer() as forward, precision.forward_context() if precision else contextlib.nullcontext():
             loss = self.model.training_step(self.batch if batch is None else batch, 0)
         with Timer() as backward:
             loss.backward()
@@ -161,6 +170,19 @@ def operator_profile(method: MethodStep, rows: int = 12) -> tuple[list[dict], li
     return operators, rates
 
 
+def arm_order(index: int) -> tuple[str, ...]:
+    """The arms in round ``index``: each goes first in turn."""
+    shift = index % len(ARMS)
+    return ARMS[shift:] + ARMS[:shift]
+
+
+def bf16_units() -> str:
+    """What this CPU computes bf16 with: AMX tiles, AVX-512 bf16 instructions, or neither (then bf16 is emulated)."""
+    if torch.cpu._is_amx_tile_supported():
+        return "AMX"
+    return "AVX-512 bf16" if torch.cpu._is_avx512_bf16_supported() else "none (emulated)"
+
+
 def matmul_rate(size: int = 2048, repeats: int = 5) -> float:
     """GFLOP/s of one large float32 matrix product on this thread: what the machine's BLAS reaches."""
     a, b = torch.randn(size, size), torch.randn(size, size)
@@ -179,30 +201,33 @@ def main(rounds: int = 3, fusions: tuple[str, ...] = tuple(PAPER_CONFIGS)) -> di
     for method in methods:  # warm-up: first-step allocations and lazy initialisation
         method.step()
         method.reset()
-    steps, before = defaultdict(list), defaultdict(list)
+    steps = {arm: defaultdict(list) for arm in ARMS}
     for round_index in range(rounds):
         shift = round_index % len(methods)
         for method in methods[shift:] + methods[:shift]:
-            for optimised in (True, False)[:: 1 if round_index % 2 else -1]:  # which goes first alternates
-                method.use(optimised)
-                (steps if optimised else before)[method.fusion].append(method.step())
-            method.use(True)
+            for arm in arm_order(round_index):
+                method.use(arm)
+                steps[arm][method.fusion].append(method.step())
+            method.use("fp32")
     results = []
     for method in methods:
-        timed = steps[method.fusion]
-        step_seconds = [sum(s.values()) for s in timed]
-        before_seconds = [sum(s.values()) for s in before[method.fusion]]
+        timed = steps["fp32"][method.fusion]
+        step_seconds, before_seconds, bf16_seconds = ([sum(s.values()) for s in steps[arm][method.fusion]]
+                                                      for arm in ARMS)
         results.append({"fusion": method.fusion, "config": " ".join(PAPER_CONFIGS[method.fusion]),
                         "text_tokens": method.batch["input_ids"].size(1), "vision": method.backbone,
                         "vision_frozen": bool(method.cfg.encoder.vision.freeze), "step_seconds": step_seconds,
                         "before_seconds": before_seconds,
                         "speedup": statistics.median(b / a for a, b in zip(step_seconds, before_seconds)),
+                        "bf16_seconds": bf16_seconds,
+                        "bf16_speedup": statistics.median(a / b for a, b in zip(step_seconds, bf16_seconds)),
                         "parts": {part: statistics.median(s[part] for s in timed) for part in timed[0]},
                         "forward_by_module": {k: v / rounds for k, v in sorted(
                             method.forward_seconds.items(), key=lambda item: -item[1])}})
     profiled = next((m for m in methods if m.fusion == PROFILED), methods[0])
     operators, rates = operator_profile(profiled)
     return {"batch_size": BATCH, "threads": torch.get_num_threads(), "rounds": rounds, "methods": results,
+            "bf16_units": bf16_units(),
             "profile": {"fusion": profiled.fusion, "operators": operators, "compute_rates": rates,
                         "matmul_gflops_per_second": matmul_rate()}}
 
@@ -213,7 +238,8 @@ def markdown(result: dict) -> list[str]:
              m["text_tokens"], f"{statistics.median(m['step_seconds']):.2f}",
              f"{min(m['step_seconds']):.2f} / {max(m['step_seconds']):.2f}",
              " / ".join(f"{m['parts'][p]:.2f}" for p in ("forward", "backward", "optimiser")),
-             f"{statistics.median(m['before_seconds']):.2f}", f"{m['speedup']:.2f}x"]
+             f"{statistics.median(m['before_seconds']):.2f}", f"{m['speedup']:.2f}x",
+             f"{statistics.median(m['bf16_seconds']):.2f}", f"{m['bf16_speedup']:.2f}x"]
             for m in result["methods"]]
     modules = [[m["fusion"], ", ".join(f"{name} {s:.2f}" for name, s in m["forward_by_module"].items() if s >= 0.01)]
                for m in result["methods"]]
@@ -224,7 +250,9 @@ def markdown(result: dict) -> list[str]:
     return [
         tabulate(rows, ["fusion", "config", "vision encoder", "tokens", "s / step (median)", "min / max",
                         "forward / backward / optimiser (s)",
-                        "s / step before (median)", "speed-up (median of paired rounds)"], tablefmt="github"), "",
+                        "s / step before (median)", "speed-up (median of paired rounds)",
+                        "s / step bf16-mixed (median)", "bf16-mixed speed-up over fp32"], tablefmt="github"), "",
+        f"bf16-mixed ran on this CPU's {result['bf16_units']} bf16 units.", "",
         "Forward seconds by module (median step; the method's parts and the task head):", "",
         tabulate(modules, ["fusion", "forward by module (s)"], tablefmt="github"), "",
         f"Operators taking the most time in one {result['profile']['fusion']} step (torch.profiler, self CPU time):",

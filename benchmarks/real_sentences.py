@@ -1,5 +1,6 @@
 """HVPNeT and MuSE at their papers' shapes on real Twitter-2015 sentences: one training step with the speed
-work of issue 31 and one as before it, in pairs on the same batches (CPU, one thread, batch 8, random weights).
+work of issue 31, one as before it and one with that work under bf16-mixed, on the same batches (CPU, one
+thread, batch 8, random weights; the order rotates from batch to batch).
 
 ``benchmarks/paper_shapes.py`` lengthens every sentence to ``max_length``, so its batches have no padding;
 real batches of 8 are padded to their longest sentence, and packed text tokens (``encoder.text.pack_tokens``)
@@ -21,7 +22,7 @@ from pathlib import Path
 import torch
 from tabulate import tabulate
 
-from benchmarks.paper_shapes import MethodStep
+from benchmarks.paper_shapes import ARMS, MethodStep, arm_order
 from fusionlab.run.freed_memory import retain_freed_memory
 
 DATASET = "twitter2015"
@@ -63,17 +64,19 @@ def measure(fusion: str, root: Path, count: int) -> dict:
     method = MethodStep(fusion, [f"data_root={root}", "dataset.layout=flat", "data.num_workers=0"])
     batches = real_batches(method, count + 1)
     method.step(batches[0])  # warm-up
-    after, before = [], []
+    seconds = {arm: [] for arm in ARMS}
     for index, batch in enumerate(batches[1:]):
-        for optimised in (True, False)[:: 1 if index % 2 else -1]:  # which goes first alternates
-            method.use(optimised)
-            (after if optimised else before).append(sum(method.step(batch).values()))
-        method.use(True)
+        for arm in arm_order(index):
+            method.use(arm)
+            seconds[arm].append(sum(method.step(batch).values()))
+        method.use("fp32")
     masks = [b["attention_mask"] for b in batches[1:]]
+    after, before, bf16 = (seconds[arm] for arm in ARMS)
     return {"fusion": fusion, "config": f"experiment={fusion}_{DATASET}", "batches": len(after),
             "real_tokens": sum(int(m.sum()) for m in masks), "padded_tokens": sum(m.numel() for m in masks),
-            "step_seconds": after, "before_seconds": before,
-            "speedup": statistics.median(b / a for a, b in zip(after, before))}
+            "step_seconds": after, "before_seconds": before, "bf16_seconds": bf16,
+            "speedup": statistics.median(b / a for a, b in zip(after, before)),
+            "bf16_speedup": statistics.median(a / b for a, b in zip(after, bf16))}
 
 
 def main(count: int = 4, fusions: tuple[str, ...] = FUSIONS) -> dict:
@@ -91,9 +94,11 @@ def markdown(result: dict) -> list[str]:
         return [f"Not measured: {result['skipped']}.", ""]
     rows = [[m["fusion"], m["config"], m["batches"], f"{m['real_tokens'] / m['padded_tokens']:.0%}",
              f"{statistics.median(m['step_seconds']):.2f}", f"{statistics.median(m['before_seconds']):.2f}",
-             f"{m['speedup']:.2f}x"] for m in result["methods"]]
+             f"{m['speedup']:.2f}x", f"{statistics.median(m['bf16_seconds']):.2f}", f"{m['bf16_speedup']:.2f}x"]
+            for m in result["methods"]]
     return [tabulate(rows, ["fusion", "config", "batches", "real tokens of the padded batch",
-                            "s / step (median)", "s / step before (median)", "speed-up (median of pairs)"],
+                            "s / step (median)", "s / step before (median)", "speed-up (median of pairs)",
+                            "s / step bf16-mixed (median)", "bf16-mixed speed-up over fp32"],
                      tablefmt="github"), ""]
 
 

@@ -81,14 +81,17 @@ def cpu_section() -> list[str]:
         "lengthened to the config's `max_length`, so without padding). *Before*: the same model and batch as the "
         "code ran before the speed work (PyTorch's default memory layout, AdamW's per-tensor loop, PixelCNN++ "
         "dropping elements and using PyTorch's ELU, the text encoder computing padding), timed in the same "
-        "rounds.", "",
+        "rounds. *bf16-mixed*: the optimised step under Lightning's bf16 autocast (`trainer.precision=bf16-mixed`: "
+        "bf16 matrix products and convolutions, fp32 weights and optimiser), also in the same rounds; other "
+        "arithmetic, not the same one faster (docs/guide.md, speed).", "",
         *paper_shapes.markdown(shapes),
         "### Real Twitter-2015 sentences (one training step, batch 8, 1 thread, random weights, pairs on the same "
         "batches)", "",
         "The same models built on the real training split (`benchmarks/real_sentences.py`), stepping on its "
         "first shuffled batches, padded to their longest sentence as training pads them; the images are random "
         "pixels (or cached features), all present. Packed text tokens (`encoder.text.pack_tokens`) skip the "
-        "padding; *before* computes it, with the rest of the code before the speed work.", "",
+        "padding; *before* computes it, with the rest of the code before the speed work; *bf16-mixed* is the "
+        "optimised step under bf16 autocast. The three take turns going first.", "",
         *real_sentences.markdown(real),
         f"### Keeping freed memory (`performance.retain_freed_memory`; {freed['pairs']} pairs of processes, "
         f"{freed['warm_up_steps']} warm-up and {freed['steps']} timed steps each)", "",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from benchmarks.paper_shapes import PAPER_CONFIGS, lengthened, markdown, operator_profile
+from benchmarks.paper_shapes import ARMS, PAPER_CONFIGS, arm_order, lengthened, markdown, operator_profile
 from tests.conftest import CONF
 
 
@@ -26,13 +26,20 @@ def test_sentences_are_lengthened_with_attended_random_pieces_after_their_own():
     assert lengthened(batch, 3) is batch  # never cut
 
 
+def test_each_way_of_stepping_goes_first_in_turn():
+    orders = [arm_order(index) for index in range(len(ARMS) + 1)]
+    assert [order[0] for order in orders] == [*ARMS, ARMS[0]]
+    assert all(sorted(order) == sorted(ARMS) for order in orders)
+
+
 def test_the_tables_show_each_method_its_speed_up_and_the_profile():
     method = {"fusion": "muse", "config": "experiment=muse_twitter2015", "text_tokens": 64,
               "vision": "resnet152_random", "vision_frozen": False, "step_seconds": [10.0, 12.0, 11.0],
-              "before_seconds": [13.0, 15.0, 12.1], "speedup": 1.2,
+              "before_seconds": [13.0, 15.0, 12.1], "speedup": 1.2, "bf16_seconds": [4.0, 5.0, 4.5],
+              "bf16_speedup": 2.41,
               "parts": {"forward": 4.0, "backward": 6.5, "optimiser": 0.5},
               "forward_by_module": {"image_decoder": 2.0, "vision": 1.5, "output": 0.001}}
-    result = {"batch_size": 8, "threads": 1, "rounds": 3, "methods": [method],
+    result = {"batch_size": 8, "threads": 1, "rounds": 3, "methods": [method], "bf16_units": "AMX",
               "profile": {"fusion": "muse", "operators": [{"operator": "aten::mm", "self_seconds": 3.7, "calls": 605}],
                           "compute_rates": [
                               {"family": "matrix products", "seconds": 5.0, "gflop": 470.4, "gflops_per_second": 94.08},
@@ -42,7 +49,8 @@ def test_the_tables_show_each_method_its_speed_up_and_the_profile():
     text = "\n".join(markdown(result))
     row = next(line for line in text.splitlines() if line.startswith("| muse"))
     cells = [cell.strip() for cell in row.strip("|").split("|")]
-    assert cells[3:] == ["64", "11", "10.00 / 12.00", "4.00 / 6.50 / 0.50", "13", "1.20x"]
+    assert cells[3:] == ["64", "11", "10.00 / 12.00", "4.00 / 6.50 / 0.50", "13", "1.20x", "4.5", "2.41x"]
+    assert "bf16-mixed ran on this CPU's AMX bf16 units." in text
     assert "image_decoder 2.00, vision 1.50" in text and "output" not in text  # parts under 10 ms left out
     profile_row = next(line for line in text.splitlines() if line.startswith("| aten::mm"))
     assert [cell.strip() for cell in profile_row.strip("|").split("|")] == ["aten::mm", "3.7", "605"]

@@ -29,10 +29,11 @@ def test_without_the_data_nothing_is_measured_and_the_table_says_why(monkeypatch
     assert markdown(result)[0].startswith("Not measured: no twitter2015/train.txt")
 
 
-def test_the_table_shows_the_share_of_real_tokens_and_the_speed_up():
+def test_the_table_shows_the_share_of_real_tokens_and_the_speed_ups():
     result = {"dataset": "twitter2015", "methods": [{
         "fusion": "hvpnet", "config": "experiment=hvpnet_twitter2015", "batches": 3, "real_tokens": 740,
-        "padded_tokens": 1000, "step_seconds": [2.0, 2.2, 2.1], "before_seconds": [2.9, 3.0, 3.1], "speedup": 1.4}]}
+        "padded_tokens": 1000, "step_seconds": [2.0, 2.2, 2.1], "before_seconds": [2.9, 3.0, 3.1], "speedup": 1.4,
+        "bf16_seconds": [1.0, 1.1, 1.2], "bf16_speedup": 1.91}]}
     row = next(line for line in markdown(result)[0].splitlines() if line.startswith("| hvpnet"))
     assert [cell.strip() for cell in row.strip("|").split("|")] == [
-        "hvpnet", "experiment=hvpnet_twitter2015", "3", "74%", "2.1", "3", "1.40x"]
+        "hvpnet", "experiment=hvpnet_twitter2015", "3", "74%", "2.1", "3", "1.40x", "1.1", "1.91x"]

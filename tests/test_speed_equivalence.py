@@ -1,6 +1,7 @@
 """The speed work computes what the code computed before (MuSE and HVPNeT under their paper configs):
 channels-last convolutions give the losses and gradients of PyTorch's default layout, and the fused AdamW
-the update of its per-tensor loop.
+the update of its per-tensor loop. bf16-mixed, which computes otherwise, keeps the loss and gradients to bf16
+tolerance.
 
 The layouts are compared in float64, where the two summation orders agree to ~1e-12: in float32 a rounding
 difference may flip a ReLU or swap two near-tied tokens in MuSE's exchange, and move a gradient for real."""
@@ -11,7 +12,9 @@ import copy
 
 import pytest
 import torch
+from lightning.pytorch.plugins.precision import MixedPrecision
 from torch import nn
+from torch.nn import functional as F
 
 from fusionlab.encoders.layout import CONVOLUTION_LAYOUT, set_memory_format
 from fusionlab.train import assemble
@@ -104,3 +107,29 @@ def test_mixed_precision_takes_the_multi_tensor_adamw_lightning_clips_through(pa
         groups = model.optimizer(precision).param_groups
         assert all(not group["fused"] and group["foreach"] for group in groups)
     assert all(group["fused"] for group in model.optimizer("32-true").param_groups)
+
+
+def test_bf16_mixed_gives_the_fp32_loss_and_gradients_to_bf16_tolerance(paper_run):
+    """bf16-mixed (Lightning's CPU autocast, ``trainer.precision=bf16-mixed``) is not the same arithmetic: its
+    matrix products and convolutions round their inputs to bf16 (8 bits of mantissa). It must still give the
+    fp32 step's loss within about a percent and gradients pointing the same way."""
+    _, model, batch = paper_run
+    model = copy.deepcopy(model).float()
+    batch = {key: value.float() if torch.is_tensor(value) and value.is_floating_point() else value
+             for key, value in batch.items()}
+    bf16_outputs = []
+    hook = nn.modules.module.register_module_forward_hook(
+        lambda module, _, output: bf16_outputs.append(module) if isinstance(module, (nn.Linear, nn.Conv2d))
+        and torch.is_tensor(output) and output.dtype == torch.bfloat16 else None)
+    try:
+        with MixedPrecision("bf16-mixed", "cpu").forward_context():
+            bf16_loss, bf16_gradients = loss_and_gradients(model, batch, CONVOLUTION_LAYOUT)
+    finally:
+        hook.remove()
+    loss, gradients = loss_and_gradients(model, batch, CONVOLUTION_LAYOUT)
+    assert bf16_outputs and any(isinstance(m, nn.Conv2d) for m in bf16_outputs)  # the layers really ran in bf16
+    assert bf16_loss.dtype == torch.float32 and bf16_loss != loss
+    assert abs(bf16_loss - loss) <= 0.01 * abs(loss)
+    assert bf16_gradients.keys() == gradients.keys()
+    flat, bf16_flat = (torch.cat([g.flatten() for g in grads.values()]) for grads in (gradients, bf16_gradients))
+    assert F.cosine_similarity(flat, bf16_flat, dim=0) > 0.99

@@ -1,5 +1,5 @@
 """``python -m fusionlab.report runs=<multirun dir> [out=<dir>] [publish=docs/results.md title="..."]
-[baseline=<fusion>]`` or ``python -m fusionlab.report runs=[<dir>,<dir>] out=<dir>``: comparison tables and plots.
+[baseline=<fusion or "key=value">]`` or ``python -m fusionlab.report runs=[<dir>,<dir>] out=<dir>``: comparison tables and plots.
 
 A Hydra app (``conf/report.yaml`` documents every key) that writes no Hydra output folder. Reads every
 ``results.json`` (and every ``failed.json`` a failed sweep job leaves) under the directories and writes,
@@ -7,8 +7,10 @@ into ``out`` (default ``<dir>/report``):
 
 - ``report.md``: the comparison (mean +- std over seeds of each task's main test metric per
   fusion x dataset/task, best per column in bold, † where a paired t-test over shared seeds
-  against the baseline gives p < 0.05), the paired tests against the baseline (t-test over seeds;
-  the difference with its paired bootstrap interval over test sentences), seed and failure counts, the
+  against the baseline gives p < 0.05; the baseline is a fusion, or a setting ``key=value``, whose row of
+  each fusion the others with another value of that key are tested against), the paired tests against
+  the baseline (t-test over seeds; the difference with its paired bootstrap interval over test
+  sentences), seed and failure counts, the
   evidence-group table (clean vs irrelevant image), the robustness table (``evaluation_*.json`` of
   ``fusionlab.evaluate``: images shuffled or removed, beside the clean score) and the efficiency
   table (MuSE Table 5), for joint runs their triples scored by position and as CasRel's strings, and, for

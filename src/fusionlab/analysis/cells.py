@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -164,9 +165,35 @@ def _readable(path: Path, corrupt: list[str]):
         return None
 
 
+def row_settings(row: str) -> tuple[str, list[str]]:
+    """A row's fusion and the ``key=value`` settings that set it apart (``row_names``)."""
+    method, _, settings = row.partition(" [")
+    return method, re.split(r", (?=[\w.+-]+=)", settings.removesuffix("]")) if settings else []
+
+
+def is_baseline(row: str, baseline: str) -> bool:
+    """Whether ``row`` is a baseline row: the baseline fusion's, or, where the baseline is a setting
+    ``key=value``, one with that setting."""
+    method, settings = row_settings(row)
+    return baseline in settings if "=" in baseline else method == baseline
+
+
+def baseline_name(baseline: str) -> str:
+    """The baseline as the report's text names it."""
+    return f"the same row with {baseline}" if "=" in baseline else baseline
+
+
 def baseline_cell(cells: dict[tuple, Cell], cell: Cell, baseline: str) -> Cell | None:
-    """The baseline run set ``cell`` is compared with: the baseline's row with the same distinguishing
-    keys, else its only row on the column."""
+    """The baseline run set ``cell`` is compared with. A fusion: its row with the same distinguishing keys,
+    else its only row on the column. A setting ``key=value``: the row of the same fusion and settings but
+    that one, which has the baseline's value (None where the key does not set the row apart)."""
+    if "=" in baseline:
+        key = baseline.split("=")[0]
+        method, settings = row_settings(cell.fusion)
+        if not any(s.split("=")[0] == key for s in settings):
+            return None
+        swapped = [baseline if s.split("=")[0] == key else s for s in settings]
+        return cells.get((f"{method} [{', '.join(swapped)}]", cell.column))
     suffix = cell.fusion[len(cell.method):]
     same = cells.get((baseline + suffix, cell.column))
     if same is not None:

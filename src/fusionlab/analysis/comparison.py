@@ -8,7 +8,7 @@ import statistics
 from scipy import stats
 
 from fusionlab.analysis.bootstrap import paired_difference_interval, seed_mean_interval
-from fusionlab.analysis.cells import Cell, baseline_cell, mean_std
+from fusionlab.analysis.cells import Cell, baseline_cell, is_baseline, mean_std
 
 BASELINE = "text_only"
 SIGNIFICANCE = 0.05
@@ -18,7 +18,7 @@ def paired_test(cell: Cell, baseline: Cell | None) -> dict | None:
     """``cell`` against the baseline over the seeds both have (None without one): the mean difference, the
     paired t-test's p (None below 2 pairs) and the difference's 95 % paired bootstrap interval over the
     test sentences (None without every paired run's test predictions)."""
-    if baseline is None or cell.method == baseline.method:
+    if baseline is None or baseline is cell:
         return None
     mine, theirs = cell.scores(), baseline.scores()
     seeds = sorted(mine.keys() & theirs.keys())
@@ -42,7 +42,7 @@ def build_tables(cells: dict[tuple, Cell], baseline: str = BASELINE) -> dict:
     """Best row per column, the paired comparison of every row against ``baseline`` (``paired_test``) with its
     t-test p-value adjusted (Benjamini-Hochberg, over the rows compared with the baseline on the same column),
     and each cell's bootstrap interval over test sentences."""
-    fusions = sorted({f for f, _ in cells}, key=lambda f: (f.split(" [")[0] != baseline, f))
+    fusions = sorted({f for f, _ in cells}, key=lambda f: (not is_baseline(f, baseline), f))
     columns = sorted({c for _, c in cells})
     best = {}
     for column in columns:

@@ -9,7 +9,15 @@ from pathlib import Path
 import pandas as pd
 from tabulate import DataRow, TableFormat, tabulate
 
-from fusionlab.analysis.cells import Cell, absent_modalities, allocation_means, column_name, mean_std, spread_text
+from fusionlab.analysis.cells import (
+    Cell,
+    absent_modalities,
+    allocation_means,
+    baseline_name,
+    column_name,
+    mean_std,
+    spread_text,
+)
 from fusionlab.analysis.comparison import SIGNIFICANCE
 from fusionlab.analysis.robustness import paired_perturbations, robustness_markdown, robustness_rows
 
@@ -61,7 +69,7 @@ def comparison_table(cells: dict[tuple, Cell], tables: dict) -> list[str]:
     fusions, columns = tables["fusions"], tables["columns"]
     lines = ["# Comparison", "",
              "Test scores (%, the task's main metric: F1, or accuracy for msa), mean ± std over seeds (one run: its score). "
-             f"Best per column in bold; † = paired t-test against {tables['baseline']} over shared seeds, p < "
+             f"Best per column in bold; † = paired t-test against {baseline_name(tables['baseline'])} over shared seeds, p < "
              f"{SIGNIFICANCE} after the Benjamini-Hochberg correction over the rows compared on the column; "
              "(no images) / (no crops): an image method whose runs found none, effectively text-only.", ""]
     rows = [[f, *(_cell_text(cells, tables, f, c) for c in columns)] for f in fusions]
@@ -87,7 +95,7 @@ def paired_tests_table(tables: dict) -> list[str]:
         low_high = test["interval"]
         interval = f"[{100 * low_high[0]:+.1f}, {100 * low_high[1]:+.1f}]" if low_high else "-"
         rows.append([f, column_name(c), test["pairs"], f"{100 * test['delta']:+.1f}", *p_values, interval])
-    return ["", f"## Paired tests against {tables['baseline']}", "",
+    return ["", f"## Paired tests against {baseline_name(tables['baseline'])}", "",
             "Over the seeds both have: the mean difference (points), the paired t-test over those seeds "
             "(-: below 2 pairs) and the difference's 95 % paired bootstrap interval over test sentences "
             "(the same sentences resampled for both; -: without test predictions).", "",

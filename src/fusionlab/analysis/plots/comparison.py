@@ -13,6 +13,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from fusionlab.analysis.cells import baseline_name, is_baseline
 from fusionlab.analysis.comparison import SIGNIFICANCE
 from fusionlab.analysis.plots.figure import (
     INTERVAL,
@@ -45,7 +46,7 @@ def _rows(cells: dict, tables: dict, column: tuple, has) -> list[str]:
 
 
 def _significance_note(tables: dict) -> str:
-    return (f"{SIGNIFICANT} = p < {SIGNIFICANCE} against {tables['baseline']} (paired t-test over shared seeds, "
+    return (f"{SIGNIFICANT} = p < {SIGNIFICANCE} against {baseline_name(tables['baseline'])} (paired t-test over shared seeds, "
             "Benjamini-Hochberg), as in the report's tables.")
 
 
@@ -67,16 +68,16 @@ def draw_scores(cells: dict, tables: dict, path: Path) -> Figure:
             highs.append(high)
             if significant(tables, (row, column)):
                 mark_significant(axis, x, highs[-1])
-            if cell.method == tables["baseline"]:
+            if is_baseline(row, tables["baseline"]):
                 baseline_line(axis, statistics.fmean(cell.scores().values()), row)
         axis.set_xticks(range(len(rows)), rows, rotation=30, ha="right", fontsize=8)
         axis.set_xlim(-0.6, len(rows) - 0.4)
-        axis.set_xlabel(f"fusion ({tables['baseline']} first)")
+        axis.set_xlabel(f"fusion ({baseline_name(tables['baseline'])} first)")
         seeds = sorted({len(cells[r, column].scores()) for r in rows})
         axis.set_title(f"{column[0]} / {column[1]} ({'/'.join(map(str, seeds))} seeds)", fontsize=9)
         state_y_range(axis, metric_label(cells[rows[0], column].monitor), lows, highs)
     caption(figure, f"Test score per fusion: dots = seeds, ◆ = their mean with its {INTERVAL}; dashed = "
-            f"{tables['baseline']}'s mean. {_significance_note(tables)}", 40 * len(columns) + 40)
+            f"{baseline_name(tables['baseline'])}'s mean. {_significance_note(tables)}", 40 * len(columns) + 40)
     return save(figure, path)
 
 
@@ -100,19 +101,19 @@ def draw_groups(cells: dict, tables: dict, path: Path) -> Figure:
                     low, high = seeds_and_mean(axis, x + 0.3 * (offset - 0.5), values, colour, spread=0.05)
                     lows.append(low)
                     highs.append(high)
-            baseline = [r for r in rows if cells[r, column].method == tables["baseline"]]
+            baseline = [r for r in rows if is_baseline(r, tables["baseline"])]
             if baseline and cells[baseline[0], column].group_scores(group):
                 axis.axhline(100 * statistics.fmean(cells[baseline[0], column].group_scores(group)), color=colour,
                              linestyle="--", linewidth=0.9, label=f"{baseline[0]}, {label}: mean")
             axis.scatter([], [], color=colour, label=label)  # the legend's entry for the group's points
         axis.set_xticks(range(len(rows)), rows, rotation=30, ha="right", fontsize=8)
         axis.set_xlim(-0.6, len(rows) - 0.4)
-        axis.set_xlabel(f"fusion ({tables['baseline']} first)")
+        axis.set_xlabel(f"fusion ({baseline_name(tables['baseline'])} first)")
         axis.set_title(f"{column[0]} / {column[1]}: sentences where the text decides", fontsize=9)
         state_y_range(axis, metric_label(cells[rows[0], column].monitor), lows, highs)
     legend_below(figure)
     caption(figure, f"Relevant vs irrelevant image: dots = seeds, ◆ = their mean with its {INTERVAL}; dashed = "
-            f"{tables['baseline']}'s mean per group. No significance test on groups (the tables test the main "
+            f"{baseline_name(tables['baseline'])}'s mean per group. No significance test on groups (the tables test the main "
             "score only).", 40 * len(columns) + 40)
     return save(figure, path)
 
@@ -143,7 +144,7 @@ def draw_low_resource(cells: dict, tables: dict, path: Path) -> Figure:
                     if significant(tables, (row, column)):
                         mark_significant(axis, x, highs[-1])
             axis.plot(*zip(*points), color=colour[row], label=row,
-                      linestyle="--" if row.split(" [")[0] == tables["baseline"] else "-")
+                      linestyle="--" if is_baseline(row, tables["baseline"]) else "-")
         axis.set_xticks(ratios, [f"{r:g}" for r in ratios])
         axis.set_xlabel("share of the training data (data.sample_ratio)")
         axis.set_title(f"{setting[0]} / {setting[1]}", fontsize=9)
@@ -151,7 +152,7 @@ def draw_low_resource(cells: dict, tables: dict, path: Path) -> Figure:
                                          else "f1"), lows, highs)
     legend_below(figure)
     caption(figure, f"Low resource: dots = seeds, ◆ = their mean with its {INTERVAL}, lines join the means; "
-            f"{tables['baseline']} dashed. {_significance_note(tables)}", 45 * len(settings) + 40)
+            f"{baseline_name(tables['baseline'])} dashed. {_significance_note(tables)}", 45 * len(settings) + 40)
     return save(figure, path)
 
 
@@ -164,7 +165,7 @@ def draw_robustness(rows: list[dict], kind: str, tables: dict, path: Path) -> Fi
     figure, axes = panels(len(columns), width=4.8)
     for axis, column in zip(axes, columns):
         ordered = sorted((r for r in rows if r["column"] == column),
-                         key=lambda r: (r["method"] != tables["baseline"], r["fusion"]))
+                         key=lambda r: (not is_baseline(r["fusion"], tables["baseline"]), r["fusion"]))
         colour, lows, highs = colours([r["fusion"] for r in ordered], tables["baseline"]), [], []
         for index, row in enumerate(ordered):
             levels, seeds = row["levels"], list(row["seed_scores"].values())
@@ -177,12 +178,12 @@ def draw_robustness(rows: list[dict], kind: str, tables: dict, path: Path) -> Fi
                 highs.append(high)
             axis.plot([level + spread for level in levels], [100 * s for s in row["scores"]],
                       color=colour[row["fusion"]], label=f"{row['fusion']} ({len(seeds)} seed{'s' * (len(seeds) > 1)})",
-                      linestyle="--" if row["method"] == tables["baseline"] else "-")
+                      linestyle="--" if is_baseline(row["fusion"], tables["baseline"]) else "-")
         axis.set_xticks(ordered[0]["levels"], [f"{level:g}" for level in ordered[0]["levels"]])
         axis.set_xlabel(f"{kind} level (0: clean)")
         axis.set_title(f"{column[0]} / {column[1]}", fontsize=9)
         state_y_range(axis, metric_label(ordered[0]["monitor"]), lows, highs)
     legend_below(figure)
     caption(figure, f"Robustness to {kind}: dots = seeds, ◆ = their mean with its {INTERVAL}, lines join the "
-            f"means; {tables['baseline']} dashed. No significance test along the curve.", 45 * len(columns) + 40)
+            f"means; {baseline_name(tables['baseline'])} dashed. No significance test along the curve.", 45 * len(columns) + 40)
     return save(figure, path)

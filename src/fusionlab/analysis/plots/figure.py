@@ -12,6 +12,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy import stats
 
+from fusionlab.analysis.cells import is_baseline
+
 INTERVAL = "95 % t-interval over seeds"
 BASELINE_COLOUR = "black"
 COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974")
@@ -45,7 +47,7 @@ def t_interval(values: list[float]) -> tuple[float, float] | None:
 def colours(rows: list[str], baseline: str) -> dict[str, str]:
     """A colour per row (in ``rows``' order), black for the baseline's rows."""
     others = iter(COLOURS * (len(rows) // len(COLOURS) + 1))
-    return {row: BASELINE_COLOUR if row.split(" [")[0] == baseline else next(others) for row in rows}
+    return {row: BASELINE_COLOUR if is_baseline(row, baseline) else next(others) for row in rows}
 
 
 def panels(count: int, width: float = 4.2, height: float = 3.8) -> tuple[Figure, list]:
