@@ -5,8 +5,8 @@ Each method runs its paper config (``conf/experiment``; text_only and concat: HV
 with random weights at the papers' sizes, built offline: a bert-base-sized BERT and ResNet-50 (MuSE:
 ResNet-152), frozen or fine-tuned as the config says (a frozen encoder's features come from the feature
 cache, as in training). Batches of 8 synthetic examples at 224 x 224, their sentences lengthened with random
-WordPieces to the config's ``data.max_length`` tokens. All models are built first, then timed in alternating
-rounds (the order rotating), so ratios between methods come from one run on one machine state. In each round
+WordPieces to the config's ``data.max_length`` tokens. All models are built first, then timed in rounds
+(the order rotating), so ratios between methods come from one run on one machine state. In each round
 every method also takes one step as it ran before the speed work of issue 31 (PyTorch's default memory layout,
 AdamW's per-tensor loop, PixelCNN++ dropping elements rather than channels and using PyTorch's ELU, the text
 encoder computing padding), on the same model and batch, so the speed-up is measured in the same run, and one
@@ -99,14 +99,17 @@ class MethodStep:
 
     def use(self, arm: str) -> None:
         """Step as ``arm`` (one of ``ARMS``) says. The optimised code (fp32, bf16-mixed): channels-last
-        convolutions, the fused AdamW, channel dropout and the exp ELU in PixelCNN++ and packed text tokens;
-        before: the layout, optimiser loop, element dropout, PyTorch's ELU and padded text of before (the ELU is
-        swapped in the image decoder's module, for every model at once). bf16-mixed runs the forward pass under
-        Lightning's bf16 autocast."""
+        convolutions, channel dropout and the exp ELU in PixelCNN++ and packed text tokens; before: the layout,
+        element dropout, PyTorch's ELU and padded text of before (the ELU is swapped in the image decoder's
+        module, for every model at once). bf16-mixed runs the forward pass under Lightning's bf16 autocast. The
+        optimiser is what training takes for each (``FusionModel.optimizer``): the fused AdamW in fp32, the
+        multi-tensor one under mixed precision; before, AdamW's per-tensor loop."""
+        if arm not in ARMS:
+            raise ValueError(f"no arm {arm!r}: one of {ARMS}")
         optimised, bf16 = arm != "before", arm == "bf16-mixed"
         set_memory_format(self.model, CONVOLUTION_LAYOUT if optimised else torch.contiguous_format)
         for group in self.optimizer.param_groups:
-            group["fused"] = optimised
+            group["fused"], group["foreach"] = (arm == "fp32") or None, bf16 or None
         for block in self.model.modules():
             if isinstance(block, GatedResnet):
                 block.dropout = (nn.Dropout2d if optimised else nn.Dropout)(block.dropout.p)
@@ -178,9 +181,9 @@ def arm_order(index: int) -> tuple[str, ...]:
 
 def bf16_units() -> str:
     """What this CPU computes bf16 with: AMX tiles, AVX-512 bf16 instructions, or neither (then bf16 is emulated)."""
-    if torch.cpu._is_amx_tile_supported():
+    if torch.cpu._is_amx_tile_supported():  # torch's own checks (private): AMX tiles, as oneDNN uses them
         return "AMX"
-    return "AVX-512 bf16" if torch.cpu._is_avx512_bf16_supported() else "none (emulated)"
+    return "AVX-512 bf16" if torch.cpu._is_avx512_bf16_supported() else "none"
 
 
 def matmul_rate(size: int = 2048, repeats: int = 5) -> float:
@@ -198,8 +201,11 @@ def main(rounds: int = 3, fusions: tuple[str, ...] = tuple(PAPER_CONFIGS)) -> di
     torch.manual_seed(0)
     methods = [MethodStep(fusion) for fusion in fusions]
     retain_freed_memory()  # as training runs (performance.retain_freed_memory); its share: benchmarks/freed_memory.py
-    for method in methods:  # warm-up: first-step allocations and lazy initialisation
-        method.step()
+    for method in methods:  # warm-up of every arm: first-step allocations, lazy initialisation, kernels made
+        for arm in ARMS:
+            method.use(arm)
+            method.step()
+        method.use("fp32")
         method.reset()
     steps = {arm: defaultdict(list) for arm in ARMS}
     for round_index in range(rounds):
@@ -252,7 +258,8 @@ def markdown(result: dict) -> list[str]:
                         "forward / backward / optimiser (s)",
                         "s / step before (median)", "speed-up (median of paired rounds)",
                         "s / step bf16-mixed (median)", "bf16-mixed speed-up over fp32"], tablefmt="github"), "",
-        f"bf16-mixed ran on this CPU's {result['bf16_units']} bf16 units.", "",
+        (f"bf16-mixed ran on this CPU's {result['bf16_units']} bf16 units." if result["bf16_units"] != "none" else
+         "This CPU has no bf16 units: bf16-mixed ran emulated."), "",
         "Forward seconds by module (median step; the method's parts and the task head):", "",
         tabulate(modules, ["fusion", "forward by module (s)"], tablefmt="github"), "",
         f"Operators taking the most time in one {result['profile']['fusion']} step (torch.profiler, self CPU time):",

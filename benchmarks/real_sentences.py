@@ -63,7 +63,9 @@ def real_batches(method: MethodStep, count: int) -> list[dict]:
 def measure(fusion: str, root: Path, count: int) -> dict:
     method = MethodStep(fusion, [f"data_root={root}", "dataset.layout=flat", "data.num_workers=0"])
     batches = real_batches(method, count + 1)
-    method.step(batches[0])  # warm-up
+    for arm in ARMS:  # warm-up of every arm
+        method.use(arm)
+        method.step(batches[0])
     seconds = {arm: [] for arm in ARMS}
     for index, batch in enumerate(batches[1:]):
         for arm in arm_order(index):
@@ -79,7 +81,7 @@ def measure(fusion: str, root: Path, count: int) -> dict:
             "bf16_speedup": statistics.median(a / b for a, b in zip(after, bf16))}
 
 
-def main(count: int = 4, fusions: tuple[str, ...] = FUSIONS) -> dict:
+def main(count: int = 2 * len(ARMS), fusions: tuple[str, ...] = FUSIONS) -> dict:
     root = data_root()
     if root is None:
         return {"skipped": f"no {DATASET}/train.txt under $FUSIONLAB_DATA or ../shared/data"}

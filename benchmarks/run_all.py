@@ -75,7 +75,7 @@ def cpu_section() -> list[str]:
         f"{versions(f'CPU ({os.cpu_count()} cores)')} Figures are min / median / max over repeats "
         "(3 per training run, 10 per layer timing).", "",
         f"### The papers' shapes (one training step, batch {shapes['batch_size']}, {shapes['threads']} thread, "
-        f"random weights, {shapes['rounds']} alternating rounds)", "",
+        f"random weights, {shapes['rounds']} rounds, the order rotating)", "",
         "Each method under its paper config (`benchmarks/paper_shapes.py`: a bert-base-sized BERT, ResNet-50 or "
         "MuSE's ResNet-152, frozen or trained as the config says; synthetic 224 x 224 images, sentences "
         "lengthened to the config's `max_length`, so without padding). *Before*: the same model and batch as the "
@@ -85,8 +85,8 @@ def cpu_section() -> list[str]:
         "bf16 matrix products and convolutions, fp32 weights and optimiser), also in the same rounds; other "
         "arithmetic, not the same one faster (docs/guide.md, speed).", "",
         *paper_shapes.markdown(shapes),
-        "### Real Twitter-2015 sentences (one training step, batch 8, 1 thread, random weights, pairs on the same "
-        "batches)", "",
+        "### Real Twitter-2015 sentences (one training step, batch 8, 1 thread, random weights, each way of "
+        "stepping on the same batches)", "",
         "The same models built on the real training split (`benchmarks/real_sentences.py`), stepping on its "
         "first shuffled batches, padded to their longest sentence as training pads them; the images are random "
         "pixels (or cached features), all present. Packed text tokens (`encoder.text.pack_tokens`) skip the "

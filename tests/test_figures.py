@@ -11,7 +11,7 @@ from fusionlab.analysis.cells import collect
 from fusionlab.analysis.comparison import build_tables
 from fusionlab.analysis.plots.allocation import draw_allocation
 from fusionlab.analysis.plots.comparison import draw_groups, draw_low_resource, draw_scores
-from fusionlab.analysis.plots.figure import NothingToDraw, t_interval
+from fusionlab.analysis.plots.figure import NothingToDraw, colours, t_interval
 from fusionlab.report import report
 from tests.test_report import _fake_run
 
@@ -97,3 +97,15 @@ def test_the_allocation_figure_draws_each_seed_their_mean_and_the_uniform_start(
     means = {line.get_label(): line.get_ydata() for line in axis.lines if line.get_label().endswith("2 seeds")}
     assert list(means["image: mean of 2 seeds"]) == pytest.approx([0.5, 0.6])
     assert axis.get_ylabel() == "allocation z (axis 0–1)" and axis.lines[0].get_ydata()[0] == 0.5
+
+
+def test_with_a_setting_as_baseline_each_fusion_keeps_one_colour_and_no_single_mean_line_is_drawn(runs, tmp_path):
+    cells = collect(runs)
+    tables = build_tables(cells, baseline="trainer.precision=32-true")  # no run has the key: no baseline row
+    figure = draw_scores(cells, tables, tmp_path / "scores.png")
+    (axis,) = figure.axes
+    assert _dashed_levels(axis) == [] and "dashed" not in figure.texts[0].get_text()
+    rows = ["muse [trainer.precision=32-true]", "hvpnet [trainer.precision=32-true]", "muse [trainer.precision=bf16-mixed]"]
+    setting, fusion = colours(rows, "trainer.precision=32-true"), colours(rows, "muse")
+    assert setting[rows[0]] == setting[rows[2]] != setting[rows[1]] != "black"
+    assert fusion[rows[0]] == fusion[rows[2]] == "black" != fusion[rows[1]]

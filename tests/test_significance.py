@@ -63,7 +63,7 @@ def test_the_paired_interval_over_sentences_finds_a_small_consistent_gain_the_se
     assert paired_difference_interval(ours, [np.ones((400, 3))], "accuracy") is None  # not the same sentences
 
 def _run(root, fusion, seed, f1, config=None):
-    folder = root / f"{fusion}_s{seed}{'_' + '_'.join(map(str, config.values())) if config else ''}"
+    folder = root / f"{fusion}_s{seed}{f'_{len(list(root.iterdir()))}' if config else ''}"
     folder.mkdir(parents=True)
     (folder / "results.json").write_text(json.dumps({
         "fusion": fusion, "task": "msa", "dataset": "synthetic", "seed": seed, "monitor": "accuracy",
@@ -93,23 +93,35 @@ def test_the_baseline_is_an_option_and_p_values_are_corrected_across_the_rows_co
     assert "## Paired tests against concat" in table and "| text_only | synthetic/msa | 4 |" in table
 
 
-def test_a_setting_as_baseline_pairs_each_row_with_the_same_fusion_under_that_setting(tmp_path, capsys):
+def test_a_setting_as_baseline_pairs_each_row_with_the_same_fusion_under_that_setting(tmp_path, capsys, caplog):
     scores = {("hvpnet", "32-true"): (0.70, 0.72, 0.71), ("hvpnet", "bf16-mixed"): (0.71, 0.72, 0.70),
               ("muse", "32-true"): (0.60, 0.65, 0.61), ("muse", "bf16-mixed"): (0.55, 0.60, 0.57)}
     for (fusion, precision), values in scores.items():
         for seed, value in enumerate(values, start=1):
             _run(tmp_path, fusion, seed, value, {"trainer": {"precision": precision}})
+    for lr, precision, values in ((0.1, "32-true", (0.5, 0.6)), (0.1, "bf16-mixed", (0.6, 0.75)),
+                                  (0.2, "32-true", (0.3, 0.45)), (0.2, "bf16-mixed", (0.4, 0.6))):
+        for seed, value in enumerate(values, start=1):  # concat: two keys set its rows apart
+            _run(tmp_path, "concat", seed, value, {"optim": {"lr": lr}, "trainer": {"precision": precision}})
     column = ("synthetic", "msa", 1.0)
     tables = build_tables(collect(tmp_path), baseline="trainer.precision=32-true")
     fp32, bf16 = "[trainer.precision=32-true]", "[trainer.precision=bf16-mixed]"
-    assert tables["fusions"] == [f"hvpnet {fp32}", f"muse {fp32}", f"hvpnet {bf16}", f"muse {bf16}"]
+    assert tables["fusions"][2:] == [f"hvpnet {fp32}", f"muse {fp32}", "concat [optim.lr=0.1, trainer.precision=bf16-mixed]",
+                                     "concat [optim.lr=0.2, trainer.precision=bf16-mixed]", f"hvpnet {bf16}", f"muse {bf16}"]
+    assert tables["tests"]["concat [optim.lr=0.2, trainer.precision=bf16-mixed]", column]["delta"] == pytest.approx(0.125)
     for fusion in ("hvpnet", "muse"):
         assert tables["tests"][f"{fusion} {fp32}", column] is None
         test = tables["tests"][f"{fusion} {bf16}", column]
         differences = np.subtract(scores[fusion, "bf16-mixed"], scores[fusion, "32-true"])
         assert test["pairs"] == 3 and test["delta"] == pytest.approx(differences.mean())
         assert test["p"] == pytest.approx(stats.ttest_rel(scores[fusion, "bf16-mixed"], scores[fusion, "32-true"]).pvalue)
-    assert build_tables(collect(tmp_path), baseline="optim.lr=0.1")["tests"][f"muse {bf16}", column] is None
+    with caplog.at_level("WARNING"):
+        unmatched = build_tables(collect(tmp_path), baseline="optim.lr=0.3")  # no row has it
+    assert all(test is None for test in unmatched["tests"].values())
+    assert "the baseline optim.lr=0.3 names no row" in caplog.text
+    concat_lr = build_tables(collect(tmp_path), baseline="optim.lr=0.1")["tests"]  # a key only concat's rows vary
+    assert concat_lr["concat [optim.lr=0.2, trainer.precision=bf16-mixed]", column]["delta"] == pytest.approx(-0.175)
+    assert concat_lr[f"muse {bf16}", column] is None
     run_main(main, f"runs={tmp_path}", 'baseline="trainer.precision=32-true"')
     table = (tmp_path / "report" / "report.md").read_text()
     assert "## Paired tests against the same row with trainer.precision=32-true" in table

@@ -8,6 +8,7 @@ difference may flip a ReLU or swap two near-tied tokens in MuSE's exchange, and 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 
 import pytest
@@ -112,24 +113,37 @@ def test_mixed_precision_takes_the_multi_tensor_adamw_lightning_clips_through(pa
 def test_bf16_mixed_gives_the_fp32_loss_and_gradients_to_bf16_tolerance(paper_run):
     """bf16-mixed (Lightning's CPU autocast, ``trainer.precision=bf16-mixed``) is not the same arithmetic: its
     matrix products and convolutions round their inputs to bf16 (8 bits of mantissa). It must still give the
-    fp32 step's loss within about a percent and gradients pointing the same way."""
+    fp32 step's loss within a percent and every weight's gradient pointing the same way (cosine > 0.97). As
+    the Trainer runs it: the forward pass under autocast, the backward pass outside."""
     _, model, batch = paper_run
     model = copy.deepcopy(model).float()
+    set_memory_format(model, CONVOLUTION_LAYOUT)
     batch = {key: value.float() if torch.is_tensor(value) and value.is_floating_point() else value
              for key, value in batch.items()}
-    bf16_outputs = []
+
+    def step(bf16: bool):
+        model.zero_grad(set_to_none=True)
+        torch.manual_seed(0)
+        with MixedPrecision("bf16-mixed", "cpu").forward_context() if bf16 else contextlib.nullcontext():
+            loss = model.training_step(batch, 0)
+        loss.backward()
+        return loss.detach(), {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+
+    bf16_layers = []
     hook = nn.modules.module.register_module_forward_hook(
-        lambda module, _, output: bf16_outputs.append(module) if isinstance(module, (nn.Linear, nn.Conv2d))
+        lambda module, _, output: bf16_layers.append(module) if isinstance(module, (nn.Linear, nn.Conv2d))
         and torch.is_tensor(output) and output.dtype == torch.bfloat16 else None)
     try:
-        with MixedPrecision("bf16-mixed", "cpu").forward_context():
-            bf16_loss, bf16_gradients = loss_and_gradients(model, batch, CONVOLUTION_LAYOUT)
+        bf16_loss, bf16_gradients = step(bf16=True)
     finally:
         hook.remove()
-    loss, gradients = loss_and_gradients(model, batch, CONVOLUTION_LAYOUT)
-    assert bf16_outputs and any(isinstance(m, nn.Conv2d) for m in bf16_outputs)  # the layers really ran in bf16
-    assert bf16_loss.dtype == torch.float32 and bf16_loss != loss
+    loss, gradients = step(bf16=False)
+    assert any(isinstance(m, nn.Conv2d) for m in bf16_layers) and any(isinstance(m, nn.Linear) for m in bf16_layers)
+    assert bf16_loss.dtype == torch.float32 and bf16_loss != loss  # it did compute otherwise
     assert abs(bf16_loss - loss) <= 0.01 * abs(loss)
     assert bf16_gradients.keys() == gradients.keys()
-    flat, bf16_flat = (torch.cat([g.flatten() for g in grads.values()]) for grads in (gradients, bf16_gradients))
-    assert F.cosine_similarity(flat, bf16_flat, dim=0) > 0.99
+    largest = max(g.norm() for g in gradients.values())
+    compared = [name for name, g in gradients.items() if g.dim() > 1 and g.norm() > 1e-3 * largest]
+    assert len(compared) > 10
+    for name in compared:  # every weight matrix and kernel whose gradient is not rounding noise
+        assert F.cosine_similarity(gradients[name].flatten(), bf16_gradients[name].flatten(), dim=0) > 0.97, name

@@ -51,7 +51,7 @@ from fusionlab.api.callable_module import make_callable
 log = logging.getLogger(__name__)
 # absolute: a console script calls main from the package, where a relative path would name a module
 USAGE = ("usage: python -m fusionlab.report runs=<dir> [out=<dir>] [publish=docs/results.md title=\"...\"] "
-         "[baseline=<fusion>]\n   or: python -m fusionlab.report runs=[<dir>,<dir>] out=<dir>   (keys: conf/report.yaml)")
+         "[baseline=<fusion or \"key=value\">]\n   or: python -m fusionlab.report runs=[<dir>,<dir>] out=<dir>   (keys: conf/report.yaml)")
 
 
 def _hydra_value(value: str) -> str:

@@ -171,23 +171,28 @@ def row_settings(row: str) -> tuple[str, list[str]]:
     return method, re.split(r", (?=[\w.+-]+=)", settings.removesuffix("]")) if settings else []
 
 
+def is_setting(baseline: str) -> bool:
+    """Whether the baseline is a setting ``key=value`` rather than a fusion."""
+    return "=" in baseline
+
+
 def is_baseline(row: str, baseline: str) -> bool:
     """Whether ``row`` is a baseline row: the baseline fusion's, or, where the baseline is a setting
     ``key=value``, one with that setting."""
     method, settings = row_settings(row)
-    return baseline in settings if "=" in baseline else method == baseline
+    return baseline in settings if is_setting(baseline) else method == baseline
 
 
 def baseline_name(baseline: str) -> str:
     """The baseline as the report's text names it."""
-    return f"the same row with {baseline}" if "=" in baseline else baseline
+    return f"the same row with {baseline}" if is_setting(baseline) else baseline
 
 
 def baseline_cell(cells: dict[tuple, Cell], cell: Cell, baseline: str) -> Cell | None:
     """The baseline run set ``cell`` is compared with. A fusion: its row with the same distinguishing keys,
     else its only row on the column. A setting ``key=value``: the row of the same fusion and settings but
     that one, which has the baseline's value (None where the key does not set the row apart)."""
-    if "=" in baseline:
+    if is_setting(baseline):
         key = baseline.split("=")[0]
         method, settings = row_settings(cell.fusion)
         if not any(s.split("=")[0] == key for s in settings):

@@ -3,6 +3,7 @@ rows of a column) and bootstrap intervals over test sentences, and the best row 
 
 from __future__ import annotations
 
+import logging
 import statistics
 
 from scipy import stats
@@ -10,6 +11,7 @@ from scipy import stats
 from fusionlab.analysis.bootstrap import paired_difference_interval, seed_mean_interval
 from fusionlab.analysis.cells import Cell, baseline_cell, is_baseline, mean_std
 
+log = logging.getLogger(__name__)
 BASELINE = "text_only"
 SIGNIFICANCE = 0.05
 
@@ -43,6 +45,8 @@ def build_tables(cells: dict[tuple, Cell], baseline: str = BASELINE) -> dict:
     t-test p-value adjusted (Benjamini-Hochberg, over the rows compared with the baseline on the same column),
     and each cell's bootstrap interval over test sentences."""
     fusions = sorted({f for f, _ in cells}, key=lambda f: (not is_baseline(f, baseline), f))
+    if fusions and not any(is_baseline(f, baseline) for f in fusions):
+        log.warning("the baseline %s names no row (rows: %s): no paired tests", baseline, ", ".join(fusions))
     columns = sorted({c for _, c in cells})
     best = {}
     for column in columns:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from fusionlab.analysis.cells import baseline_name, is_baseline
+from fusionlab.analysis.cells import baseline_name, is_baseline, is_setting
 from fusionlab.analysis.comparison import SIGNIFICANCE
 from fusionlab.analysis.plots.figure import (
     INTERVAL,
@@ -45,6 +45,11 @@ def _rows(cells: dict, tables: dict, column: tuple, has) -> list[str]:
     return [f for f in tables["fusions"] if (f, column) in cells and has(cells[f, column])]
 
 
+def _baseline_rows(tables: dict) -> str:
+    """The rows drawn first and dashed: the baseline fusion's, or those with the baseline setting."""
+    return f"the rows with {tables['baseline']}" if is_setting(tables["baseline"]) else tables["baseline"]
+
+
 def _significance_note(tables: dict) -> str:
     return (f"{SIGNIFICANT} = p < {SIGNIFICANCE} against {baseline_name(tables['baseline'])} (paired t-test over shared seeds, "
             "Benjamini-Hochberg), as in the report's tables.")
@@ -52,7 +57,7 @@ def _significance_note(tables: dict) -> str:
 
 def draw_scores(cells: dict, tables: dict, path: Path) -> Figure:
     """One panel per dataset/task (full data): each row's seeds and their mean with its interval, the
-    baseline's mean as a dashed line."""
+    baseline fusion's mean as a dashed line (none for a baseline setting: one such row per fusion)."""
     columns = [c for c in tables["columns"] if c[2] == 1.0 and _rows(cells, tables, c, lambda cell: cell.scores())]
     if not columns:
         raise NothingToDraw("no finished run on the full training data")
@@ -68,16 +73,17 @@ def draw_scores(cells: dict, tables: dict, path: Path) -> Figure:
             highs.append(high)
             if significant(tables, (row, column)):
                 mark_significant(axis, x, highs[-1])
-            if is_baseline(row, tables["baseline"]):
+            if is_baseline(row, tables["baseline"]) and not is_setting(tables["baseline"]):
                 baseline_line(axis, statistics.fmean(cell.scores().values()), row)
         axis.set_xticks(range(len(rows)), rows, rotation=30, ha="right", fontsize=8)
         axis.set_xlim(-0.6, len(rows) - 0.4)
-        axis.set_xlabel(f"fusion ({baseline_name(tables['baseline'])} first)")
+        axis.set_xlabel(f"fusion ({_baseline_rows(tables)} first)")
         seeds = sorted({len(cells[r, column].scores()) for r in rows})
         axis.set_title(f"{column[0]} / {column[1]} ({'/'.join(map(str, seeds))} seeds)", fontsize=9)
         state_y_range(axis, metric_label(cells[rows[0], column].monitor), lows, highs)
-    caption(figure, f"Test score per fusion: dots = seeds, ◆ = their mean with its {INTERVAL}; dashed = "
-            f"{baseline_name(tables['baseline'])}'s mean. {_significance_note(tables)}", 40 * len(columns) + 40)
+    mean_line = "" if is_setting(tables["baseline"]) else f" dashed = {tables['baseline']}'s mean."
+    caption(figure, f"Test score per fusion: dots = seeds, ◆ = their mean with its {INTERVAL};{mean_line} "
+            f"{_significance_note(tables)}", 40 * len(columns) + 40)
     return save(figure, path)
 
 
@@ -101,20 +107,20 @@ def draw_groups(cells: dict, tables: dict, path: Path) -> Figure:
                     low, high = seeds_and_mean(axis, x + 0.3 * (offset - 0.5), values, colour, spread=0.05)
                     lows.append(low)
                     highs.append(high)
-            baseline = [r for r in rows if is_baseline(r, tables["baseline"])]
+            baseline = [r for r in rows if is_baseline(r, tables["baseline"]) and not is_setting(tables["baseline"])]
             if baseline and cells[baseline[0], column].group_scores(group):
                 axis.axhline(100 * statistics.fmean(cells[baseline[0], column].group_scores(group)), color=colour,
                              linestyle="--", linewidth=0.9, label=f"{baseline[0]}, {label}: mean")
             axis.scatter([], [], color=colour, label=label)  # the legend's entry for the group's points
         axis.set_xticks(range(len(rows)), rows, rotation=30, ha="right", fontsize=8)
         axis.set_xlim(-0.6, len(rows) - 0.4)
-        axis.set_xlabel(f"fusion ({baseline_name(tables['baseline'])} first)")
+        axis.set_xlabel(f"fusion ({_baseline_rows(tables)} first)")
         axis.set_title(f"{column[0]} / {column[1]}: sentences where the text decides", fontsize=9)
         state_y_range(axis, metric_label(cells[rows[0], column].monitor), lows, highs)
     legend_below(figure)
-    caption(figure, f"Relevant vs irrelevant image: dots = seeds, ◆ = their mean with its {INTERVAL}; dashed = "
-            f"{baseline_name(tables['baseline'])}'s mean per group. No significance test on groups (the tables test the main "
-            "score only).", 40 * len(columns) + 40)
+    mean_lines = "" if is_setting(tables["baseline"]) else f" dashed = {tables['baseline']}'s mean per group."
+    caption(figure, f"Relevant vs irrelevant image: dots = seeds, ◆ = their mean with its {INTERVAL};{mean_lines} "
+            "No significance test on groups (the tables test the main score only).", 40 * len(columns) + 40)
     return save(figure, path)
 
 
@@ -152,7 +158,7 @@ def draw_low_resource(cells: dict, tables: dict, path: Path) -> Figure:
                                          else "f1"), lows, highs)
     legend_below(figure)
     caption(figure, f"Low resource: dots = seeds, ◆ = their mean with its {INTERVAL}, lines join the means; "
-            f"{baseline_name(tables['baseline'])} dashed. {_significance_note(tables)}", 45 * len(settings) + 40)
+            f"{_baseline_rows(tables)} dashed. {_significance_note(tables)}", 45 * len(settings) + 40)
     return save(figure, path)
 
 
@@ -185,5 +191,5 @@ def draw_robustness(rows: list[dict], kind: str, tables: dict, path: Path) -> Fi
         state_y_range(axis, metric_label(ordered[0]["monitor"]), lows, highs)
     legend_below(figure)
     caption(figure, f"Robustness to {kind}: dots = seeds, ◆ = their mean with its {INTERVAL}, lines join the "
-            f"means; {baseline_name(tables['baseline'])} dashed. No significance test along the curve.", 45 * len(columns) + 40)
+            f"means; {_baseline_rows(tables)} dashed. No significance test along the curve.", 45 * len(columns) + 40)
     return save(figure, path)

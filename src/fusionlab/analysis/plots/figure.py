@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy import stats
 
-from fusionlab.analysis.cells import is_baseline
+from fusionlab.analysis.cells import is_baseline, is_setting, row_settings
 
 INTERVAL = "95 % t-interval over seeds"
 BASELINE_COLOUR = "black"
@@ -45,8 +45,12 @@ def t_interval(values: list[float]) -> tuple[float, float] | None:
 
 
 def colours(rows: list[str], baseline: str) -> dict[str, str]:
-    """A colour per row (in ``rows``' order), black for the baseline's rows."""
+    """A colour per row (in ``rows``' order), black for the baseline fusion's rows; where the baseline is a
+    setting, a colour per fusion (its rows told apart by their lines: the baseline's dashed)."""
     others = iter(COLOURS * (len(rows) // len(COLOURS) + 1))
+    if is_setting(baseline):
+        fusions = {}
+        return {row: fusions.setdefault(row_settings(row)[0], next(others)) for row in rows}
     return {row: BASELINE_COLOUR if is_baseline(row, baseline) else next(others) for row in rows}
 
 
