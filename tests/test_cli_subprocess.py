@@ -256,3 +256,11 @@ def test_console_export_writes_a_folder_the_hub_takes(runs):
     assert {p.name for p in folder.iterdir()} == {"model.safetensors", "config.json", "labels.json", "README.md",
                                                  "fusionlab.json"}
     assert "hvpnet" in (folder / "README.md").read_text()
+
+
+def test_every_make_target_the_readme_names_is_a_target_of_the_makefile():
+    readme, makefile = (ROOT / "README.md").read_text(), (ROOT / "Makefile").read_text()
+    named = set(re.findall(r"^make ([\w-]+)", readme, flags=re.MULTILINE))
+    targets = set(re.findall(r"^([\w-]+):", makefile, flags=re.MULTILINE))
+    assert {"train", "test", "bench", "precision-evidence"} <= named
+    assert named <= targets, named - targets
