@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fusionlab.analysis.baseline import is_setting, row_settings
 from fusionlab.analysis.bootstrap import read_rows, sentence_counts
 from fusionlab.analysis.protocols import protocol_scores
 from fusionlab.config.result_keys import result_config
@@ -163,29 +163,6 @@ def _readable(path: Path, corrupt: list[str]):
     except CorruptRecordError:
         corrupt.append(str(path))
         return None
-
-
-def row_settings(row: str) -> tuple[str, list[str]]:
-    """A row's fusion and the ``key=value`` settings that set it apart (``row_names``)."""
-    method, _, settings = row.partition(" [")
-    return method, re.split(r", (?=[\w.+-]+=)", settings.removesuffix("]")) if settings else []
-
-
-def is_setting(baseline: str) -> bool:
-    """Whether the baseline is a setting ``key=value`` rather than a fusion."""
-    return "=" in baseline
-
-
-def is_baseline(row: str, baseline: str) -> bool:
-    """Whether ``row`` is a baseline row: the baseline fusion's, or, where the baseline is a setting
-    ``key=value``, one with that setting."""
-    method, settings = row_settings(row)
-    return baseline in settings if is_setting(baseline) else method == baseline
-
-
-def baseline_name(baseline: str) -> str:
-    """The baseline as the report's text names it."""
-    return f"the same row with {baseline}" if is_setting(baseline) else baseline
 
 
 def baseline_cell(cells: dict[tuple, Cell], cell: Cell, baseline: str) -> Cell | None:

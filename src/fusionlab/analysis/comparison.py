@@ -8,8 +8,9 @@ import statistics
 
 from scipy import stats
 
+from fusionlab.analysis.baseline import is_baseline
 from fusionlab.analysis.bootstrap import paired_difference_interval, seed_mean_interval
-from fusionlab.analysis.cells import Cell, baseline_cell, is_baseline, mean_std
+from fusionlab.analysis.cells import Cell, baseline_cell, mean_std
 
 log = logging.getLogger(__name__)
 BASELINE = "text_only"

@@ -9,15 +9,8 @@ from pathlib import Path
 import pandas as pd
 from tabulate import DataRow, TableFormat, tabulate
 
-from fusionlab.analysis.cells import (
-    Cell,
-    absent_modalities,
-    allocation_means,
-    baseline_name,
-    column_name,
-    mean_std,
-    spread_text,
-)
+from fusionlab.analysis.baseline import baseline_name
+from fusionlab.analysis.cells import Cell, absent_modalities, allocation_means, column_name, mean_std, spread_text
 from fusionlab.analysis.comparison import SIGNIFICANCE
 from fusionlab.analysis.robustness import paired_perturbations, robustness_markdown, robustness_rows
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from fusionlab.analysis.cells import baseline_name, is_baseline, is_setting
+from fusionlab.analysis.baseline import baseline_name, is_baseline, is_setting
 from fusionlab.analysis.comparison import SIGNIFICANCE
 from fusionlab.analysis.plots.figure import (
     INTERVAL,

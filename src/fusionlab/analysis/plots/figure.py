@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy import stats
 
-from fusionlab.analysis.cells import is_baseline, is_setting, row_settings
+from fusionlab.analysis.baseline import is_baseline, is_setting, row_settings
 
 INTERVAL = "95 % t-interval over seeds"
 BASELINE_COLOUR = "black"
