@@ -108,8 +108,10 @@ class MethodStep:
             raise ValueError(f"no arm {arm!r}: one of {ARMS}")
         optimised, bf16 = arm != "before", arm == "bf16-mixed"
         set_memory_format(self.model, CONVOLUTION_LAYOUT if optimised else torch.contiguous_format)
+        kernel = (self.model.adamw_kernel("bf16-mixed" if bf16 else "32-true") if optimised
+                  else {"fused": None, "foreach": None})
         for group in self.optimizer.param_groups:
-            group["fused"], group["foreach"] = (arm == "fp32") or None, bf16 or None
+            group.update(kernel)
         for block in self.model.modules():
             if isinstance(block, GatedResnet):
                 block.dropout = (nn.Dropout2d if optimised else nn.Dropout)(block.dropout.p)
@@ -131,6 +133,14 @@ class MethodStep:
         if not torch.isfinite(loss):
             raise RuntimeError(f"{self.fusion}: the loss is {loss.item()}")
         return {"forward": forward.seconds, "backward": backward.seconds, "optimiser": optimiser.seconds}
+
+    def warm_up(self, batch: dict | None = None) -> None:
+        """One step of every arm (first-step allocations, lazy initialisation, kernels made), then fp32."""
+        for arm in ARMS:
+            self.use(arm)
+            self.step(batch)
+        self.use("fp32")
+        self.reset()
 
     def reset(self) -> None:
         self.forward_seconds.clear()
@@ -201,12 +211,8 @@ def main(rounds: int = 3, fusions: tuple[str, ...] = tuple(PAPER_CONFIGS)) -> di
     torch.manual_seed(0)
     methods = [MethodStep(fusion) for fusion in fusions]
     retain_freed_memory()  # as training runs (performance.retain_freed_memory); its share: benchmarks/freed_memory.py
-    for method in methods:  # warm-up of every arm: first-step allocations, lazy initialisation, kernels made
-        for arm in ARMS:
-            method.use(arm)
-            method.step()
-        method.use("fp32")
-        method.reset()
+    for method in methods:
+        method.warm_up()
     steps = {arm: defaultdict(list) for arm in ARMS}
     for round_index in range(rounds):
         shift = round_index % len(methods)

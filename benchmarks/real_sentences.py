@@ -63,9 +63,7 @@ def real_batches(method: MethodStep, count: int) -> list[dict]:
 def measure(fusion: str, root: Path, count: int) -> dict:
     method = MethodStep(fusion, [f"data_root={root}", "dataset.layout=flat", "data.num_workers=0"])
     batches = real_batches(method, count + 1)
-    for arm in ARMS:  # warm-up of every arm
-        method.use(arm)
-        method.step(batches[0])
+    method.warm_up(batches[0])
     seconds = {arm: [] for arm in ARMS}
     for index, batch in enumerate(batches[1:]):
         for arm in arm_order(index):

@@ -130,12 +130,17 @@ class FusionModel(L.LightningModule):
         return [{"params": params, "lr": rates[role], "weight_decay": 0.0 if exempt else self.weight_decay}
                 for (role, exempt), params in groups.items()]
 
-    def optimizer(self, precision: str = "32-true") -> torch.optim.AdamW:
-        """AdamW over ``parameter_groups``, fused (one kernel for all tensors: the same update to float
-        rounding, several times faster than PyTorch's per-tensor loop on CPU). Under mixed precision Lightning
-        cannot clip gradients through a fused optimiser: the multi-tensor (``foreach``) one there."""
+    @staticmethod
+    def adamw_kernel(precision: str = "32-true") -> dict[str, bool | None]:
+        """AdamW's ``fused`` and ``foreach`` under ``precision``: fused (one kernel for all tensors: the same
+        update to float rounding, several times faster than PyTorch's per-tensor loop on CPU); under mixed
+        precision, where Lightning cannot clip gradients through a fused optimiser, the multi-tensor one."""
         mixed = "mixed" in str(precision)
-        return torch.optim.AdamW(self.parameter_groups(), fused=None if mixed else True, foreach=True if mixed else None)
+        return {"fused": None if mixed else True, "foreach": True if mixed else None}
+
+    def optimizer(self, precision: str = "32-true") -> torch.optim.AdamW:
+        """AdamW over ``parameter_groups``, its kernel as ``adamw_kernel`` chooses for ``precision``."""
+        return torch.optim.AdamW(self.parameter_groups(), **self.adamw_kernel(precision))
 
     def configure_optimizers(self):
         optimizer = self.optimizer(self.trainer.precision)
