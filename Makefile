@@ -10,7 +10,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 QUIET_PIP := 2>&1 | { grep -v "^WARNING: Location" || true; }
 
-.PHONY: install train test test-learning bench sweep robustness evidence precision-evidence clean gpu-check gpu-bundle
+.PHONY: install train test test-learning bench bench-reference sweep robustness evidence precision-evidence clean gpu-check gpu-bundle
 
 install: $(STAMP)
 
@@ -60,6 +60,13 @@ robustness: install
 # torch.compile; otherwise the CPU benchmarks. Rewrites that machine's section of docs/benchmarks.md.
 bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.run_all
+
+# HVPNeT and MuSE beside their authors' code on real Twitter-2015 batches (benchmarks/against_reference.py), from
+# clones of github.com/zjunlp/HVPNeT and github.com/RecklessRonan/MuSE; writes docs/benchmarks.md's reference section.
+HVPNET_CLONE ?= ../HVPNeT
+MUSE_CLONE ?= ../MuSE
+bench-reference: install
+	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.against_reference $(HVPNET_CLONE) $(MUSE_CLONE)
 
 # The GPU path in one run of under 8 minutes (benchmarks/gpu_check.py): every fusion x task trains in bf16 with
 # and without torch.compile, then the papers' shapes (samples/s, memory, MFU); without CUDA, a small CPU rehearsal.

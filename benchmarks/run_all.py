@@ -1,6 +1,6 @@
 """Run the benchmarks of this machine (each in its own process, so peak memory is its own) and rewrite its
 section of docs/benchmarks.md: with a CUDA GPU, training at the papers' shapes in bf16 with and without
-torch.compile; otherwise the CPU benchmarks. The other section of the file is kept as it was."""
+torch.compile; otherwise the CPU benchmarks. The other sections of the file are kept as they were."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ HEADER = """# Benchmarks
 
 `make bench` measures the machine it runs on and rewrites that machine's section below: with a CUDA GPU,
 training at the papers' shapes in bf16 with and without torch.compile; otherwise the CPU benchmarks.
-The other section is kept as it was.
+The other sections are kept as they were. `make bench-reference` writes the section against the authors' code.
 """
 FUSIONS = ("text_only", "concat", "hvpnet", "muse", "pmei", "mase")
 RUN_SECONDS = 1800  # one benchmark process at most (a GPU run with compilation takes minutes)
@@ -149,7 +149,7 @@ def gpu_section() -> list[str]:
 
 
 def write_section(kind: str, lines: list[str]) -> str:
-    """Replace the ``kind`` section of docs/benchmarks.md, keeping the other one."""
+    """Replace the ``kind`` section of docs/benchmarks.md, keeping the others."""
     text = DOC.read_text() if DOC.exists() else ""
     block = f"<!-- begin {kind} -->\n" + "\n".join(lines) + f"\n<!-- end {kind} -->"
     pattern = re.compile(f"<!-- begin {kind} -->.*?<!-- end {kind} -->", re.S)

@@ -1,0 +1,339 @@
+"""HVPNeT and MuSE beside their authors' code: one training step of each, in pairs, on the same real Twitter-2015
+batches at the papers' shapes (CPU, one thread, batch 8, random weights, the order alternating in each pair).
+
+The authors' code is read from clones the user points at (github.com/zjunlp/HVPNeT, github.com/RecklessRonan/MuSE);
+nothing of it is copied here. It builds their Twitter-2015 NER models as their scripts do (run_twitter15.sh;
+run_t15.sh: ResNet-152 with stages 2-4 trained, 6 exchange layers, quantile theta 0.1, PixelCNN++ 80 filters, the
+word captioner over our training vocabulary) with random weights, pads every sentence to their ``max_seq`` (80; 64),
+and steps as their training loops do: the forward they run (HVPNeT's runs the CRF's Viterbi decode too and its
+frozen ResNet-50 on the image and its three crops; MuSE's every loss), backward, gradient clipping where they clip
+(MuSE), and the optimiser. Ours is ``benchmarks.real_sentences``'s optimised fp32 step of the paper config on the
+same batches (HVPNeT with its frozen ResNet-50 cached, as training caches it; images random, all present).
+
+Their code was written for transformers 4 and imports packages its step never uses; ``ReferenceCode`` fills in
+exactly that, named there (docstring decorators, two helpers transformers 5 moved, BERT's additive attention
+mask and empty head mask, the optimiser transformers 5 dropped, spaCy and TensorBoard, which only its data
+loading and logging use) and, on CPU, the one ``.cuda()`` its mixture loss calls unconditionally. Their optimisers: HVPNeT's ``torch.optim.AdamW`` as written; MuSE's transformers
+``AdamW`` (a per-tensor loop) becomes ``torch.optim.AdamW``'s per-tensor loop.
+Usage: python -m benchmarks.against_reference HVPNET_CLONE MUSE_CLONE [batches] (make bench-reference); writes the ``reference`` section
+of docs/benchmarks.md and prints it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+
+import torch
+import torchvision
+import transformers
+from tabulate import tabulate
+from torch import nn
+
+from benchmarks.paper_shapes import MethodStep, bf16_units
+from benchmarks.real_sentences import DATASET, data_root, real_batches
+from fusionlab.run.freed_memory import retain_freed_memory
+
+BATCH = 8
+HVPNET_MAX_SEQ, MUSE_MAX_SEQ = 80, 64  # run_twitter15.sh --max_seq; main.py's --max_seq_length default
+
+
+def padded(values: torch.Tensor, length: int) -> torch.Tensor:
+    """``values`` [B, n] right-padded with zeros (or cut) to ``length`` columns, as the authors' datasets pad."""
+    return nn.functional.pad(values, (0, length - values.size(1)))[:, :length]
+
+
+class ReferenceCode:
+    """The authors' modules imported from their clones, with the shims named in the module docstring."""
+
+    def __init__(self, hvpnet_root: Path, muse_root: Path):
+        for clone, expected in ((hvpnet_root, "models/bert_model.py"), (muse_root, "code/main.py")):
+            if not (clone / expected).exists():
+                raise FileNotFoundError(f"{clone / expected}: not found; {clone} should be a clone of the authors' "
+                                        f"repository ({'zjunlp/HVPNeT' if clone == hvpnet_root else 'RecklessRonan/MuSE'})")
+        self._shim_transformers()
+        self.hvpnet = self._import_package(hvpnet_root, "models")
+        self.hvpnet_labels = len(self._load(hvpnet_root / "processor" / "dataset.py", "reference_hvpnet_data",
+                                            hvpnet_root).MMPNERProcessor.get_label_mapping(None))
+        self._stub("spacy.lang.en", English=lambda: None)
+        self._stub("torch.utils.tensorboard", SummaryWriter=None)
+        self.muse = self._load(muse_root / "code" / "main.py", "reference_muse_main", muse_root / "code")
+        self.muse_models = sys.modules["models"]  # code/models.py, which main.py imports
+
+    @staticmethod
+    def _shim_transformers() -> None:
+        import transformers
+        import transformers.file_utils as file_utils
+        import transformers.modeling_utils as modeling_utils
+        import transformers.pytorch_utils as pytorch_utils
+
+        for name in ("add_code_sample_docstrings", "add_start_docstrings", "add_start_docstrings_to_model_forward",
+                     "replace_return_docstrings"):
+            setattr(file_utils, name, lambda *_, **__: (lambda f: f))
+        for name in ("apply_chunking_to_forward", "prune_linear_layer"):
+            setattr(modeling_utils, name, getattr(modeling_utils, name, None) or getattr(pytorch_utils, name))
+        if not hasattr(modeling_utils, "find_pruneable_heads_and_indices"):
+            modeling_utils.find_pruneable_heads_and_indices = None  # head pruning: never called in a step
+        if not hasattr(transformers, "AdamW"):
+            transformers.AdamW = torch.optim.AdamW
+
+    @staticmethod
+    def _stub(name: str, **attributes) -> None:
+        parts = name.split(".")
+        for depth in range(1, len(parts) + 1):
+            sys.modules.setdefault(".".join(parts[:depth]), types.ModuleType(".".join(parts[:depth])))
+        sys.modules[name].__dict__.update(attributes)
+
+    @staticmethod
+    def _import_package(root: Path, name: str) -> types.ModuleType:
+        """``root/name`` as a package; its module names are then freed (MuSE's code has a ``models`` too)."""
+        sys.path.insert(0, str(root))
+        try:
+            package = importlib.import_module(name)
+        finally:
+            sys.path.remove(str(root))
+            for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
+                sys.modules.pop(key)
+        return package
+
+    @staticmethod
+    def _load(path: Path, name: str, search: Path) -> types.ModuleType:
+        sys.path.insert(0, str(search))
+        try:
+            spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        finally:
+            sys.path.remove(str(search))
+        return module
+
+
+def random_bert(model_class):
+    """The authors' BERT class with bert-base's sizes and random weights (transformers 4's initialisation)."""
+    from transformers import BertConfig
+
+    model_class.init_weights = lambda self: self.apply(self._init_weights)
+    if not hasattr(model_class, "get_extended_attention_mask"):
+        def extended_attention_mask(self, mask, input_shape=None, device=None):
+            return (1.0 - mask[:, None, None, :].to(self.dtype)) * torch.finfo(self.dtype).min
+        model_class.get_extended_attention_mask = extended_attention_mask
+    if not hasattr(model_class, "get_head_mask"):
+        model_class.get_head_mask = lambda self, head_mask, layers, *_: [None] * layers
+    return model_class(BertConfig())
+
+
+class ReferenceHVPNeT:
+    """HMNeTNERModel as run_twitter15.sh trains it (prompt_len 4, lr 3e-5, CRF and fc at 5e-2)."""
+
+    def __init__(self, code: ReferenceCode):
+        module = code.hvpnet.bert_model
+        module.resnet50 = lambda pretrained=False: torchvision.models.resnet50()  # random weights, no download
+        module.BertModel.from_pretrained = classmethod(lambda cls, _: random_bert(cls))
+        args = argparse.Namespace(prompt_dim=800, prompt_len=4, use_prompt=True, device="cpu", bert_name="random")
+        self.model = module.HMNeTNERModel(["label"] * code.hvpnet_labels, args)
+        self.labels = code.hvpnet_labels
+        groups = [{"lr": 3e-5, "params": [p for n, p in self.model.named_parameters() if "bert" in n]},
+                  {"lr": 3e-5, "params": [p for n, p in self.model.named_parameters()
+                                          if "encoder_conv" in n or "gates" in n]},
+                  {"lr": 5e-2, "params": [p for n, p in self.model.named_parameters()
+                                          if "crf" in n or n.startswith("fc")]}]
+        self.optimizer = torch.optim.AdamW([{**g, "weight_decay": 1e-2} for g in groups])
+        for name, parameter in self.model.named_parameters():
+            if "image_model" in name:
+                parameter.requires_grad = False
+        self.model.train()
+
+    def inputs(self, batch: dict, generator: torch.Generator) -> dict:
+        mask = padded(batch["attention_mask"], HVPNET_MAX_SEQ)
+        labels = torch.randint(1, self.labels, mask.shape, generator=generator) * mask
+        return {"input_ids": padded(batch["input_ids"], HVPNET_MAX_SEQ), "attention_mask": mask,
+                "token_type_ids": torch.zeros_like(mask), "labels": labels,
+                "images": torch.randn(BATCH, 3, 224, 224, generator=generator),
+                "aux_imgs": torch.randn(BATCH, 3, 3, 224, 224, generator=generator)}
+
+    def step(self, inputs: dict) -> float:
+        """Seconds of one training step."""
+        started = time.perf_counter()
+        loss = self.model(**inputs).loss
+        loss.backward()
+        self.optimizer.step()
+        self.optimizer.zero_grad()
+        return finite_seconds(started, loss)
+
+
+class ReferenceMuSE:
+    """SubspaceExchangeMNER as run_t15.sh trains it, its loss as main.py's training loop computes it."""
+
+    ARGS = dict(hidden_size=768, use_xlmr=False, skip_connection=True, use_quantile=True, cross_dropout=0.2,
+                num_layers=6, replace_start=1, replace_end=3, cls_init=0, crf_dropout=0.5, text_dropout=0.0,
+                image_dropout=0.0, task="twitter15", alpha=1e-3, beta=1e-3, sigma=1.0,
+                max_seq_length=MUSE_MAX_SEQ, ti_crop_size=32)
+
+    def __init__(self, code: ReferenceCode, ours: MethodStep):
+        main, models = code.muse, code.muse_models
+        self.main, self.models, self.ours = main, models, ours
+        self.args = argparse.Namespace(**self.ARGS)
+        self.labels = len(main.MNERProcessor().get_labels())
+        vocabulary = ours.model.method.text_decoder.vocabulary.out_features
+        with tempfile.TemporaryDirectory() as folder:  # ImageEncoder loads its ResNet-152 from a file
+            resnet = Path(folder) / "resnet152.pth"
+            torch.save(torchvision.models.resnet152().state_dict(), resnet)
+            self.model = main.bulid_model(resnet, 512, 512, vocabulary, 512, "cpu",
+                                          random_bert(models.BertModel), 768, 12, 0.1, self.labels, self.args)
+        no_decay = ("bias", "LayerNorm.weight")
+        named = list(self.model.named_parameters())
+        groups = []
+        for part, lr in (("other", 5e-5), ("crf", 5e-5), ("classifier", 5e-5)):  # run_t15.sh: both rates 5e-5
+            chosen = [(n, p) for n, p in named
+                      if (part in n if part != "other" else "crf" not in n and "classifier" not in n)]
+            groups += [{"params": [p for n, p in chosen if not any(d in n for d in no_decay)], "weight_decay": 0.01,
+                        "lr": lr},
+                       {"params": [p for n, p in chosen if any(d in n for d in no_decay)], "weight_decay": 0.0,
+                        "lr": lr}]
+        self.optimizer = torch.optim.AdamW(groups, lr=5e-5, eps=1e-8, foreach=False)
+        self.cross_entropy = nn.CrossEntropyLoss()
+        self.model.train()
+
+    def inputs(self, batch: dict, generator: torch.Generator) -> dict:
+        mask = padded(batch["attention_mask"], MUSE_MAX_SEQ)
+        sentences = [example.words for example in batch["examples"]]
+        caption, caption_mask = self.ours.model.method.text_decoder.captions(sentences, MUSE_MAX_SEQ)
+        return {"text_input_ids": padded(batch["input_ids"], MUSE_MAX_SEQ), "attention_mask": mask,
+                "token_type_ids": torch.zeros_like(mask),
+                "labels": torch.randint(0, self.labels, mask.shape, generator=generator) * mask,
+                "image_raw": torch.randn(BATCH, 3, 224, 224, generator=generator),
+                "image_decode": torch.rand(BATCH, 3, 32, 32, generator=generator) * 2 - 1,
+                "caption": padded(caption, MUSE_MAX_SEQ), "length": caption_mask.sum(1, keepdim=True)}
+
+    def step(self, inputs: dict) -> float:
+        """Seconds of one training step."""
+        started = time.perf_counter()
+        image_generate, predictions, captions, lengths, alphas, _, outputs, _ = self.model(**inputs)
+        with on_cpu_cuda_is_identity():  # the mixture loss puts a constant of zeros on CUDA unconditionally
+            loss_ti = self.models.discretized_mix_logistic_loss(inputs["image_decode"], image_generate)
+        loss = self.main.calculate_multi_loss(
+            loss_it=self.models.LOSS_IT(predictions, alphas, captions, lengths, self.cross_entropy),
+            loss_ti=loss_ti, loss_task=outputs[0], args=self.args)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.model.zero_grad()
+        return finite_seconds(started, loss)
+
+
+@contextlib.contextmanager
+def on_cpu_cuda_is_identity():
+    """``Tensor.cuda()`` returns the tensor itself while the authors' CUDA-only line runs on CPU."""
+    cuda = torch.Tensor.cuda
+    torch.Tensor.cuda = lambda tensor, *_, **__: tensor
+    try:
+        yield
+    finally:
+        torch.Tensor.cuda = cuda
+
+
+def finite_seconds(started: float, loss: torch.Tensor) -> float:
+    """Seconds since ``started``; a step whose loss is not finite is no measurement."""
+    seconds = time.perf_counter() - started
+    if not torch.isfinite(loss):
+        raise RuntimeError(f"the authors' step: the loss is {loss.item()}")
+    return seconds
+
+
+def measure(fusion: str, code: ReferenceCode, root: Path, count: int) -> dict:
+    ours = MethodStep(fusion, [f"data_root={root}", "dataset.layout=flat", "data.num_workers=0"])
+    reference = ReferenceHVPNeT(code) if fusion == "hvpnet" else ReferenceMuSE(code, ours)
+    generator = torch.Generator().manual_seed(0)
+    batches = real_batches(ours, count + 1)
+    theirs = [reference.inputs(batch, generator) for batch in batches]
+    sides = {"ours": lambda batch, _: ours_step(ours, "fp32", batch),
+             "ours bf16-mixed": lambda batch, _: ours_step(ours, "bf16-mixed", batch),
+             "reference": lambda _, inputs: reference.step(inputs)}
+    for step in sides.values():  # warm-up: first-step allocations, lazy initialisation
+        step(batches[0], theirs[0])
+    seconds = {name: [] for name in sides}
+    for index, (batch, inputs) in enumerate(zip(batches[1:], theirs[1:])):
+        names = list(sides)[index % len(sides):] + list(sides)[:index % len(sides)]  # each goes first in turn
+        for name in names:
+            seconds[name].append(sides[name](batch, inputs))
+    ratios = {name: [r / o for o, r in zip(seconds[name], seconds["reference"])] for name in ("ours", "ours bf16-mixed")}
+    return {"fusion": fusion, "config": f"experiment={fusion}_{DATASET}", "pairs": len(batches) - 1,
+            "seconds": seconds, "ratios": ratios}
+
+
+def ours_step(method: MethodStep, arm: str, batch: dict) -> float:
+    """Seconds of one optimised step of ours, in fp32 or under bf16-mixed (``benchmarks.paper_shapes.ARMS``)."""
+    method.use(arm)
+    return sum(method.step(batch).values())
+
+
+def main(hvpnet_root: Path, muse_root: Path, batches: int = 6) -> dict:
+    root = data_root()
+    if root is None:
+        raise SystemExit(f"no {DATASET}/train.txt under $FUSIONLAB_DATA or ../shared/data: nothing to measure")
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    retain_freed_memory()
+    code = ReferenceCode(hvpnet_root, muse_root)
+    return {"dataset": DATASET, "batch_size": BATCH, "threads": 1,
+            "commits": {"hvpnet": commit(hvpnet_root), "muse": commit(muse_root)}, "bf16_units": bf16_units(),
+            "methods": [measure(fusion, code, root, batches) for fusion in ("hvpnet", "muse")]}
+
+
+def commit(clone: Path) -> str:
+    """The commit a clone is at, which the figures depend on."""
+    done = subprocess.run(["git", "-C", str(clone), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return done.stdout.strip() or "unknown (not a git clone)"
+
+
+def markdown(result: dict) -> list[str]:
+    def ratio(values: list[float]) -> str:
+        return f"{statistics.median(values):.2f}x ({min(values):.2f} / {max(values):.2f})"
+
+    rows = [[m["fusion"], m["config"], m["pairs"], f"{statistics.median(m['seconds']['reference']):.2f}",
+             f"{statistics.median(m['seconds']['ours']):.2f}", ratio(m["ratios"]["ours"]),
+             f"{statistics.median(m['seconds']['ours bf16-mixed']):.2f}", ratio(m["ratios"]["ours bf16-mixed"])]
+            for m in result["methods"]]
+    return [
+        "## Against the authors' code (CPU)", "",
+        f"Written by `make bench-reference` on {time.strftime('%Y-%m-%d')}. Machine: CPU "
+        f"({os.cpu_count()} cores), {platform.platform()}; Python {platform.python_version()}, torch {torch.__version__}, "
+        f"transformers {transformers.__version__}. The authors' code: zjunlp/HVPNeT at {result['commits']['hvpnet']}, "
+        f"RecklessRonan/MuSE at {result['commits']['muse']}. bf16 units: {result['bf16_units']}.", "",
+        "One training step of each method beside the authors' own, read from clones of their repositories, on the "
+        "same real Twitter-2015 batches, taking turns to go first: batch 8, 1 thread, random weights at the papers' "
+        "sizes. Theirs pads every sentence to its max_seq (80, 64), runs HVPNeT's frozen ResNet-50 on the image and "
+        "its three crops at every step, and MuSE's ResNet-152 as ours does. Ours is the paper config's optimised "
+        "step in fp32 (the same arithmetic as theirs) and under bf16-mixed (other arithmetic: docs/guide.md, speed), "
+        "with HVPNeT's frozen ResNet-50 cached, as training caches it. What the benchmark changes in their code to "
+        "run it on transformers 5 and a CPU, and why: `benchmarks/against_reference.py`.", "",
+        tabulate(rows, ["fusion", "ours", "batches", "authors': s / step", "ours fp32: s / step",
+                        "authors' over ours fp32 (min / max)", "ours bf16-mixed: s / step",
+                        "authors' over ours bf16-mixed (min / max)"], tablefmt="github"), "",
+        "Seconds are medians over the batches; each ratio is the median of the per-batch ratios.", "",
+    ]
+
+
+if __name__ == "__main__":
+    from benchmarks.run_all import write_section
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("hvpnet", type=Path, help="a clone of github.com/zjunlp/HVPNeT")
+    parser.add_argument("muse", type=Path, help="a clone of github.com/RecklessRonan/MuSE")
+    parser.add_argument("batches", type=int, nargs="?", default=6, help="timed batches (default 6)")
+    options = parser.parse_args()
+    outcome = main(options.hvpnet, options.muse, options.batches)
+    print(json.dumps(outcome), file=sys.stderr)
+    print(write_section("reference", markdown(outcome)))

@@ -1,0 +1,45 @@
+"""The side-by-side benchmark against the authors' code: it pads as their datasets pad, names what is missing
+when a clone is not one, keeps a CUDA-only call of theirs on the CPU only while it runs, and its table shows the
+medians and per-batch ratios it measured. (The authors' code itself is not in CI: `make bench-reference` runs it.)"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from benchmarks.against_reference import ReferenceCode, markdown, on_cpu_cuda_is_identity, padded
+
+
+def test_padding_to_the_authors_max_seq_adds_zeros_or_cuts():
+    values = torch.tensor([[101, 7, 102], [101, 102, 0]])
+    assert padded(values, 5).tolist() == [[101, 7, 102, 0, 0], [101, 102, 0, 0, 0]]
+    assert padded(values, 2).tolist() == [[101, 7], [101, 102]]
+
+
+def test_a_folder_that_is_not_a_clone_is_named_with_what_it_lacks(tmp_path):
+    (tmp_path / "HVPNeT" / "models").mkdir(parents=True)
+    (tmp_path / "HVPNeT" / "models" / "bert_model.py").write_text("")
+    with pytest.raises(FileNotFoundError, match=r"MuSE/code/main.py: not found.*RecklessRonan/MuSE"):
+        ReferenceCode(tmp_path / "HVPNeT", tmp_path / "MuSE")
+    with pytest.raises(FileNotFoundError, match=r"elsewhere/models/bert_model.py: not found.*zjunlp/HVPNeT"):
+        ReferenceCode(tmp_path / "elsewhere", tmp_path / "MuSE")
+
+
+def test_cuda_is_the_identity_only_inside_the_authors_cpu_call():
+    original = torch.Tensor.cuda
+    tensor = torch.zeros(2)
+    with on_cpu_cuda_is_identity():
+        assert tensor.cuda() is tensor
+    assert torch.Tensor.cuda is original
+
+
+def test_the_table_shows_median_seconds_and_the_median_of_per_batch_ratios():
+    result = {"commits": {"hvpnet": "410bd0c", "muse": "812dc19"}, "bf16_units": "AMX", "methods": [{
+        "fusion": "muse", "config": "experiment=muse_twitter2015", "pairs": 3,
+        "seconds": {"ours": [10.0, 12.0, 11.0], "ours bf16-mixed": [5.0, 6.0, 7.0], "reference": [13.0, 12.0, 16.5]},
+        "ratios": {"ours": [1.3, 1.0, 1.5], "ours bf16-mixed": [2.6, 2.0, 2.36]}}]}
+    lines = markdown(result)
+    assert any("zjunlp/HVPNeT at 410bd0c, RecklessRonan/MuSE at 812dc19. bf16 units: AMX." in line for line in lines)
+    row = next(line for text in lines for line in text.splitlines() if line.startswith("| muse"))
+    assert [cell.strip() for cell in row.strip("|").split("|")] == [
+        "muse", "experiment=muse_twitter2015", "3", "13", "11", "1.30x (1.00 / 1.50)", "6", "2.36x (2.00 / 2.60)"]
