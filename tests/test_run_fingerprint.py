@@ -8,6 +8,9 @@ import shutil
 import pytest
 import torch
 
+from omegaconf import OmegaConf
+
+from fusionlab.run.fingerprint import fingerprint
 from fusionlab.train import run
 from tests.conftest import compose_config
 
@@ -51,3 +54,17 @@ def test_a_resume_whose_run_json_was_lost_is_checked_against_the_fingerprint_in_
     (tmp_path / "run" / "run.json").unlink()  # the attempts' record is lost: the checkpoint still names its run
     with pytest.raises(FileExistsError, match=r"config keys optim.weight_decay \(0.01 -> 0.02\).*resume=force"):
         run(compose_config(common + ["optim.weight_decay=0.02"]))
+
+
+@pytest.mark.parametrize("override, changes_the_run", [
+    ("performance.matmul_precision=medium", True),  # bf16 matrix products, on CPU too: other arithmetic
+    ("trainer.precision=bf16-mixed", True),
+    ("performance.compile=true", False),  # speed settings computing the same values
+    ("encoder.text.pack_tokens=false", False),
+    ("performance.retain_freed_memory=false", False),
+])
+def test_settings_that_change_the_arithmetic_change_the_fingerprint_and_speed_settings_do_not(override, changes_the_run):
+    configs = [OmegaConf.to_container(compose_config(["output_dir=/tmp/x", *extra]), resolve=True)
+               for extra in ([], [override])]
+    prints = [fingerprint(config, None, {"commit": "same"})["config"] for config in configs]
+    assert (prints[0] != prints[1]) is changes_the_run
