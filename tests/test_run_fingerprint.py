@@ -7,7 +7,6 @@ import shutil
 
 import pytest
 import torch
-
 from omegaconf import OmegaConf
 
 from fusionlab.run.fingerprint import fingerprint
