@@ -105,8 +105,9 @@ class HVPNeT(FusionMethod):
         blocks = self.pyramid_blocks(features)
         routes = self.routes(blocks)
         gated = torch.einsum("bmlc,bmcpe->blmpe", routes, blocks).flatten(2, 3)  # Eq. 5-6: [B, L, M*hw, 2d]
-        tokens = [gated[:, l] if self.layer_projection is None else self.layer_projection[l](gated[:, l])
-                  for l in range(self.layers)]
+        per_layer = gated.unbind(1)  # one view per layer; its backward stacks their gradients once
+        tokens = list(per_layer) if self.layer_projection is None else [
+            projection(layer) for projection, layer in zip(self.layer_projection, per_layer)]
         mask = image_mask.repeat_interleave(blocks.size(3), dim=1)
         return self.head_prefix(tokens, mask), routes, image_mask
 
