@@ -16,7 +16,8 @@ exactly that, named there (docstring decorators, two helpers transformers 5 move
 mask and empty head mask, the optimiser transformers 5 dropped, spaCy and TensorBoard, which only its data
 loading and logging use), and on CPU the one ``.cuda()`` its mixture loss calls unconditionally does nothing.
 Their optimisers: HVPNeT's ``torch.optim.AdamW`` as written; MuSE's transformers ``AdamW`` (a per-tensor loop)
-becomes ``torch.optim.AdamW``'s per-tensor loop.
+becomes ``torch.optim.AdamW``'s per-tensor loop. MuSE's BERT is transformers' own, so it runs as the installed
+transformers runs it, as ours does; HVPNeT's is its own copy, with its own attention.
 Usage: python -m benchmarks.against_reference HVPNET_CLONE MUSE_CLONE [batches] (make bench-reference); writes the
 ``reference`` section of docs/benchmarks.md and prints it.
 """
@@ -71,14 +72,13 @@ class ReferenceCode:
         self.hvpnet = self._import_package(hvpnet_root, "models")
         self.hvpnet_labels = len(self._load(hvpnet_root / "processor" / "dataset.py", "reference_hvpnet_data",
                                             hvpnet_root).MMPNERProcessor.get_label_mapping(None))
-        self._stub("spacy.lang.en", English=lambda: None)
-        self._stub("torch.utils.tensorboard", SummaryWriter=None)
+        self._import_or_stub("spacy.lang.en", English=lambda: None)
+        self._import_or_stub("torch.utils.tensorboard", SummaryWriter=None)
         self.muse = self._load(muse_root / "code" / "main.py", "reference_muse_main", muse_root / "code")
         self.muse_models = sys.modules["models"]  # code/models.py, which main.py imports
 
     @staticmethod
     def _shim_transformers() -> None:
-        import transformers
         import transformers.file_utils as file_utils
         import transformers.modeling_utils as modeling_utils
         import transformers.pytorch_utils as pytorch_utils
@@ -94,7 +94,14 @@ class ReferenceCode:
             transformers.AdamW = torch.optim.AdamW
 
     @staticmethod
-    def _stub(name: str, **attributes) -> None:
+    def _import_or_stub(name: str, **attributes) -> None:
+        """The module ``name`` where it imports; else an empty one holding ``attributes``, what the authors'
+        code takes from it at import time (its step never calls them)."""
+        try:
+            importlib.import_module(name)
+            return
+        except ImportError:
+            pass
         parts = name.split(".")
         for depth in range(1, len(parts) + 1):
             sys.modules.setdefault(".".join(parts[:depth]), types.ModuleType(".".join(parts[:depth])))
@@ -125,9 +132,8 @@ class ReferenceCode:
 
 
 def random_bert(model_class):
-    """The authors' BERT class with bert-base's sizes and random weights (transformers 4's initialisation)."""
-    from transformers import BertConfig
-
+    """HVPNeT's own BERT class (written against transformers 4's base class) with bert-base's sizes and random
+    weights, initialised as transformers 4 did, with the two mask helpers transformers 5's base class dropped."""
     model_class.init_weights = lambda self: self.apply(self._init_weights)
     if not hasattr(model_class, "get_extended_attention_mask"):
         def extended_attention_mask(self, mask, input_shape=None, device=None):
@@ -135,7 +141,7 @@ def random_bert(model_class):
         model_class.get_extended_attention_mask = extended_attention_mask
     if not hasattr(model_class, "get_head_mask"):
         model_class.get_head_mask = lambda self, head_mask, layers, *_: [None] * layers
-    return model_class(BertConfig())
+    return model_class(transformers.BertConfig())
 
 
 class ReferenceHVPNeT:
@@ -195,7 +201,8 @@ class ReferenceMuSE:
             resnet = Path(folder) / "resnet152.pth"
             torch.save(torchvision.models.resnet152().state_dict(), resnet)
             self.model = main.bulid_model(resnet, 512, 512, vocabulary, 512, "cpu",
-                                          random_bert(models.BertModel), 768, 12, 0.1, self.labels, self.args)
+                                          models.BertModel(transformers.BertConfig()), 768, 12, 0.1, self.labels,
+                                          self.args)  # transformers' own BERT, as theirs imports it
         no_decay = ("bias", "LayerNorm.weight")
         named = list(self.model.named_parameters())
         groups = []
