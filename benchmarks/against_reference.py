@@ -90,8 +90,9 @@ class ReferenceCode:
             setattr(modeling_utils, name, getattr(modeling_utils, name, None) or getattr(pytorch_utils, name))
         if not hasattr(modeling_utils, "find_pruneable_heads_and_indices"):
             modeling_utils.find_pruneable_heads_and_indices = None  # head pruning: never called in a step
-        if not hasattr(transformers, "AdamW"):
-            transformers.AdamW = torch.optim.AdamW
+        package = sys.modules["transformers"]  # what `from transformers import` reads now (its lazy module is replaced)
+        if not hasattr(package, "AdamW"):
+            package.AdamW = torch.optim.AdamW
 
     @staticmethod
     def _import_or_stub(name: str, **attributes) -> None:
