@@ -1,5 +1,5 @@
 """One training step of every method at its paper's shapes on CPU, one thread: seconds per step, where the
-forward pass goes by module, and an operator profile of MuSE's step.
+forward pass goes by module, and operator profiles of MuSE's and HVPNeT's steps.
 
 Each method runs its paper config (``conf/experiment``; text_only and concat: HVPNeT's Twitter-2015 shapes)
 with random weights at the papers' sizes, built offline: a bert-base-sized BERT and ResNet-50 (MuSE:
@@ -43,7 +43,7 @@ from fusionlab.run.freed_memory import retain_freed_memory
 
 BATCH = 8
 ARMS = ("fp32", "before", "bf16-mixed")  # the ways each step is timed, in this order in the first round
-PROFILED = "muse"
+PROFILED = ("muse", "hvpnet")  # the methods whose step is profiled operator by operator
 TWITTER_SHAPES = ["experiment=hvpnet_twitter2015"]
 PAPER_CONFIGS = {  # the paper config each method runs; text_only and concat take HVPNeT's Twitter-2015 shapes
     "text_only": [*TWITTER_SHAPES, "fusion=text_only"],
@@ -176,6 +176,8 @@ def operator_profile(method: MethodStep, rows: int = 12) -> tuple[list[dict], li
     for family, (counted, timed) in COMPUTE_FAMILIES.items():
         family_seconds = sum(seconds.get(name, 0.0) for name in timed)
         family_flops = sum(flops.get(name, 0) for name in counted)
+        if not family_seconds and not family_flops:  # a family the step does not run (HVPNeT's cached CNN)
+            continue
         rates.append({"family": family, "seconds": family_seconds, "gflop": family_flops / 1e9,
                       "gflops_per_second": family_flops / 1e9 / family_seconds if family_seconds else None})
     rates.append({"family": "every other operator", "seconds": total - sum(r["seconds"] for r in rates),
@@ -236,16 +238,16 @@ def main(rounds: int = 3, fusions: tuple[str, ...] = tuple(PAPER_CONFIGS)) -> di
                         "parts": {part: statistics.median(s[part] for s in timed) for part in timed[0]},
                         "forward_by_module": {k: v / rounds for k, v in sorted(
                             method.forward_seconds.items(), key=lambda item: -item[1])}})
-    profiled = next((m for m in methods if m.fusion == PROFILED), methods[0])
-    operators, rates = operator_profile(profiled)
+    profiles = []
+    for method in [m for m in methods if m.fusion in PROFILED] or methods[:1]:
+        operators, rates = operator_profile(method)
+        profiles.append({"fusion": method.fusion, "operators": operators, "compute_rates": rates})
     return {"batch_size": BATCH, "threads": torch.get_num_threads(), "rounds": rounds, "methods": results,
-            "bf16_units": bf16_units(),
-            "profile": {"fusion": profiled.fusion, "operators": operators, "compute_rates": rates,
-                        "matmul_gflops_per_second": matmul_rate()}}
+            "bf16_units": bf16_units(), "profiles": profiles, "matmul_gflops_per_second": matmul_rate()}
 
 
 def markdown(result: dict) -> list[str]:
-    """The papers'-shape table, the forward breakdown and the profile, as docs/benchmarks.md shows them."""
+    """The papers'-shape table, the forward breakdown and the profiles, as docs/benchmarks.md shows them."""
     rows = [[m["fusion"], m["config"], m["vision"] + (" (frozen, cached)" if m["vision_frozen"] else ""),
              m["text_tokens"], f"{statistics.median(m['step_seconds']):.2f}",
              f"{min(m['step_seconds']):.2f} / {max(m['step_seconds']):.2f}",
@@ -255,10 +257,6 @@ def markdown(result: dict) -> list[str]:
             for m in result["methods"]]
     modules = [[m["fusion"], ", ".join(f"{name} {s:.2f}" for name, s in m["forward_by_module"].items() if s >= 0.01)]
                for m in result["methods"]]
-    operators = [[o["operator"], f"{o['self_seconds']:.2f}", o["calls"]] for o in result["profile"]["operators"]]
-    rates = [[r["family"], f"{r['seconds']:.2f}", "" if r["gflop"] is None else f"{r['gflop']:.0f}",
-              "" if r["gflops_per_second"] is None else f"{r['gflops_per_second']:.0f}"]
-             for r in result["profile"]["compute_rates"]]
     return [
         tabulate(rows, ["fusion", "config", "vision encoder", "tokens", "s / step (median)", "min / max",
                         "forward / backward / optimiser (s)",
@@ -268,11 +266,22 @@ def markdown(result: dict) -> list[str]:
          "This CPU has no bf16 units: bf16-mixed ran emulated."), "",
         "Forward seconds by module (median step; the method's parts and the task head):", "",
         tabulate(modules, ["fusion", "forward by module (s)"], tablefmt="github"), "",
-        f"Operators taking the most time in one {result['profile']['fusion']} step (torch.profiler, self CPU time):",
-        "", tabulate(operators, ["operator", "self seconds", "calls"], tablefmt="github"), "",
-        f"How fast that {result['profile']['fusion']} step computes (FLOPs counted by `FlopCounterMode` in a step of "
-        f"its own, over the operators' self time); one 2048 x 2048 float32 matrix product alone runs at "
-        f"{result['profile']['matmul_gflops_per_second']:.0f} GFLOP/s on this thread:", "",
+        *[line for profile in result["profiles"] for line in profile_tables(profile, result["matmul_gflops_per_second"])],
+    ]
+
+
+def profile_tables(profile: dict, matmul_rate: float) -> list[str]:
+    """One method's operator profile and compute rates, as docs/benchmarks.md shows them."""
+    operators = [[o["operator"], f"{o['self_seconds']:.2f}", o["calls"]] for o in profile["operators"]]
+    rates = [[r["family"], f"{r['seconds']:.2f}", "" if r["gflop"] is None else f"{r['gflop']:.0f}",
+              "" if r["gflops_per_second"] is None else f"{r['gflops_per_second']:.0f}"]
+             for r in profile["compute_rates"]]
+    return [
+        f"Operators taking the most time in one {profile['fusion']} step (torch.profiler, self CPU time):", "",
+        tabulate(operators, ["operator", "self seconds", "calls"], tablefmt="github"), "",
+        f"How fast that {profile['fusion']} step computes (FLOPs counted by `FlopCounterMode` in a step of its own, "
+        f"over the operators' self time); one 2048 x 2048 float32 matrix product alone runs at {matmul_rate:.0f} "
+        f"GFLOP/s on this thread:", "",
         tabulate(rates, ["operators", "seconds", "GFLOP", "GFLOP/s"], tablefmt="github", disable_numparse=True), "",
     ]
 

@@ -40,12 +40,13 @@ def test_the_tables_show_each_method_its_speed_up_and_the_profile():
               "parts": {"forward": 4.0, "backward": 6.5, "optimiser": 0.5},
               "forward_by_module": {"image_decoder": 2.0, "vision": 1.5, "output": 0.001}}
     result = {"batch_size": 8, "threads": 1, "rounds": 3, "methods": [method], "bf16_units": "AMX",
-              "profile": {"fusion": "muse", "operators": [{"operator": "aten::mm", "self_seconds": 3.7, "calls": 605}],
-                          "compute_rates": [
-                              {"family": "matrix products", "seconds": 5.0, "gflop": 470.4, "gflops_per_second": 94.08},
-                              {"family": "every other operator", "seconds": 2.4, "gflop": None,
-                               "gflops_per_second": None}],
-                          "matmul_gflops_per_second": 98.7}}
+              "matmul_gflops_per_second": 98.7, "profiles": [
+                  {"fusion": "muse", "operators": [{"operator": "aten::mm", "self_seconds": 3.7, "calls": 605}],
+                   "compute_rates": [
+                       {"family": "matrix products", "seconds": 5.0, "gflop": 470.4, "gflops_per_second": 94.08},
+                       {"family": "every other operator", "seconds": 2.4, "gflop": None, "gflops_per_second": None}]},
+                  {"fusion": "hvpnet", "operators": [{"operator": "aten::addmm", "self_seconds": 0.5, "calls": 89}],
+                   "compute_rates": []}]}
     text = "\n".join(markdown(result))
     row = next(line for line in text.splitlines() if line.startswith("| muse"))
     cells = [cell.strip() for cell in row.strip("|").split("|")]
@@ -58,7 +59,11 @@ def test_the_tables_show_each_method_its_speed_up_and_the_profile():
     assert [cell.strip() for cell in rate_row.strip("|").split("|")] == ["matrix products", "5.00", "470", "94"]
     other_row = next(line for line in text.splitlines() if line.startswith("| every other operator"))
     assert [cell.strip() for cell in other_row.strip("|").split("|")] == ["every other operator", "2.40", "", ""]
-    assert "runs at 99 GFLOP/s on this thread" in text
+    assert text.count("runs at 99 GFLOP/s on this thread") == 2  # one profile per method profiled
+    assert "Operators taking the most time in one muse step" in text
+    hvpnet_row = next(line for line in text.splitlines() if line.startswith("| aten::addmm"))
+    assert text.index("one hvpnet step") < text.index(hvpnet_row)
+    assert [cell.strip() for cell in hvpnet_row.strip("|").split("|")] == ["aten::addmm", "0.5", "89"]
 
 
 class _ConvAndLinearStep:
@@ -82,3 +87,15 @@ def test_the_compute_rates_count_the_step_s_flops_and_time_each_family():
     assert by_family["convolutions (forward and backward)"]["gflop"] * 1e9 == 2 * convolution
     assert by_family["matrix products"]["seconds"] > 0 and by_family["matrix products"]["gflops_per_second"] > 0
     assert by_family["every other operator"]["gflop"] is None
+
+
+class _LinearStep(_ConvAndLinearStep):
+    """A step with no convolution, as HVPNeT's with its CNN's features cached."""
+
+    def step(self):
+        self.linear(self.rows).sum().backward()
+
+
+def test_a_family_the_step_does_not_run_gets_no_row():
+    _, rates = operator_profile(_LinearStep())
+    assert [r["family"] for r in rates] == ["matrix products", "every other operator"]
