@@ -30,9 +30,7 @@ import importlib
 import importlib.util
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,9 +43,11 @@ import transformers
 from tabulate import tabulate
 from torch import nn
 
-from benchmarks.paper_shapes import MethodStep, bf16_units
-from benchmarks.real_sentences import DATASET, data_root, real_batches
+from benchmarks.paper_shapes import MethodStep, bf16_units, rotated
+from benchmarks.real_sentences import DATASET, data_root, real_batches, real_data
+from benchmarks.run_all import versions, write_section
 from fusionlab.run.freed_memory import retain_freed_memory
+from fusionlab.run.results import code_version
 
 BATCH = 8
 HVPNET_MAX_SEQ, MUSE_MAX_SEQ = 80, 64  # run_twitter15.sh --max_seq; main.py's --max_seq_length default
@@ -204,16 +204,12 @@ class ReferenceMuSE:
             self.model = main.bulid_model(resnet, 512, 512, vocabulary, 512, "cpu",
                                           models.BertModel(transformers.BertConfig()), 768, 12, 0.1, self.labels,
                                           self.args)  # transformers' own BERT, as theirs imports it
-        no_decay = ("bias", "LayerNorm.weight")
-        named = list(self.model.named_parameters())
-        groups = []
-        for part, lr in (("other", 5e-5), ("crf", 5e-5), ("classifier", 5e-5)):  # run_t15.sh: both rates 5e-5
-            chosen = [(n, p) for n, p in named
-                      if (part in n if part != "other" else "crf" not in n and "classifier" not in n)]
-            groups += [{"params": [p for n, p in chosen if not any(d in n for d in no_decay)], "weight_decay": 0.01,
-                        "lr": lr},
-                       {"params": [p for n, p in chosen if any(d in n for d in no_decay)], "weight_decay": 0.0,
-                        "lr": lr}]
+        # main.py's six groups (the CRF, the classifier and the rest, each with and without weight decay) differ
+        # only in decay here: run_t15.sh gives every group 5e-5
+        exempt = [any(d in n for d in ("bias", "LayerNorm.weight")) for n, _ in self.model.named_parameters()]
+        parameters = list(self.model.parameters())
+        groups = [{"params": [p for p, e in zip(parameters, exempt) if e == skip], "weight_decay": 0.0 if skip else 0.01}
+                  for skip in (False, True)]
         self.optimizer = torch.optim.AdamW(groups, lr=5e-5, eps=1e-8, foreach=False)
         self.cross_entropy = nn.CrossEntropyLoss()
         self.model.train()
@@ -265,37 +261,30 @@ def finite_seconds(started: float, loss: torch.Tensor) -> float:
 
 
 def measure(fusion: str, code: ReferenceCode, root: Path, count: int) -> dict:
-    data = [f"data_root={root}", "dataset.layout=flat", "data.num_workers=0"]
+    data = real_data(root)
     ours = MethodStep(fusion, data)
     reference = ReferenceHVPNeT(code) if fusion == "hvpnet" else ReferenceMuSE(code, ours)
     generator = torch.Generator().manual_seed(0)
     batches = real_batches(ours, count + 1)
     theirs = [reference.inputs(batch, generator) for batch in batches]
-    sides = {"ours": lambda i: ours_step(ours, "fp32", batches[i]),
-             "ours bf16-mixed": lambda i: ours_step(ours, "bf16-mixed", batches[i]),
+    sides = {"ours": lambda i: ours.seconds("fp32", batches[i]),
+             "ours bf16-mixed": lambda i: ours.seconds("bf16-mixed", batches[i]),
              "reference": lambda i: reference.step(theirs[i])}
     if fusion in FROZEN_CNN_EVERY_STEP:  # ours computing what the authors' computes: the frozen CNN at every step
         uncached = MethodStep(fusion, data + FROZEN_CNN_EVERY_STEP[fusion])
         pixels = real_batches(uncached, count + 1)
         if any(not torch.equal(a["input_ids"], b["input_ids"]) for a, b in zip(batches, pixels)):
             raise RuntimeError(f"{fusion}: the batches without the feature cache hold other sentences")
-        sides[UNCACHED] = lambda i: ours_step(uncached, "fp32", pixels[i])
+        sides[UNCACHED] = lambda i: uncached.seconds("fp32", pixels[i])
     for step in sides.values():  # warm-up: first-step allocations, lazy initialisation
         step(0)
     seconds = {name: [] for name in sides}
     for index in range(1, len(batches)):
-        turn = (index - 1) % len(sides)  # each goes first in turn
-        for name in list(sides)[turn:] + list(sides)[:turn]:
+        for name in rotated(list(sides), index - 1):
             seconds[name].append(sides[name](index))
     ratios = {name: [r / o for o, r in zip(seconds[name], seconds["reference"])] for name in sides if name != "reference"}
     return {"fusion": fusion, "config": f"experiment={fusion}_{DATASET}", "pairs": len(batches) - 1,
             "seconds": seconds, "ratios": ratios}
-
-
-def ours_step(method: MethodStep, arm: str, batch: dict) -> float:
-    """Seconds of one optimised step of ours, in fp32 or under bf16-mixed (``benchmarks.paper_shapes.ARMS``)."""
-    method.use(arm)
-    return sum(method.step(batch).values())
 
 
 def main(hvpnet_root: Path, muse_root: Path, batches: int = 6) -> dict:
@@ -313,8 +302,10 @@ def main(hvpnet_root: Path, muse_root: Path, batches: int = 6) -> dict:
 
 def commit(clone: Path) -> str:
     """The commit a clone is at, which the figures depend on."""
-    done = subprocess.run(["git", "-C", str(clone), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return done.stdout.strip() or "unknown (not a git clone)"
+    version = code_version(clone)
+    if version["commit"] is None:
+        return "unknown (not a git clone)"
+    return version["commit"][:7] + (" (modified)" if version["dirty"] else "")
 
 
 def markdown(result: dict) -> list[str]:
@@ -328,9 +319,8 @@ def markdown(result: dict) -> list[str]:
             for m in result["methods"]]
     return [
         "## Against the authors' code (CPU)", "",
-        f"Written by `make bench-reference` on {time.strftime('%Y-%m-%d')}. Machine: CPU "
-        f"({os.cpu_count()} cores), {platform.platform()}; Python {platform.python_version()}, torch {torch.__version__}, "
-        f"transformers {transformers.__version__}. The authors' code: zjunlp/HVPNeT at {result['commits']['hvpnet']}, "
+        f"{versions(f'CPU ({os.cpu_count()} cores)', by='make bench-reference')} "
+        f"The authors' code: zjunlp/HVPNeT at {result['commits']['hvpnet']}, "
         f"RecklessRonan/MuSE at {result['commits']['muse']}. bf16 units: {result['bf16_units']}.", "",
         "One training step of each method beside the authors' own, read from clones of their repositories, on the "
         "same real Twitter-2015 batches, taking turns to go first: batch 8, 1 thread, random weights at the papers' "
@@ -349,8 +339,6 @@ def markdown(result: dict) -> list[str]:
 
 
 if __name__ == "__main__":
-    from benchmarks.run_all import write_section
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("hvpnet", type=Path, help="a clone of github.com/zjunlp/HVPNeT")
     parser.add_argument("muse", type=Path, help="a clone of github.com/RecklessRonan/MuSE")

@@ -134,6 +134,11 @@ class MethodStep:
             raise RuntimeError(f"{self.fusion}: the loss is {loss.item()}")
         return {"forward": forward.seconds, "backward": backward.seconds, "optimiser": optimiser.seconds}
 
+    def seconds(self, arm: str, batch: dict) -> float:
+        """Seconds of one step on ``batch`` as ``arm`` (one of ``ARMS``) steps."""
+        self.use(arm)
+        return sum(self.step(batch).values())
+
     def warm_up(self, batch: dict | None = None) -> None:
         """One step of every arm (first-step allocations, lazy initialisation, kernels made), then fp32."""
         for arm in ARMS:
@@ -185,10 +190,15 @@ def operator_profile(method: MethodStep, rows: int = 12) -> tuple[list[dict], li
     return operators, rates
 
 
+def rotated(items: list | tuple, index: int) -> list:
+    """``items`` in round ``index``: each goes first in turn."""
+    shift = index % len(items)
+    return [*items[shift:], *items[:shift]]
+
+
 def arm_order(index: int) -> tuple[str, ...]:
     """The arms in round ``index``: each goes first in turn."""
-    shift = index % len(ARMS)
-    return ARMS[shift:] + ARMS[:shift]
+    return tuple(rotated(ARMS, index))
 
 
 def bf16_units() -> str:
@@ -217,8 +227,7 @@ def main(rounds: int = 3, fusions: tuple[str, ...] = tuple(PAPER_CONFIGS)) -> di
         method.warm_up()
     steps = {arm: defaultdict(list) for arm in ARMS}
     for round_index in range(rounds):
-        shift = round_index % len(methods)
-        for method in methods[shift:] + methods[:shift]:
+        for method in rotated(methods, round_index):
             for arm in arm_order(round_index):
                 method.use(arm)
                 steps[arm][method.fusion].append(method.step())

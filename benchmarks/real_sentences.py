@@ -60,15 +60,19 @@ def real_batches(method: MethodStep, count: int) -> list[dict]:
     return batches
 
 
+def real_data(root: Path) -> list[str]:
+    """The overrides that build a method on the real training split under ``root``."""
+    return [f"data_root={root}", "dataset.layout=flat", "data.num_workers=0"]
+
+
 def measure(fusion: str, root: Path, count: int) -> dict:
-    method = MethodStep(fusion, [f"data_root={root}", "dataset.layout=flat", "data.num_workers=0"])
+    method = MethodStep(fusion, real_data(root))
     batches = real_batches(method, count + 1)
     method.warm_up(batches[0])
     seconds = {arm: [] for arm in ARMS}
     for index, batch in enumerate(batches[1:]):
         for arm in arm_order(index):
-            method.use(arm)
-            seconds[arm].append(sum(method.step(batch).values()))
+            seconds[arm].append(method.seconds(arm, batch))
         method.use("fp32")
     masks = [b["attention_mask"] for b in batches[1:]]
     after, before, bf16 = (seconds[arm] for arm in ARMS)

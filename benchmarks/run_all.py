@@ -53,8 +53,8 @@ def fmt(stats: dict) -> str:
     return f"{stats['min']:.1f} / {stats['median']:.1f} / {stats['max']:.1f}"
 
 
-def versions(machine: str) -> str:
-    return (f"Written by `make bench` on {date.today()}. Machine: {machine}, {platform.platform()}; Python "
+def versions(machine: str, by: str = "make bench") -> str:
+    return (f"Written by `{by}` on {date.today()}. Machine: {machine}, {platform.platform()}; Python "
             f"{platform.python_version()}, torch {torch.__version__}, lightning {lightning.__version__}, "
             f"transformers {transformers.__version__}.")
 

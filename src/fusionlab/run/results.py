@@ -41,9 +41,9 @@ def peak_memory() -> tuple[float, str]:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process_lifetime_max_rss"
 
 
-def code_version() -> dict:
-    """The commit the run's code came from, and whether the work tree differed from it (None outside git)."""
-    here = Path(__file__).parent
+def code_version(here: Path = Path(__file__).parent) -> dict:
+    """The commit the code in ``here`` (default: this package) came from, and whether the work tree differed from
+    it (None outside git)."""
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10)
         status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
