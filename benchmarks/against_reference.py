@@ -9,12 +9,15 @@ and steps as their training loops do: the forward they run (HVPNeT's runs the CR
 frozen ResNet-50 on the image and its three crops; MuSE's every loss), backward, gradient clipping where they clip
 (MuSE), and the optimiser. Ours is ``benchmarks.real_sentences``'s optimised step of the paper config on the same
 batches (images random, all present): in fp32 and under bf16-mixed, HVPNeT with its frozen ResNet-50 cached as
-training caches it; and HVPNeT once more in fp32 with that ResNet-50 run at every step, as theirs runs it.
+training caches it; and HVPNeT once more in fp32 with that ResNet-50 run at every step, as theirs runs it. Theirs
+also steps under bf16-mixed (Lightning's CPU autocast around their forward pass and losses, as around ours), which
+their scripts do not offer, so that ours and theirs are compared in bf16 arithmetic too.
 
 Their code was written for transformers 4 and imports packages its step never uses; ``ReferenceCode`` fills in
 exactly that, named there (docstring decorators, two helpers transformers 5 moved, BERT's additive attention
 mask and empty head mask, the optimiser transformers 5 dropped, spaCy and TensorBoard, which only its data
-loading and logging use), and on CPU the one ``.cuda()`` its mixture loss calls unconditionally does nothing.
+loading and logging use), and on CPU the one ``.cuda()`` its mixture loss calls unconditionally does nothing;
+under bf16 autocast, MuSE's exchange hands its bf16 attention weights to numpy as float32.
 Their optimisers: HVPNeT's ``torch.optim.AdamW`` as written; MuSE's transformers ``AdamW`` (a per-tensor loop)
 becomes ``torch.optim.AdamW``'s per-tensor loop. MuSE's BERT is transformers' own, so it runs as the installed
 transformers runs it, as ours does; HVPNeT's is its own copy, with its own attention.
@@ -43,7 +46,7 @@ import transformers
 from tabulate import tabulate
 from torch import nn
 
-from benchmarks.paper_shapes import MethodStep, bf16_units, rotated
+from benchmarks.paper_shapes import MethodStep, bf16_units, forward_precision, rotated
 from benchmarks.real_sentences import DATASET, data_root, real_batches, real_data
 from benchmarks.run_all import versions, write_section
 from fusionlab.run.freed_memory import retain_freed_memory
@@ -53,6 +56,12 @@ BATCH = 8
 HVPNET_MAX_SEQ, MUSE_MAX_SEQ = 80, 64  # run_twitter15.sh --max_seq; main.py's --max_seq_length default
 FROZEN_CNN_EVERY_STEP = {"hvpnet": ["data.feature_cache=false"]}  # MuSE trains its CNN: it has no cache to leave out
 UNCACHED = "ours, frozen CNN every step"
+RATIOS = {  # each ratio, per batch: the authors' seconds over ours
+    "ours": ("reference", "ours"),
+    UNCACHED: ("reference", UNCACHED),
+    "ours bf16-mixed": ("reference", "ours bf16-mixed"),
+    "both bf16-mixed": ("reference bf16-mixed", "ours bf16-mixed"),
+}
 
 
 def padded(values: torch.Tensor, length: int) -> torch.Tensor:
@@ -174,10 +183,11 @@ class ReferenceHVPNeT:
                 "images": torch.randn(BATCH, 3, 224, 224, generator=generator),
                 "aux_imgs": torch.randn(BATCH, 3, 3, 224, 224, generator=generator)}
 
-    def step(self, inputs: dict) -> float:
-        """Seconds of one training step."""
+    def step(self, inputs: dict, bf16: bool = False) -> float:
+        """Seconds of one training step, its forward pass under bf16 autocast with ``bf16``."""
         started = time.perf_counter()
-        loss = self.model(**inputs).loss
+        with forward_precision(bf16):
+            loss = self.model(**inputs).loss
         loss.backward()
         self.optimizer.step()
         self.optimizer.zero_grad()
@@ -225,15 +235,16 @@ class ReferenceMuSE:
                 "image_decode": torch.rand(BATCH, 3, 32, 32, generator=generator) * 2 - 1,
                 "caption": padded(caption, MUSE_MAX_SEQ), "length": caption_mask.sum(1, keepdim=True)}
 
-    def step(self, inputs: dict) -> float:
-        """Seconds of one training step."""
+    def step(self, inputs: dict, bf16: bool = False) -> float:
+        """Seconds of one training step, its forward pass and losses under bf16 autocast with ``bf16``."""
         started = time.perf_counter()
-        image_generate, predictions, captions, lengths, alphas, _, outputs, _ = self.model(**inputs)
-        with on_cpu_cuda_is_identity():  # the mixture loss puts a constant of zeros on CUDA unconditionally
-            loss_ti = self.models.discretized_mix_logistic_loss(inputs["image_decode"], image_generate)
-        loss = self.main.calculate_multi_loss(
-            loss_it=self.models.LOSS_IT(predictions, alphas, captions, lengths, self.cross_entropy),
-            loss_ti=loss_ti, loss_task=outputs[0], args=self.args)
+        with forward_precision(bf16), numpy_takes_bf16():  # their exchange takes quantiles in numpy
+            image_generate, predictions, captions, lengths, alphas, _, outputs, _ = self.model(**inputs)
+            with on_cpu_cuda_is_identity():  # the mixture loss puts a constant of zeros on CUDA unconditionally
+                loss_ti = self.models.discretized_mix_logistic_loss(inputs["image_decode"], image_generate)
+            loss = self.main.calculate_multi_loss(
+                loss_it=self.models.LOSS_IT(predictions, alphas, captions, lengths, self.cross_entropy),
+                loss_ti=loss_ti, loss_task=outputs[0], args=self.args)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.optimizer.step()
@@ -250,6 +261,19 @@ def on_cpu_cuda_is_identity():
         yield
     finally:
         torch.Tensor.cuda = cuda
+
+
+@contextlib.contextmanager
+def numpy_takes_bf16():
+    """``Tensor.numpy()`` gives a bf16 tensor's values in float32 (numpy has no bf16), for the authors' code under
+    bf16 autocast; other tensors as before."""
+    numpy = torch.Tensor.numpy
+    torch.Tensor.numpy = lambda tensor, *args, **kwargs: numpy(
+        tensor.float() if tensor.dtype == torch.bfloat16 else tensor, *args, **kwargs)
+    try:
+        yield
+    finally:
+        torch.Tensor.numpy = numpy
 
 
 def finite_seconds(started: float, loss: torch.Tensor) -> float:
@@ -269,7 +293,8 @@ def measure(fusion: str, code: ReferenceCode, root: Path, count: int) -> dict:
     theirs = [reference.inputs(batch, generator) for batch in batches]
     sides = {"ours": lambda i: ours.seconds("fp32", batches[i]),
              "ours bf16-mixed": lambda i: ours.seconds("bf16-mixed", batches[i]),
-             "reference": lambda i: reference.step(theirs[i])}
+             "reference": lambda i: reference.step(theirs[i]),
+             "reference bf16-mixed": lambda i: reference.step(theirs[i], bf16=True)}
     if fusion in FROZEN_CNN_EVERY_STEP:  # ours computing what the authors' computes: the frozen CNN at every step
         uncached = MethodStep(fusion, data + FROZEN_CNN_EVERY_STEP[fusion])
         pixels = real_batches(uncached, count + 1)
@@ -282,9 +307,14 @@ def measure(fusion: str, code: ReferenceCode, root: Path, count: int) -> dict:
     for index in range(1, len(batches)):
         for name in rotated(list(sides), index - 1):
             seconds[name].append(sides[name](index))
-    ratios = {name: [r / o for o, r in zip(seconds[name], seconds["reference"])] for name in sides if name != "reference"}
     return {"fusion": fusion, "config": f"experiment={fusion}_{DATASET}", "pairs": len(batches) - 1,
-            "seconds": seconds, "ratios": ratios}
+            "seconds": seconds, "ratios": per_batch_ratios(seconds)}
+
+
+def per_batch_ratios(seconds: dict[str, list[float]]) -> dict[str, list[float]]:
+    """Each of ``RATIOS`` whose sides were measured: the authors' seconds over ours, batch by batch."""
+    return {name: [t / o for t, o in zip(seconds[theirs], seconds[ours], strict=True)]
+            for name, (theirs, ours) in RATIOS.items() if ours in seconds}
 
 
 def main(hvpnet_root: Path, muse_root: Path, batches: int = 6) -> dict:
@@ -312,9 +342,11 @@ def markdown(result: dict) -> list[str]:
     def ratio(values: list[float]) -> str:
         return f"{statistics.median(values):.2f}x ({min(values):.2f} / {max(values):.2f})"
 
+    columns = (("ours", "ours"), (UNCACHED, UNCACHED), ("ours bf16-mixed", "ours bf16-mixed"),
+               ("reference bf16-mixed", "both bf16-mixed"))  # (the seconds shown, the ratio beside them)
     rows = [[m["fusion"], m["config"], m["pairs"], f"{statistics.median(m['seconds']['reference']):.2f}",
-             *[cell for name in ("ours", UNCACHED, "ours bf16-mixed") for cell in (
-                 (f"{statistics.median(m['seconds'][name]):.2f}", ratio(m["ratios"][name])) if name in m["ratios"]
+             *[cell for side, name in columns for cell in (
+                 (f"{statistics.median(m['seconds'][side]):.2f}", ratio(m["ratios"][name])) if name in m["ratios"]
                  else ("-", "-"))]]
             for m in result["methods"]]
     return [
@@ -328,12 +360,16 @@ def markdown(result: dict) -> list[str]:
         "its three crops at every step, and MuSE's ResNet-152 as ours does. Ours is the paper config's optimised "
         "step in fp32 (the same arithmetic as theirs) and under bf16-mixed (other arithmetic: docs/guide.md, speed), "
         "with HVPNeT's frozen ResNet-50 cached, as training caches it; and in fp32 with that ResNet-50 run on the "
-        "image and its crops at every step, as theirs runs it (`data.feature_cache=false`). What the benchmark "
+        "image and its crops at every step, as theirs runs it (`data.feature_cache=false`). Theirs runs once more "
+        "under bf16-mixed too (the same CPU autocast around their forward pass and losses; their scripts run fp32), "
+        "so that the last ratio compares the two in the same arithmetic. What the benchmark "
         "changes in their code to run it on transformers 5 and a CPU, and why: `benchmarks/against_reference.py`.", "",
         tabulate(rows, ["fusion", "ours", "batches", "authors': s / step", "ours fp32: s / step",
                         "authors' over ours fp32 (min / max)", "ours fp32, frozen CNN every step: s / step",
                         "authors' over that (min / max)", "ours bf16-mixed: s / step",
-                        "authors' over ours bf16-mixed (min / max)"], tablefmt="github", disable_numparse=True), "",
+                        "authors' over ours bf16-mixed (min / max)", "authors' bf16-mixed: s / step",
+                        "authors' bf16-mixed over ours bf16-mixed (min / max)"],
+                 tablefmt="github", disable_numparse=True), "",
         "Seconds are medians over the batches; each ratio is the median of the per-batch ratios.", "",
     ]
 

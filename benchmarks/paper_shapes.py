@@ -123,8 +123,7 @@ class MethodStep:
     def step(self, batch: dict | None = None) -> dict[str, float]:
         """Forward, backward and optimiser seconds of one step on ``batch`` (default: the fixed one)."""
         self.optimizer.zero_grad(set_to_none=True)
-        precision = MixedPrecision("bf16-mixed", "cpu") if self.bf16 else None  # as the Trainer wraps the forward
-        with Timer() as forward, precision.forward_context() if precision else contextlib.nullcontext():
+        with Timer() as forward, forward_precision(self.bf16):
             loss = self.model.training_step(self.batch if batch is None else batch, 0)
         with Timer() as backward:
             loss.backward()
@@ -149,6 +148,11 @@ class MethodStep:
 
     def reset(self) -> None:
         self.forward_seconds.clear()
+
+
+def forward_precision(bf16: bool) -> contextlib.AbstractContextManager:
+    """What the Trainer wraps a forward pass in: Lightning's CPU bf16 autocast under bf16-mixed, else nothing."""
+    return MixedPrecision("bf16-mixed", "cpu").forward_context() if bf16 else contextlib.nullcontext()
 
 
 def lengthened(batch: dict, tokens: int) -> dict:
