@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import lightning as L
 import torch
+from lightning.pytorch.plugins.precision import MixedPrecision, Precision
+from lightning.pytorch.utilities import GradClipAlgorithmType
 from torch import nn
 from transformers import get_constant_schedule_with_warmup, get_linear_schedule_with_warmup
 
@@ -133,10 +135,22 @@ class FusionModel(L.LightningModule):
     @staticmethod
     def adamw_kernel(precision: str = "32-true") -> dict[str, bool | None]:
         """AdamW's ``fused`` and ``foreach`` under ``precision``: fused (one kernel for all tensors: the same
-        update to float rounding, several times faster than PyTorch's per-tensor loop on CPU); under mixed
-        precision, where Lightning cannot clip gradients through a fused optimiser, the multi-tensor one."""
-        mixed = "mixed" in str(precision)
-        return {"fused": None if mixed else True, "foreach": True if mixed else None}
+        update to float rounding, several times faster than PyTorch's per-tensor loop on CPU); under 16-mixed,
+        whose loss scaler Lightning will not let a fused optimiser's step unscale before clipping, the
+        multi-tensor one."""
+        scaled = str(precision).startswith("16")
+        return {"fused": None if scaled else True, "foreach": True if scaled else None}
+
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
+        """Lightning's clipping, except that under bf16-mixed, which has no loss scaler and so nothing a fused
+        step would unscale, gradients are clipped through the fused AdamW as in fp32 (Lightning's mixed-precision
+        plugin refuses every fused optimiser)."""
+        plugin = self.trainer.precision_plugin
+        if isinstance(plugin, MixedPrecision) and plugin.scaler is None:
+            Precision.clip_gradients(plugin, optimizer, gradient_clip_val or 0.0,
+                                     GradClipAlgorithmType(gradient_clip_algorithm or "norm"))
+        else:
+            super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
     def optimizer(self, precision: str = "32-true") -> torch.optim.AdamW:
         """AdamW over ``parameter_groups``, its kernel as ``adamw_kernel`` chooses for ``precision``."""
