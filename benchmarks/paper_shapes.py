@@ -102,8 +102,8 @@ class MethodStep:
         convolutions, channel dropout and the exp ELU in PixelCNN++ and packed text tokens; before: the layout,
         element dropout, PyTorch's ELU and padded text of before (the ELU is swapped in the image decoder's
         module, for every model at once). bf16-mixed runs the forward pass under Lightning's bf16 autocast. The
-        optimiser is what training takes for each (``FusionModel.optimizer``): the fused AdamW in fp32, the
-        multi-tensor one under mixed precision; before, AdamW's per-tensor loop."""
+        optimiser is what training takes for each (``FusionModel.optimizer``): the fused AdamW in fp32 and
+        under bf16-mixed; before, AdamW's per-tensor loop."""
         if arm not in ARMS:
             raise ValueError(f"no arm {arm!r}: one of {ARMS}")
         optimised, bf16 = arm != "before", arm == "bf16-mixed"
