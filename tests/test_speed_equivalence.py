@@ -42,6 +42,7 @@ def paper_run(request, tmp_path_factory):
     cfg = compose_config([*PAPER_RUNS[request.param], *TINY, f"data_root={tmp_path}/data",
                           f"output_dir={tmp_path}/run", f"cache_root={tmp_path}/cache"])
     write_dataset(cfg)
+    torch.manual_seed(0)  # the same weights in every run: a failure here reproduces
     parts = assemble(cfg)
     for module in parts.model.modules():
         if isinstance(module, nn.Dropout):
@@ -138,8 +139,12 @@ def test_gradients_are_clipped_through_the_fused_adamw(paper_run, precision):
 def test_bf16_mixed_gives_the_fp32_loss_and_gradients_to_bf16_tolerance(paper_run):
     """bf16-mixed (Lightning's CPU autocast, ``trainer.precision=bf16-mixed``) is not the same arithmetic: its
     matrix products and convolutions round their inputs to bf16 (8 bits of mantissa). It must still give the
-    fp32 step's loss within a percent and every weight's gradient pointing the same way (cosine > 0.97). As
-    the Trainer runs it: the forward pass under autocast, the backward pass outside."""
+    fp32 step's loss within a percent; every weight whose gradient is at least a hundredth of the largest
+    points the same way (cosine > 0.97); and every smaller one, such as the first convolutions of the tiny CNN
+    behind BatchNorm, where a gradient is the difference of near-equal terms and its direction is rounding,
+    is within bf16's unit roundoff (2^-8) of the largest gradient. As the Trainer runs it: the forward pass
+    under autocast, the backward pass outside. (Over 12 weight seeds per method: cosines >= 0.976, small
+    weights' errors <= 1.6e-3 of the largest gradient; a per-weight cosine for the small ones fell to 0.74.)"""
     _, model, batch = paper_run
     model, batch = in_float32(model, batch)
     set_memory_format(model, CONVOLUTION_LAYOUT)
@@ -166,7 +171,11 @@ def test_bf16_mixed_gives_the_fp32_loss_and_gradients_to_bf16_tolerance(paper_ru
     assert abs(bf16_loss - loss) <= 0.01 * abs(loss)
     assert bf16_gradients.keys() == gradients.keys()
     largest = max(g.norm() for g in gradients.values())
-    compared = [name for name, g in gradients.items() if g.dim() > 1 and g.norm() > 1e-3 * largest]
-    assert len(compared) > 10
-    for name in compared:  # every weight matrix and kernel whose gradient is not rounding noise
-        assert F.cosine_similarity(gradients[name].flatten(), bf16_gradients[name].flatten(), dim=0) > 0.97, name
+    weights = {name: g for name, g in gradients.items() if g.dim() > 1}  # matrices and kernels
+    directed = [name for name, g in weights.items() if g.norm() > 1e-2 * largest]
+    assert len(directed) >= 5 and len(weights) - len(directed) >= 3  # both kinds are checked
+    for name, gradient in weights.items():
+        if name in directed:
+            assert F.cosine_similarity(gradient.flatten(), bf16_gradients[name].flatten(), dim=0) > 0.97, name
+        else:
+            assert (bf16_gradients[name] - gradient).norm() <= 2**-8 * largest, name
