@@ -9,9 +9,10 @@ WordPieces to the config's ``data.max_length`` tokens. All models are built firs
 (the order rotating), so ratios between methods come from one run on one machine state. In each round
 every method also takes one step as it ran before the speed work of issue 31 (PyTorch's default memory layout,
 AdamW's per-tensor loop, PixelCNN++ dropping elements rather than channels and using PyTorch's ELU, the text
-encoder computing padding), on the same model and batch, so the speed-up is measured in the same run, and one
-under bf16-mixed (Lightning's CPU autocast, what ``trainer.precision=bf16-mixed`` runs: bf16 matrix products
-and convolutions, fp32 weights and optimiser), which CPUs with AMX or AVX-512 bf16 units run natively. These
+encoder computing padding, PyTorch's dropout masks), on the same model and batch, so the speed-up is measured
+in the same run, and one under bf16-mixed (Lightning's CPU autocast, what ``trainer.precision=bf16-mixed``
+runs: bf16 matrix products and convolutions, fp32 weights and optimiser), which CPUs with AMX or AVX-512 bf16
+units run natively. These
 sentences have no padding; ``benchmarks/real_sentences.py`` measures real ones. Both run with freed memory
 retained, as training does; what that is worth is measured apart, in processes (``benchmarks/freed_memory.py``).
 Usage: python -m benchmarks.paper_shapes [rounds [fusion ...]]; prints one JSON line.
@@ -35,6 +36,7 @@ from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.common import Timer, build, compose_config
+from fusionlab.encoders import dropout as random_bits_dropout
 from fusionlab.encoders.layout import CONVOLUTION_LAYOUT, set_memory_format
 from fusionlab.encoders.text import TextEncoder
 from fusionlab.fusion.muse import image_decoder
@@ -99,11 +101,12 @@ class MethodStep:
 
     def use(self, arm: str) -> None:
         """Step as ``arm`` (one of ``ARMS``) says. The optimised code (fp32, bf16-mixed): channels-last
-        convolutions, channel dropout and the exp ELU in PixelCNN++ and packed text tokens; before: the layout,
-        element dropout, PyTorch's ELU and padded text of before (the ELU is swapped in the image decoder's
-        module, for every model at once). bf16-mixed runs the forward pass under Lightning's bf16 autocast. The
-        optimiser is what training takes for each (``FusionModel.optimizer``): the fused AdamW in fp32 and
-        under bf16-mixed; before, AdamW's per-tensor loop."""
+        convolutions, channel dropout and the exp ELU in PixelCNN++, packed text tokens and dropout masks from
+        random bits; before: the layout, element dropout, PyTorch's ELU, padded text and PyTorch's dropout masks
+        of before (the ELU and the masks are switched in their modules, for every model at once). bf16-mixed
+        runs the forward pass under Lightning's bf16 autocast. The optimiser is what training takes for each
+        (``FusionModel.optimizer``): the fused AdamW in fp32 and under bf16-mixed; before, AdamW's per-tensor
+        loop."""
         if arm not in ARMS:
             raise ValueError(f"no arm {arm!r}: one of {ARMS}")
         optimised, bf16 = arm != "before", arm == "bf16-mixed"
@@ -118,6 +121,7 @@ class MethodStep:
         for encoder in self.packing:
             encoder.pack_tokens = optimised
         image_decoder.elu = EXP_ELU if optimised else F.elu
+        random_bits_dropout.FROM_RANDOM_BITS = optimised
         self.optimised, self.bf16 = optimised, bf16
 
     def step(self, batch: dict | None = None) -> dict[str, float]:

@@ -52,9 +52,11 @@ def test_text_only_comes_near_its_ceiling_and_cannot_beat_it(trained):
 
 
 def test_concat_clears_text_only_on_what_the_image_decides(trained):
+    """One seed's runs: the margins sit below the smallest of six seeds' (1-6, with the dropout masks from
+    random bits and with PyTorch's), so that a run which did not use the image fails, not an unlucky draw."""
     text_only, concat = trained("text_only", "mner"), trained("concat", "mner")
     assert score(concat) >= score(text_only) + 0.03
-    assert score(concat, "image_decides") >= score(text_only, "image_decides") + 0.08
+    assert score(concat, "image_decides") >= score(text_only, "image_decides") + 0.04
 
 
 # --- learning tier: make test-learning (default sizes) -----------------------------------------

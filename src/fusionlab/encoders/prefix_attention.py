@@ -1,15 +1,17 @@
 """Prefix attention for Hugging Face encoders (HVPNeT Eq. 9), through transformers' AttentionInterface.
 
-``enable_prefix_attention(model)`` switches a model to the registered ``fusionlab``
-attention function (which also attends packed tokens sentence by sentence: ``encoders/packing.py``). A forward call given ``visual_prefix=VisualPrefix(...)`` then computes,
-in every self-attention layer l and per head,
+``enable_prefix_attention(model)`` switches a model to the registered ``fusionlab`` attention function (which
+also attends packed tokens sentence by sentence: ``encoders/packing.py``). A forward call given
+``visual_prefix=VisualPrefix(...)`` then computes, in every self-attention layer l and per head,
 
     softmax(Q [phi_k^l; K]^T / sqrt(d_head)) [phi_v^l; V]
 
-with ``scaled_dot_product_attention``: the layer's own q/k/v projections (pretrained
-weights, unchanged) make Q, K, V; the prefix keys/values are only prepended. The text's
-attention mask is extended with the prefix mask (shared by the heads, or one per head), so a
-masked prefix token (a missing crop) receives no attention. Without ``visual_prefix`` the function is plain SDPA.
+with scaled dot-product attention (``encoders/dropout.attention``: SDPA, its attention dropout drawn from
+random bits on CPU): the layer's own q/k/v projections (pretrained weights, unchanged) make Q, K, V; the prefix
+keys/values are only prepended. The text's attention mask is extended with the prefix mask (shared by the
+heads, or one per head), so a masked prefix token (a missing crop) receives no attention. Without
+``visual_prefix`` the function is plain attention: ``encoders/dropout.attention`` for a non-causal encoder with
+a boolean mask or none, transformers' SDPA function for any other.
 
 No file of the transformers model is forked: any model whose self-attention goes through
 the AttentionInterface and knows its ``layer_idx`` works (the BERT family, RoBERTa, ...).
@@ -22,11 +24,11 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
+from fusionlab.encoders.dropout import attention
 from fusionlab.encoders.packing import PackedTokens
 
 IMPLEMENTATION = "fusionlab"
@@ -49,8 +51,12 @@ def prefix_attention(module: nn.Module, query, key, value, attention_mask, scali
 
         return packed_tokens.attend(padded_attention, query, key, value, attention_mask)
     if visual_prefix is None:
-        return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout,
-                                      **kwargs)
+        if getattr(module, "is_causal", True) or getattr(module, "num_key_value_groups", 1) > 1 or not (
+                attention_mask is None or attention_mask.dtype == torch.bool):
+            return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling,
+                                          dropout=dropout, **kwargs)
+        output = attention(query, key, value, attention_mask, dropout, scaling)
+        return output.transpose(1, 2).contiguous(), None
     layer = module.layer_idx
     prefix_keys, prefix_values = visual_prefix.keys[layer], visual_prefix.values[layer]
     batch, _, n_query, _ = query.shape
@@ -63,9 +69,9 @@ def prefix_attention(module: nn.Module, query, key, value, attention_mask, scali
         text_mask = torch.ones(batch, heads, n_query, n_text, dtype=torch.bool, device=query.device)
     else:
         text_mask = attention_mask.bool().expand(batch, heads, n_query, n_text)
-    output = F.scaled_dot_product_attention(
-        query, torch.cat([prefix_keys.to(key.dtype), key], dim=2), torch.cat([prefix_values.to(value.dtype), value], dim=2),
-        attn_mask=torch.cat([prefix_mask, text_mask], dim=-1), dropout_p=dropout, scale=scaling)
+    output = attention(query, torch.cat([prefix_keys.to(key.dtype), key], dim=2),
+                       torch.cat([prefix_values.to(value.dtype), value], dim=2),
+                       torch.cat([prefix_mask, text_mask], dim=-1), dropout, scaling)
     return output.transpose(1, 2).contiguous(), None
 
 

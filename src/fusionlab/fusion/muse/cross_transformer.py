@@ -28,7 +28,8 @@ import math
 
 import torch
 from torch import nn
-from torch.nn import functional as F
+
+from fusionlab.encoders.dropout import attention, dropout
 
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
 EXCHANGE_STARTS = ("after_mu", "at_mu")
@@ -53,13 +54,12 @@ class SharedLayer(nn.Module):
                ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Self-attention sub-layer (Eq. 7) on [B, n, D] with key mask [B, n] (True = real token).
         Returns the sub-layer output and, if asked, cls's attention to every token averaged over heads [B, n]
-        (row 0 of the attention map only: the rest stays inside scaled_dot_product_attention)."""
+        (row 0 of the attention map only: the rest stays inside the attention function)."""
         q, k, v = (t.unflatten(-1, (self.heads, -1)).transpose(1, 2) for t in self.qkv(x).chunk(3, dim=-1))
         key_mask = mask[:, None, None, :]
-        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask,
-                                                  dropout_p=self.dropout if self.training else 0.0)
+        attended = attention(q, k, v, key_mask, self.dropout if self.training else 0.0)
         attended = self.out(attended.transpose(1, 2).flatten(2))
-        output = self.norm_attention(x + F.dropout(attended, self.dropout, self.training))
+        output = self.norm_attention(x + dropout(attended, self.dropout, self.training))
         if not cls_attention:
             return output, None
         with torch.no_grad():  # the selection is discrete: no gradient flows through the ranking
@@ -67,7 +67,7 @@ class SharedLayer(nn.Module):
             return output, scores.masked_fill(~key_mask, float("-inf")).softmax(-1).mean(dim=1)[:, 0]
 
     def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.norm_ffn(x + F.dropout(self.ffn(x), self.dropout, self.training))
+        return self.norm_ffn(x + dropout(self.ffn(x), self.dropout, self.training))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.feed_forward(self.attend(x, mask)[0])

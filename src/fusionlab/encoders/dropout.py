@@ -1,0 +1,82 @@
+"""Dropout whose masks come from random bits: PyTorch's dropout, its masks cheaper to draw on CPU.
+
+PyTorch's CPU dropout draws one Bernoulli sample per element (``bernoulli_``), which at the papers' shapes costs
+a few percent of a HVPNeT or MuSE training step (``make bench``, ``docs/benchmarks.md``). Here each element
+takes 16 of the random bits that ``random_`` draws over int64 words (one word for four elements, from the same
+seeded CPU generator) and is dropped where its 16-bit integer, uniform over [-2^15, 2^15), is below
+-2^15 + round(p * 2^16): with probability q = round(p * 2^16) / 2^16, which is p to within 2^-17 (0.1 becomes
+0.100006; 0.5 stays 0.5). Kept elements are scaled by 1 / (1 - q), as PyTorch's are by 1 / (1 - p), so that the
+expectation is the input. A step therefore draws other masks than PyTorch's dropout would under the same seed
+(as packed tokens already do, ``encoders/packing.py``), from the same distribution but for that rounding.
+
+``Dropout`` is the module (``FusionModel`` puts it in place of every ``nn.Dropout``, the text encoder's
+included); ``dropout`` the function; ``attention`` is scaled dot-product attention whose attention-probability
+dropout draws its masks so: PyTorch's CPU ``scaled_dot_product_attention`` computes attention with dropout
+by its reference formula anyway (scores, softmax, dropout, values), so the formula is written out here with
+the cheaper masks. Off CPU (CUDA's fused dropout draws cheaply), in evaluation and where q is 0 or 1, all three
+are PyTorch's own. ``FROM_RANDOM_BITS = False`` (``performance.random_bits_dropout=false``, set for the process
+by ``fusionlab.run.performance``; the benchmarks' step "before") makes them PyTorch's everywhere.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+FROM_RANDOM_BITS = True
+
+
+def _draws_bits(x: torch.Tensor, p: float, training: bool) -> bool:
+    return FROM_RANDOM_BITS and training and 0.0 < dropped_fraction(p) < 1.0 and x.device.type == "cpu"
+
+
+def dropped_fraction(p: float) -> float:
+    """The probability with which ``keep_mask`` drops an element: p rounded to a multiple of 2^-16."""
+    return round(p * 2**16) / 2**16
+
+
+def keep_mask(shape: torch.Size, p: float, device: torch.device | str = "cpu") -> torch.Tensor:
+    """A boolean mask of ``shape``, each element False (dropped) with probability ``dropped_fraction(p)``."""
+    count = shape.numel()
+    words = torch.empty((count + 3) // 4, dtype=torch.int64, device=device).random_(-2**63, None)
+    return words.view(torch.int16)[:count].view(shape) >= -2**15 + round(p * 2**16)
+
+
+def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
+    """``F.dropout(x, p, training)`` with its mask drawn by ``keep_mask`` on CPU."""
+    if not _draws_bits(x, p, training):
+        return F.dropout(x, p, training)
+    keep = keep_mask(x.shape, p, x.device)
+    scale = 1.0 / (1.0 - dropped_fraction(p))  # unbiased for the fraction actually dropped
+    return x * keep.view(torch.uint8).to(x.dtype).mul_(scale)  # uint8 converts on a fast path, bool does not
+
+
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` (not in place) drawing its masks by ``keep_mask`` on CPU."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return dropout(x, self.p, self.training)
+
+
+def use_random_bits_dropout(model: nn.Module) -> nn.Module:
+    """Put ``Dropout`` in place of every ``nn.Dropout`` of ``model`` that is not in place (exactly that class:
+    ``nn.Dropout2d`` and kin stay), with the same p."""
+    for parent in list(model.modules()):
+        for name, child in parent.named_children():
+            if type(child) is nn.Dropout and not child.inplace:
+                setattr(parent, name, Dropout(child.p))
+    return model
+
+
+def attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, mask: torch.Tensor | None,
+              dropout_p: float = 0.0, scale: float | None = None) -> torch.Tensor:
+    """``F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout_p, scale=scale)``
+    for a boolean ``mask`` (True: may attend); with dropout on CPU, the attention probabilities are dropped by
+    ``dropout``. Every query must be allowed at least one key (a row with none would be NaN, where SDPA gives 0)."""
+    if not _draws_bits(query, dropout_p, True):
+        return F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout_p, scale=scale)
+    scores = (query * (query.size(-1) ** -0.5 if scale is None else scale)) @ key.transpose(-2, -1)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return dropout(scores.softmax(dim=-1), dropout_p) @ value
