@@ -36,7 +36,7 @@ from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.common import Timer, build, compose_config
-from fusionlab.encoders import dropout as random_bits_dropout
+from fusionlab.encoders.dropout import use_random_bits_dropout
 from fusionlab.encoders.layout import CONVOLUTION_LAYOUT, set_memory_format
 from fusionlab.encoders.text import TextEncoder
 from fusionlab.fusion.muse import image_decoder
@@ -103,7 +103,7 @@ class MethodStep:
         """Step as ``arm`` (one of ``ARMS``) says. The optimised code (fp32, bf16-mixed): channels-last
         convolutions, channel dropout and the exp ELU in PixelCNN++, packed text tokens and dropout masks from
         random bits; before: the layout, element dropout, PyTorch's ELU, padded text and PyTorch's dropout masks
-        of before (the ELU and the masks are switched in their modules, for every model at once). bf16-mixed
+        of before (the ELU is swapped in the image decoder's module, for every model at once). bf16-mixed
         runs the forward pass under Lightning's bf16 autocast. The optimiser is what training takes for each
         (``FusionModel.optimizer``): the fused AdamW in fp32 and under bf16-mixed; before, AdamW's per-tensor
         loop."""
@@ -121,7 +121,7 @@ class MethodStep:
         for encoder in self.packing:
             encoder.pack_tokens = optimised
         image_decoder.elu = EXP_ELU if optimised else F.elu
-        random_bits_dropout.FROM_RANDOM_BITS = optimised
+        use_random_bits_dropout(self.model, optimised)
         self.optimised, self.bf16 = optimised, bf16
 
     def step(self, batch: dict | None = None) -> dict[str, float]:

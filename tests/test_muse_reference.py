@@ -172,7 +172,7 @@ def test_paper_configs_build_the_reference_s_model(experiment, task, lrs, decay,
     model = assemble(cfg, labels={"types": ["PER"]} if task == "mner" else {"labels": ["a", "b"]},
                      read_data=False).model.method
     layer = model.cross.layers[0]
-    assert layer.ffn[0].out_features == 2048 and isinstance(layer.ffn[1], torch.nn.ReLU) and layer.dropout == 0.2
+    assert layer.ffn[0].out_features == 2048 and isinstance(layer.ffn[1], torch.nn.ReLU) and layer.dropout.p == 0.2
     assert [model.cross.exchanges_at(i) for i in range(6)] == [False, False, True, True, False, False]
     assert model.image_decoder.u_start.conv.out_channels == 80 and len(model.image_decoder.up_u[0]) == 5
     assert model.loss_weighting == "reference" and model.text_decoder.word_vocabulary is None  # fitted on train

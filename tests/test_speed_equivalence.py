@@ -142,9 +142,10 @@ def test_bf16_mixed_gives_the_fp32_loss_and_gradients_to_bf16_tolerance(paper_ru
     fp32 step's loss within a percent; every weight whose gradient is at least a hundredth of the largest
     points the same way (cosine > 0.97); and every smaller one, such as the first convolutions of the tiny CNN
     behind BatchNorm, where a gradient is the difference of near-equal terms and its direction is rounding,
-    is within bf16's unit roundoff (2^-8) of the largest gradient. As the Trainer runs it: the forward pass
-    under autocast, the backward pass outside. (Over 12 weight seeds per method: cosines >= 0.976, small
-    weights' errors <= 1.6e-3 of the largest gradient; a per-weight cosine for the small ones fell to 0.74.)"""
+    is within bf16's unit roundoff (2^-8) of the largest gradient and has not vanished (at least half its fp32
+    norm). As the Trainer runs it: the forward pass under autocast, the backward pass outside. (Unseeded, the
+    small weights' cosines fell well below the bound on some draws of the weights; their errors measured against
+    the largest gradient did not.)"""
     _, model, batch = paper_run
     model, batch = in_float32(model, batch)
     set_memory_format(model, CONVOLUTION_LAYOUT)
@@ -179,3 +180,4 @@ def test_bf16_mixed_gives_the_fp32_loss_and_gradients_to_bf16_tolerance(paper_ru
             assert F.cosine_similarity(gradient.flatten(), bf16_gradients[name].flatten(), dim=0) > 0.97, name
         else:
             assert (bf16_gradients[name] - gradient).norm() <= 2**-8 * largest, name
+            assert bf16_gradients[name].norm() >= 0.5 * gradient.norm(), name

@@ -36,7 +36,7 @@ class FusionModel(L.LightningModule):
         self.weight_decay, self.warmup_ratio, self.schedule = weight_decay, warmup_ratio, schedule
         self.run_config: dict | None = None  # the resolved run config, set by ``train.assemble``
         self.run_fingerprint: dict | None = None  # what the run's result depends on (fusionlab.run.fingerprint)
-        use_random_bits_dropout(self)  # PyTorch's dropout, its masks cheaper to draw on CPU (encoders/dropout.py)
+        use_random_bits_dropout(self)  # dropout masks cheaper to draw on CPU (encoders/dropout.py)
         # from_pretrained leaves encoders in eval mode, and Lightning keeps submodule modes: train
         # everything here (a frozen vision encoder stays in eval mode by itself).
         self.train()

@@ -7,11 +7,11 @@ also attends packed tokens sentence by sentence: ``encoders/packing.py``). A for
     softmax(Q [phi_k^l; K]^T / sqrt(d_head)) [phi_v^l; V]
 
 with scaled dot-product attention (``encoders/dropout.attention``: SDPA, its attention dropout drawn from
-random bits on CPU): the layer's own q/k/v projections (pretrained weights, unchanged) make Q, K, V; the prefix
+random bits on CPU where the layer's ``dropout`` module is ``encoders/dropout.Dropout``): the layer's own q/k/v projections (pretrained weights, unchanged) make Q, K, V; the prefix
 keys/values are only prepended. The text's attention mask is extended with the prefix mask (shared by the
 heads, or one per head), so a masked prefix token (a missing crop) receives no attention. Without
-``visual_prefix`` the function is plain attention: ``encoders/dropout.attention`` for a non-causal encoder with
-a boolean mask or none, transformers' SDPA function for any other.
+``visual_prefix`` the function is plain attention: ``encoders/dropout.attention`` where ``plain_attention``
+says it computes what the layer asks, transformers' SDPA function for any other.
 
 No file of the transformers model is forked: any model whose self-attention goes through
 the AttentionInterface and knows its ``layer_idx`` works (the BERT family, RoBERTa, ...).
@@ -28,7 +28,7 @@ from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
-from fusionlab.encoders.dropout import attention
+from fusionlab.encoders.dropout import Dropout, attention
 from fusionlab.encoders.packing import PackedTokens
 
 IMPLEMENTATION = "fusionlab"
@@ -41,6 +41,16 @@ class VisualPrefix:
     mask: torch.Tensor  # [B, P] or per head [B, heads, P], True where the prefix token may be attended
 
 
+def plain_attention(module: nn.Module, attention_mask: torch.Tensor | None, options: dict) -> bool:
+    """Whether a layer's attention is softmax(Q K^T) V with a boolean mask or none and nothing else
+    (non-causal, every head its own keys, no position bias or soft cap), which ``attention`` computes; any
+    other goes to transformers' SDPA function."""
+    return (not getattr(module, "is_causal", True) and not options.get("is_causal")
+            and getattr(module, "num_key_value_groups", 1) == 1
+            and options.get("position_bias") is None and options.get("softcap") is None
+            and (attention_mask is None or attention_mask.dtype == torch.bool))
+
+
 def prefix_attention(module: nn.Module, query, key, value, attention_mask, scaling=None, dropout=0.0,
                      visual_prefix: VisualPrefix | None = None, packed_tokens: PackedTokens | None = None, **kwargs):
     """Eq. 9 for one layer; ``attention_mask`` is the text's boolean SDPA mask (or None: no padding).
@@ -50,12 +60,12 @@ def prefix_attention(module: nn.Module, query, key, value, attention_mask, scali
             return prefix_attention(module, q, k, v, mask, scaling, dropout, visual_prefix, **kwargs)
 
         return packed_tokens.attend(padded_attention, query, key, value, attention_mask)
+    random_bits = isinstance(getattr(module, "dropout", None), Dropout)
     if visual_prefix is None:
-        if getattr(module, "is_causal", True) or getattr(module, "num_key_value_groups", 1) > 1 or not (
-                attention_mask is None or attention_mask.dtype == torch.bool):
+        if not plain_attention(module, attention_mask, kwargs):
             return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling,
                                           dropout=dropout, **kwargs)
-        output = attention(query, key, value, attention_mask, dropout, scaling)
+        output = attention(query, key, value, attention_mask, dropout, scaling, random_bits)
         return output.transpose(1, 2).contiguous(), None
     layer = module.layer_idx
     prefix_keys, prefix_values = visual_prefix.keys[layer], visual_prefix.values[layer]
@@ -71,7 +81,7 @@ def prefix_attention(module: nn.Module, query, key, value, attention_mask, scali
         text_mask = attention_mask.bool().expand(batch, heads, n_query, n_text)
     output = attention(query, torch.cat([prefix_keys.to(key.dtype), key], dim=2),
                        torch.cat([prefix_values.to(value.dtype), value], dim=2),
-                       torch.cat([prefix_mask, text_mask], dim=-1), dropout, scaling)
+                       torch.cat([prefix_mask, text_mask], dim=-1), dropout, scaling, random_bits)
     return output.transpose(1, 2).contiguous(), None
 
 

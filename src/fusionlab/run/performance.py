@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import nn
 
-from fusionlab.encoders import dropout
+from fusionlab.encoders.dropout import use_random_bits_dropout
 from fusionlab.encoders.text import TextEncoder
 from fusionlab.fusion.base import FusionMethod
 from fusionlab.run import freed_memory
@@ -55,14 +55,14 @@ def compile_submodules(model: nn.Module, backend: str | Callable = "inductor", m
 def apply_performance(model: nn.Module, compile: bool = False, compile_backend: str | Callable = "inductor",
                       compile_mode: str | None = None, matmul_precision: str = "highest",
                       retain_freed_memory: bool = True, random_bits_dropout: bool = True) -> None:
-    """Set the float32 matmul precision, keep freed memory for reuse (``retain_freed_memory``), draw dropout
-    masks from random bits or as PyTorch does (``random_bits_dropout``) and, if ``compile``, compile the
-    model's submodules."""
+    """Set the float32 matmul precision, keep freed memory for reuse (``retain_freed_memory``), have ``model``
+    draw its dropout masks from random bits or as PyTorch does (``random_bits_dropout``) and, if ``compile``,
+    compile the model's submodules."""
     if matmul_precision not in MATMUL_PRECISIONS:
         raise ValueError(f"performance.matmul_precision={matmul_precision!r}: choose one of {MATMUL_PRECISIONS}")
     torch.set_float32_matmul_precision(matmul_precision)
     if retain_freed_memory:
         freed_memory.retain_freed_memory()
-    dropout.FROM_RANDOM_BITS = random_bits_dropout
+    use_random_bits_dropout(model, random_bits_dropout)
     if compile:
         compile_submodules(model, compile_backend, compile_mode)

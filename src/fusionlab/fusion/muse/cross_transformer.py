@@ -29,7 +29,7 @@ import math
 import torch
 from torch import nn
 
-from fusionlab.encoders.dropout import attention, dropout
+from fusionlab.encoders.dropout import Dropout, attention
 
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
 EXCHANGE_STARTS = ("after_mu", "at_mu")
@@ -44,7 +44,7 @@ class SharedLayer(nn.Module):
             raise ValueError(f"CrossTransformer width {width} is not a multiple of {heads} heads")
         if activation not in ACTIVATIONS:
             raise ValueError(f"CrossTransformer activation must be one of {sorted(ACTIVATIONS)}, not {activation!r}")
-        self.heads, self.dropout = heads, dropout
+        self.heads, self.dropout = heads, nn.Dropout(dropout)  # of the attention map and of both sub-layers
         self.qkv, self.out = nn.Linear(width, 3 * width), nn.Linear(width, width)
         self.norm_attention, self.norm_ffn = nn.LayerNorm(width), nn.LayerNorm(width)
         self.ffn = nn.Sequential(nn.Linear(width, ffn), ACTIVATIONS[activation](), nn.Dropout(dropout),
@@ -57,9 +57,10 @@ class SharedLayer(nn.Module):
         (row 0 of the attention map only: the rest stays inside the attention function)."""
         q, k, v = (t.unflatten(-1, (self.heads, -1)).transpose(1, 2) for t in self.qkv(x).chunk(3, dim=-1))
         key_mask = mask[:, None, None, :]
-        attended = attention(q, k, v, key_mask, self.dropout if self.training else 0.0)
+        attended = attention(q, k, v, key_mask, self.dropout.p if self.training else 0.0,
+                             random_bits=isinstance(self.dropout, Dropout))
         attended = self.out(attended.transpose(1, 2).flatten(2))
-        output = self.norm_attention(x + dropout(attended, self.dropout, self.training))
+        output = self.norm_attention(x + self.dropout(attended))
         if not cls_attention:
             return output, None
         with torch.no_grad():  # the selection is discrete: no gradient flows through the ranking
@@ -67,7 +68,7 @@ class SharedLayer(nn.Module):
             return output, scores.masked_fill(~key_mask, float("-inf")).softmax(-1).mean(dim=1)[:, 0]
 
     def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.norm_ffn(x + dropout(self.ffn(x), self.dropout, self.training))
+        return self.norm_ffn(x + self.dropout(self.ffn(x)))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.feed_forward(self.attend(x, mask)[0])
