@@ -19,6 +19,13 @@ from fusionlab.train import assemble
 from tests.conftest import compose_config
 
 
+def built_model(fusion: str, tmp_path) -> nn.Module:
+    """A ``FusionModel`` of ``fusion`` on tiny encoders, as training builds it."""
+    return assemble(compose_config([f"fusion={fusion}", "encoder=tiny", "logger=none", f"output_dir={tmp_path}/run",
+                                    f"cache_root={tmp_path}/cache", "dataset.synthetic.train=8",
+                                    "dataset.synthetic.val=4", "dataset.synthetic.test=4"])).model
+
+
 @pytest.mark.parametrize("p", [0.1, 0.3, 0.5])
 def test_each_element_is_dropped_with_probability_p_independently(p):
     torch.manual_seed(0)
@@ -127,10 +134,7 @@ def test_kept_elements_are_scaled_for_the_fraction_actually_dropped():
 
 
 def test_a_built_model_drops_through_random_bits_everywhere(tmp_path):
-    cfg = compose_config(["fusion=hvpnet", "encoder=tiny", "logger=none", f"output_dir={tmp_path}/run",
-                          f"cache_root={tmp_path}/cache", "dataset.synthetic.train=8", "dataset.synthetic.val=4",
-                          "dataset.synthetic.test=4"])
-    model = assemble(cfg).model
+    model = built_model("hvpnet", tmp_path)
     dropouts = [m for m in model.modules() if isinstance(m, nn.Dropout)]
     assert dropouts and all(type(m) is Dropout for m in dropouts)
     text = model.method.text.model
@@ -139,10 +143,7 @@ def test_a_built_model_drops_through_random_bits_everywhere(tmp_path):
 
 
 def test_the_run_setting_puts_pytorchs_dropout_back(tmp_path):
-    cfg = compose_config(["fusion=muse", "encoder=tiny", "logger=none", f"output_dir={tmp_path}/run",
-                          f"cache_root={tmp_path}/cache", "dataset.synthetic.train=8", "dataset.synthetic.val=4",
-                          "dataset.synthetic.test=4"])
-    model = assemble(cfg).model
+    model = built_model("muse", tmp_path)
     apply_performance(model, retain_freed_memory=False, random_bits_dropout=False)
     dropouts = [m for m in model.modules() if isinstance(m, nn.Dropout)]
     assert dropouts and all(type(m) is nn.Dropout for m in dropouts)  # MuSE's exchange layers' included

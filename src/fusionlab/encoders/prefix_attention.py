@@ -7,8 +7,8 @@ also attends packed tokens sentence by sentence: ``encoders/packing.py``). A for
     softmax(Q [phi_k^l; K]^T / sqrt(d_head)) [phi_v^l; V]
 
 with scaled dot-product attention (``encoders/dropout.attention``: SDPA, its attention dropout drawn from
-random bits on CPU where the layer's ``dropout`` module is ``encoders/dropout.Dropout``): the layer's own q/k/v projections (pretrained weights, unchanged) make Q, K, V; the prefix
-keys/values are only prepended. The text's attention mask is extended with the prefix mask (shared by the
+random bits on CPU where the layer's ``dropout`` module is ``encoders/dropout.Dropout``): the layer's own
+q/k/v projections (pretrained weights, unchanged) make Q, K, V; the prefix keys/values are only prepended. The text's attention mask is extended with the prefix mask (shared by the
 heads, or one per head), so a masked prefix token (a missing crop) receives no attention. Without
 ``visual_prefix`` the function is plain attention: ``encoders/dropout.attention`` where ``plain_attention``
 says it computes what the layer asks, transformers' SDPA function for any other.
