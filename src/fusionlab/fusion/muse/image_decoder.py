@@ -17,7 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.parametrizations import weight_norm
 
-from fusionlab.encoders.layout import run_in_layout
+from fusionlab.encoders.layout import PointwiseConv2d, run_in_layout
 from fusionlab.fusion.muse.logistic_mixture import log_likelihood, sample
 
 
@@ -102,7 +102,7 @@ class GatedResnet(nn.Module):
     def __init__(self, filters: int, conv: type, condition_dim: int, skips: int = 0, dropout: float = 0.5):
         super().__init__()
         self.first = conv(2 * filters, filters)
-        self.skip = weight_norm(nn.Conv2d(2 * skips * filters, filters, 1)) if skips else None
+        self.skip = weight_norm(PointwiseConv2d(2 * skips * filters, filters)) if skips else None
         self.dropout = nn.Dropout2d(dropout)  # the reference's gated_resnet: channel masks [B, 2F, 1, 1]
         self.second = conv(2 * filters, 2 * filters)
         self.condition = nn.Linear(condition_dim, 2 * filters, bias=False)
@@ -136,7 +136,7 @@ class ConditionalPixelCNN(nn.Module):
         self.downsample_ul = nn.ModuleList(DownRightShiftedConv(filters, filters, (2, 2), stride=2) for _ in range(2))
         self.upsample_u = nn.ModuleList(ShiftedDeconv(filters, filters, right=False) for _ in range(2))
         self.upsample_ul = nn.ModuleList(ShiftedDeconv(filters, filters, right=True) for _ in range(2))
-        self.output = weight_norm(nn.Conv2d(filters, 10 * components, 1))
+        self.output = weight_norm(PointwiseConv2d(filters, 10 * components))
         run_in_layout(self)
 
     def forward(self, pixels: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
