@@ -1,19 +1,18 @@
 """One training step of every method at its paper's shapes on CPU, one thread: seconds per step, where the
 forward pass goes by module, and operator profiles of MuSE's and HVPNeT's steps.
 
-Each method runs its paper config (``conf/experiment``; text_only and concat: HVPNeT's Twitter-2015 shapes)
-with random weights at the papers' sizes, built offline: a bert-base-sized BERT and ResNet-50 (MuSE:
-ResNet-152), frozen or fine-tuned as the config says (a frozen encoder's features come from the feature
-cache, as in training). Batches of 8 synthetic examples at 224 x 224, their sentences lengthened with random
-WordPieces to the config's ``data.max_length`` tokens. All models are built first, then timed in rounds
-(the order rotating), so ratios between methods come from one run on one machine state. In each round
-every method also takes one step as it ran before the speed work of issue 31 (PyTorch's default memory layout
-and its kernel for 1 x 1 convolutions, AdamW's per-tensor loop, PixelCNN++ dropping elements rather than channels and using PyTorch's ELU, the text
-encoder computing padding, PyTorch's dropout masks), on the same model and batch, so the speed-up is measured
-in the same run, and one under bf16-mixed (Lightning's CPU autocast, what ``trainer.precision=bf16-mixed``
-runs: bf16 matrix products and convolutions, fp32 weights and optimiser), which CPUs with AMX or AVX-512 bf16
-units run natively. These
-sentences have no padding; ``benchmarks/real_sentences.py`` measures real ones. Both run with freed memory
+Each method runs its paper config (``conf/experiment``; text_only and concat: HVPNeT's Twitter-2015 shapes) with
+random weights at the papers' sizes, built offline: a bert-base-sized BERT and ResNet-50 (MuSE: ResNet-152),
+frozen or fine-tuned as the config says (a frozen encoder's features come from the feature cache, as in training).
+Batches of 8 synthetic examples at 224 x 224, their sentences lengthened with random WordPieces to the config's
+``data.max_length`` tokens. All models are built first, then timed in rounds (the order rotating), so ratios
+between methods come from one run on one machine state. In each round every method also takes one step as it ran
+before the speed work of issue 31 (PyTorch's default memory layout and its kernel for 1 x 1 convolutions, AdamW's
+per-tensor loop, PixelCNN++ dropping elements rather than channels and using PyTorch's ELU, the text encoder
+computing padding, PyTorch's dropout masks), on the same model and batch, so the speed-up is measured in the same
+run, and one under bf16-mixed (Lightning's CPU autocast, what ``trainer.precision=bf16-mixed`` runs: bf16 matrix
+products and convolutions, fp32 weights and optimiser), which CPUs with AMX or AVX-512 bf16 units run natively.
+These sentences have no padding; ``benchmarks/real_sentences.py`` measures real ones. Both run with freed memory
 retained, as training does; what that is worth is measured apart, in processes (``benchmarks/freed_memory.py``).
 Usage: python -m benchmarks.paper_shapes [rounds [fusion ...]]; prints one JSON line.
 """
@@ -103,11 +102,10 @@ class MethodStep:
         """Step as ``arm`` (one of ``ARMS``) says. The optimised code (fp32, bf16-mixed): channels-last
         convolutions (1 x 1 ones as matrix products), channel dropout and the exp ELU in PixelCNN++, packed text
         tokens and dropout masks from random bits; before: the layout (PyTorch's kernels for 1 x 1 ones), element
-        dropout, PyTorch's ELU, padded text and PyTorch's dropout masks
-        of before (the ELU is swapped in the image decoder's module, for every model at once). bf16-mixed
-        runs the forward pass under Lightning's bf16 autocast. The optimiser is what training takes for each
-        (``FusionModel.optimizer``): the fused AdamW in fp32 and under bf16-mixed; before, AdamW's per-tensor
-        loop."""
+        dropout, PyTorch's ELU, padded text and PyTorch's dropout masks of before (the ELU is swapped in the
+        image decoder's module, for every model at once). bf16-mixed runs the forward pass under Lightning's
+        bf16 autocast. The optimiser is what training takes for each (``FusionModel.optimizer``): the fused
+        AdamW in fp32 and under bf16-mixed; before, AdamW's per-tensor loop."""
         if arm not in ARMS:
             raise ValueError(f"no arm {arm!r}: one of {ARMS}")
         optimised, bf16 = arm != "before", arm == "bf16-mixed"

@@ -36,9 +36,8 @@ class PointwiseConv2d(nn.Conv2d):
 
 def is_pointwise(conv: nn.Conv2d) -> bool:
     """Whether ``conv`` computes what ``PointwiseConv2d`` does."""
-    return all(tuple(size) == value for size, value in ((conv.kernel_size, (1, 1)), (conv.stride, (1, 1)),
-                                                        (conv.dilation, (1, 1)), (conv.padding, (0, 0))))\
-        and conv.groups == 1
+    ones = all(tuple(getattr(conv, name)) == (1, 1) for name in ("kernel_size", "stride", "dilation"))
+    return ones and tuple(conv.padding) == (0, 0) and conv.groups == 1
 
 
 def pointwise(conv: nn.Conv2d) -> PointwiseConv2d:
