@@ -84,6 +84,28 @@ def test_only_plain_1x1_stride_1_convolutions_are_swapped_and_the_weights_keep_t
                                                        if not name.startswith("fc.")]
 
 
+def test_a_resnet_computes_what_it_computed_on_pytorch_s_kernels():
+    """ResNet-50 (33 pointwise convolutions) in float64, where summation orders agree to ~1e-12: its features and
+    every gradient in channels-last (matrix products) and in the default layout (PyTorch's convolutions)."""
+    torch.manual_seed(0)
+    encoder = vision_encoder("resnet50_random", freeze=False).double().train()
+    images = torch.randn(2, 3, 64, 64, dtype=torch.float64)
+    runs = []
+    for layout in (CONVOLUTION_LAYOUT, torch.contiguous_format):
+        set_memory_format(encoder, layout)
+        encoder.zero_grad(set_to_none=True)
+        features = encoder(images)
+        sum(f.sum() for f in features.values()).backward()
+        runs.append((features, {name: p.grad.clone() for name, p in encoder.named_parameters()}))
+    (features, gradients), (before_features, before_gradients) = runs
+    for key in features:
+        torch.testing.assert_close(features[key], before_features[key], rtol=1e-9, atol=1e-12)
+    assert gradients.keys() == before_gradients.keys()
+    for name in gradients:  # as a whole: BatchNorm's gradients hold entries that cancel to rounding noise
+        difference = (gradients[name] - before_gradients[name]).norm() / before_gradients[name].norm()
+        assert difference < 1e-9, name
+
+
 def backward_kernels(model: nn.Module, *inputs) -> set[str]:
     """The convolution kernels one forward and backward pass of ``model`` runs."""
     with profile() as profiler:
