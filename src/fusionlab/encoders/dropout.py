@@ -25,6 +25,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fusionlab.encoders.swap import swap_modules
+
 REDUCED_PRECISION = (torch.bfloat16, torch.float16)  # attention computes these in float32, as SDPA's reference does
 
 
@@ -65,11 +67,8 @@ def use_random_bits_dropout(model: nn.Module, enabled: bool = True) -> nn.Module
     """Put ``Dropout`` in place of every ``nn.Dropout`` of ``model`` that is not in place (exactly that class:
     ``nn.Dropout2d`` and kin stay), with the same p; with ``enabled=False``, PyTorch's back in place of ours."""
     replaced, replacement = (nn.Dropout, Dropout) if enabled else (Dropout, nn.Dropout)
-    for parent in list(model.modules()):
-        for name, child in parent.named_children():
-            if type(child) is replaced and not child.inplace:
-                setattr(parent, name, replacement(child.p))
-    return model
+    return swap_modules(model, lambda child: replacement(child.p)
+                        if type(child) is replaced and not child.inplace else None)
 
 
 def attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, mask: torch.Tensor | None,

@@ -18,6 +18,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fusionlab.encoders.swap import swap_modules
+
 CONVOLUTION_LAYOUT = torch.channels_last
 
 
@@ -47,26 +49,27 @@ def pointwise(conv: nn.Conv2d) -> PointwiseConv2d:
     return swapped.train(conv.training)
 
 
-def run_in_layout(module: nn.Module, memory_format: torch.memory_format = CONVOLUTION_LAYOUT) -> None:
-    """Declare ``module``'s ``memory_format``, convert its weights to it, and make its plain 1 x 1 convolutions
-    ``PointwiseConv2d`` (a weight-normed one is built as one)."""
-    module.memory_format = memory_format
-    use_pointwise_convolutions(module)
-    module.to(memory_format=memory_format)
-
-
 def use_pointwise_convolutions(module: nn.Module, kinds: tuple[type, ...] = (nn.Conv2d,)) -> None:
     """Make every 1 x 1 convolution in ``module`` whose class is one of ``kinds`` (exactly: a subclass may
     compute more) a ``PointwiseConv2d``."""
-    for parent in list(module.modules()):
-        for name, child in parent.named_children():
-            if type(child) in kinds and is_pointwise(child):
-                setattr(parent, name, pointwise(child))
+    swap_modules(module, lambda child: pointwise(child) if type(child) in kinds and is_pointwise(child) else None)
+
+
+def run_in_layout(module: nn.Module, memory_format: torch.memory_format = CONVOLUTION_LAYOUT) -> None:
+    """Make ``module``'s plain 1 x 1 convolutions ``PointwiseConv2d`` (a weight-normed one is built as one),
+    declare its ``memory_format`` and convert its weights to it."""
+    use_pointwise_convolutions(module)
+    _convert(module, memory_format)
+
+
+def _convert(module: nn.Module, memory_format: torch.memory_format) -> None:
+    module.memory_format = memory_format
+    module.to(memory_format=memory_format)
 
 
 def set_memory_format(model: nn.Module, memory_format: torch.memory_format) -> nn.Module:
     """Run every module of ``model`` that declares a ``memory_format`` in ``memory_format``."""
     for module in model.modules():
         if hasattr(module, "memory_format"):
-            run_in_layout(module, memory_format)
+            _convert(module, memory_format)
     return model

@@ -8,10 +8,11 @@ also attends packed tokens sentence by sentence: ``encoders/packing.py``). A for
 
 with scaled dot-product attention (``encoders/dropout.attention``: SDPA, its attention dropout drawn from
 random bits on CPU where the layer's ``dropout`` module is ``encoders/dropout.Dropout``): the layer's own
-q/k/v projections (pretrained weights, unchanged) make Q, K, V; the prefix keys/values are only prepended. The text's attention mask is extended with the prefix mask (shared by the
-heads, or one per head), so a masked prefix token (a missing crop) receives no attention. Without
-``visual_prefix`` the function is plain attention: ``encoders/dropout.attention`` where ``plain_attention``
-says it computes what the layer asks, transformers' SDPA function for any other.
+q/k/v projections (pretrained weights, unchanged) make Q, K, V; the prefix keys/values are only prepended. The
+text's attention mask is extended with the prefix mask (shared by the heads, or one per head), so a masked prefix
+token (a missing crop) receives no attention. Without ``visual_prefix`` the function is plain attention:
+``encoders/dropout.attention`` where ``plain_attention`` says it computes what the layer asks, transformers' SDPA
+function for any other.
 
 No file of the transformers model is forked: any model whose self-attention goes through
 the AttentionInterface and knows its ``layer_idx`` works (the BERT family, RoBERTa, ...).
