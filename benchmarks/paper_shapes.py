@@ -9,7 +9,7 @@ Batches of 8 synthetic examples at 224 x 224, their sentences lengthened with ra
 between methods come from one run on one machine state. In each round every method also takes one step as it ran
 before the speed work of issue 31 (PyTorch's default memory layout and its kernel for 1 x 1 convolutions, AdamW's
 per-tensor loop, PixelCNN++ dropping elements rather than channels and using PyTorch's ELU, the text encoder
-computing padding, PyTorch's dropout masks), on the same model and batch, so the speed-up is measured in the same
+and MuSE's CrossTransformer computing padding, PyTorch's dropout masks), on the same model and batch, so the speed-up is measured in the same
 run, and one under bf16-mixed (Lightning's CPU autocast, what ``trainer.precision=bf16-mixed`` runs: bf16 matrix
 products and convolutions, fp32 weights and optimiser), which CPUs with AMX or AVX-512 bf16 units run natively.
 These sentences have no padding; ``benchmarks/real_sentences.py`` measures real ones. Both run with freed memory
@@ -39,6 +39,7 @@ from fusionlab.encoders.dropout import use_random_bits_dropout
 from fusionlab.encoders.layout import CONVOLUTION_LAYOUT, set_memory_format
 from fusionlab.encoders.text import TextEncoder
 from fusionlab.fusion.muse import image_decoder
+from fusionlab.fusion.muse.cross_transformer import CrossTransformer
 from fusionlab.fusion.muse.image_decoder import GatedResnet
 from fusionlab.run.freed_memory import retain_freed_memory
 
@@ -77,7 +78,7 @@ class MethodStep:
                                                        f"encoder.vision.name={backbone}", f"data.batch_size={BATCH}"])
         self.fusion, self.backbone = fusion, backbone
         self.batch = lengthened(next(iter(self.datamodule.train_dataloader())), self.cfg.data.max_length)
-        self.packing = [m for m in self.model.modules() if isinstance(m, TextEncoder) and m.pack_tokens]
+        self.packing = [m for m in self.model.modules() if isinstance(m, (TextEncoder, CrossTransformer)) and m.pack_tokens]
         self.model.train()
         self.optimizer = self.model.optimizer()
         self.optimised, self.bf16 = True, False
@@ -101,7 +102,7 @@ class MethodStep:
     def use(self, arm: str) -> None:
         """Step as ``arm`` (one of ``ARMS``) says. The optimised code (fp32, bf16-mixed): channels-last
         convolutions (1 x 1 ones as matrix products), channel dropout and the exp ELU in PixelCNN++, packed text
-        tokens and dropout masks from random bits; before: the layout (PyTorch's kernels for 1 x 1 ones), element
+        tokens (text encoder and CrossTransformer) and dropout masks from random bits; before: the layout (PyTorch's kernels for 1 x 1 ones), element
         dropout, PyTorch's ELU, padded text and PyTorch's dropout masks of before (the ELU is swapped in the
         image decoder's module, for every model at once). bf16-mixed runs the forward pass under Lightning's
         bf16 autocast. The optimiser is what training takes for each (``FusionModel.optimizer``): the fused
@@ -117,8 +118,8 @@ class MethodStep:
         for block in self.model.modules():
             if isinstance(block, GatedResnet):
                 block.dropout = (nn.Dropout2d if optimised else nn.Dropout)(block.dropout.p)
-        for encoder in self.packing:
-            encoder.pack_tokens = optimised
+        for module in self.packing:
+            module.pack_tokens = optimised
         image_decoder.elu = EXP_ELU if optimised else F.elu
         use_random_bits_dropout(self.model, optimised)
         self.optimised, self.bf16 = optimised, bf16

@@ -90,8 +90,8 @@ def cpu_section() -> list[str]:
         "stepping on the same batches)", "",
         "The same models built on the real training split (`benchmarks/real_sentences.py`), stepping on its "
         "first shuffled batches, padded to their longest sentence as training pads them; the images are random "
-        "pixels (or cached features), all present. Packed text tokens (`encoder.text.pack_tokens`) skip the "
-        "padding; *before* computes it, with the rest of the code before the speed work; *bf16-mixed* is the "
+        "pixels (or cached features), all present. Packed text tokens (`encoder.text.pack_tokens`, and MuSE's "
+        "CrossTransformer with it) skip the padding; *before* computes it, with the rest of the code before the speed work; *bf16-mixed* is the "
         "optimised step under bf16 autocast. The three take turns going first.", "",
         *real_sentences.markdown(real),
         f"### Keeping freed memory (`performance.retain_freed_memory`; {freed['pairs']} pairs of processes, "

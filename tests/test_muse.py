@@ -52,7 +52,8 @@ def _loop_exchange_layer(layer, text, text_mask, image, image_mask, theta):
 
 @pytest.mark.parametrize("theta", [0.3, 0.5])
 def test_vectorised_exchange_equals_a_per_sample_per_token_loop(theta):
-    model = CrossTransformer(WIDTH, HEADS, layers=3, dropout=0.0, theta=theta, mu=1, eta=3).eval()
+    # padded streams, as the loop runs them (packed ones give the padded states: tests/test_packed_tokens.py)
+    model = CrossTransformer(WIDTH, HEADS, layers=3, dropout=0.0, theta=theta, mu=1, eta=3, pack_tokens=False).eval()
     text, text_mask, image, image_mask = _streams()
     text_out, image_out = model(text, text_mask, image, image_mask)
     (text_out.sum() + (image_out ** 2).sum()).backward()
@@ -75,7 +76,7 @@ def test_vectorised_exchange_equals_a_per_sample_per_token_loop(theta):
 
 @pytest.mark.parametrize("settings", [{"theta": 0.0, "mu": 1, "eta": 3}, {"theta": 0.3, "mu": 3, "eta": 2}])
 def test_without_exchange_every_layer_is_an_ordinary_shared_layer(settings):
-    model = CrossTransformer(WIDTH, HEADS, layers=3, dropout=0.0, **settings).eval()
+    model = CrossTransformer(WIDTH, HEADS, layers=3, dropout=0.0, pack_tokens=False, **settings).eval()
     text, text_mask, image, image_mask = _streams()
     text_out, image_out = model(text, text_mask, image, image_mask)
     t, tm = model.with_cls(model.text_cls, text, text_mask)

@@ -1,5 +1,6 @@
-"""Packed tokens (``encoder.text.pack_tokens``): the text encoder computes only the real tokens of a padded
-batch, and every method's loss and gradients are what the padded encoder gives, to float rounding."""
+"""Packed tokens (``encoder.text.pack_tokens``): the text encoder, and MuSE's CrossTransformer with it, compute
+only the real tokens of a padded batch, and every method's loss and gradients are what the padded ones give, to
+float rounding."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from torch import nn
 from fusionlab.encoders.packing import PackedTokens
 from fusionlab.encoders.prefix_attention import VisualPrefix
 from fusionlab.encoders.text import TextEncoder, text_encoder
+from fusionlab.fusion.muse.cross_transformer import CrossTransformer
 from fusionlab.train import assemble
 from tests.conftest import compose_config
 
@@ -88,6 +90,33 @@ def test_a_batch_without_padding_runs_as_it_is():
     assert seen == [(2, 5, encoder.hidden_size)]
 
 
+@pytest.mark.parametrize("exchange_start", ["after_mu", "at_mu"])
+def test_the_packed_cross_transformer_gives_the_padded_states_and_gradients(exchange_start):
+    torch.manual_seed(0)
+    packed = _without_dropout(CrossTransformer(16, 2, layers=4, ffn=32, theta=0.5, mu=1, eta=3,
+                                               exchange_start=exchange_start)).double()
+    padded = _without_dropout(CrossTransformer(16, 2, layers=4, ffn=32, theta=0.5, mu=1, eta=3,
+                                               exchange_start=exchange_start, pack_tokens=False)).double()
+    padded.load_state_dict(packed.state_dict())
+    text_mask = torch.tensor([[1] * 7, [1] * 4 + [0] * 3, [1] * 2 + [0] * 5]).bool()
+    image_mask = torch.tensor([[1] * 5, [0] * 5, [1] * 5]).bool()  # the second sample has no image
+    inputs = [torch.randn(3, 7, 16, dtype=torch.float64), torch.randn(3, 5, 16, dtype=torch.float64)]
+    seen = []
+    packed.layers[0].ffn[0].register_forward_hook(lambda m, i, o: seen.append(i[0].shape))
+    outputs = packed(inputs[0], text_mask, inputs[1], image_mask)
+    reference = padded(inputs[0], text_mask, inputs[1], image_mask)
+    assert seen == [(int(text_mask.sum()) + 3, 16), (int(image_mask.sum()) + 3, 16)]  # real tokens and the cls
+    weights = [torch.randn(out.shape, dtype=torch.float64) for out in outputs]
+    for states, expected, mask, weight in zip(outputs, reference, (text_mask, image_mask), weights):
+        real = torch.cat([torch.ones(3, 1, dtype=torch.bool), mask], dim=1)
+        torch.testing.assert_close(states[real], expected[real], rtol=1e-10, atol=1e-12)
+        assert states[~real].abs().max() == 0  # padding comes back as zeros
+        (states[real] * weight[real]).sum().backward(retain_graph=True)
+        (expected[real] * weight[real]).sum().backward(retain_graph=True)
+    for (name, parameter), other in zip(packed.named_parameters(), padded.parameters()):
+        torch.testing.assert_close(parameter.grad, other.grad, rtol=1e-9, atol=1e-12, msg=name)
+
+
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
     root = tmp_path_factory.mktemp("packed")
@@ -111,11 +140,12 @@ def test_every_method_gets_the_padded_loss_and_gradients_from_packed_tokens(smal
     batch = next(iter(parts.datamodule.train_dataloader()))
     batch = {k: v.double() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in batch.items()}
     assert not batch["attention_mask"].bool().all()  # the batch has padding to skip
-    encoders = [m for m in model.modules() if isinstance(m, TextEncoder)]
-    assert encoders and all(e.pack_tokens for e in encoders)
+    packing = [m for m in model.modules() if isinstance(m, (TextEncoder, CrossTransformer))]
+    assert any(isinstance(m, TextEncoder) for m in packing) and all(m.pack_tokens for m in packing)
+    assert (fusion == "muse") == any(isinstance(m, CrossTransformer) for m in packing)
     loss, gradients = _loss_and_gradients(model, batch)
-    for encoder in encoders:
-        encoder.pack_tokens = False
+    for module in packing:
+        module.pack_tokens = False
     padded_loss, padded_gradients = _loss_and_gradients(model, batch)
     assert torch.isfinite(loss)
     torch.testing.assert_close(loss, padded_loss, rtol=1e-9, atol=1e-12)

@@ -15,6 +15,10 @@ masked mean gives the other stream's summary; no Python loop over samples or tok
 reference loops over both). A stream whose tokens are all padding (a missing image) sends
 nothing. The number of tokens exchanged per sample is floor(theta * valid tokens).
 
+With ``pack_tokens`` a stream with padding runs packed (``fusionlab.encoders.packing``): every linear
+layer, LayerNorm and dropout computes its real tokens only; attention and the exchange see the stream padded.
+The real tokens' states are the padded stack's to float rounding; padding comes back as zeros.
+
 Which layers exchange (``exchange_start``): ``after_mu`` is Sec. 3.2's mu+1..eta; ``at_mu`` is
 the reference code's reading, layers mu..eta (``replace_start=mu-1 .. replace_end=eta-1``,
 0-based), which the paper's "start layer" wording and Fig. 4b fit (it plots mu = eta = 4, no
@@ -30,6 +34,7 @@ import torch
 from torch import nn
 
 from fusionlab.encoders.dropout import Dropout, attention
+from fusionlab.encoders.packing import PackedTokens
 
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
 EXCHANGE_STARTS = ("after_mu", "at_mu")
@@ -50,16 +55,18 @@ class SharedLayer(nn.Module):
         self.ffn = nn.Sequential(nn.Linear(width, ffn), ACTIVATIONS[activation](), nn.Dropout(dropout),
                                  nn.Linear(ffn, width))
 
-    def attend(self, x: torch.Tensor, mask: torch.Tensor, cls_attention: bool = False
-               ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Self-attention sub-layer (Eq. 7) on [B, n, D] with key mask [B, n] (True = real token).
+    def attend(self, x: torch.Tensor, mask: torch.Tensor, cls_attention: bool = False,
+               tokens: PackedTokens | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Self-attention sub-layer (Eq. 7) on [B, n, D] with key mask [B, n] (True = real token), or on the
+        real tokens [T, D] of such a stream packed by ``tokens`` (the output is packed too).
         Returns the sub-layer output and, if asked, cls's attention to every token averaged over heads [B, n]
         (row 0 of the attention map only: the rest stays inside the attention function)."""
-        q, k, v = (t.unflatten(-1, (self.heads, -1)).transpose(1, 2) for t in self.qkv(x).chunk(3, dim=-1))
+        projected = self.qkv(x) if tokens is None else tokens.unpack(self.qkv(x))
+        q, k, v = (t.unflatten(-1, (self.heads, -1)).transpose(1, 2) for t in projected.chunk(3, dim=-1))
         key_mask = mask[:, None, None, :]
         attended = attention(q, k, v, key_mask, self.dropout.p if self.training else 0.0,
-                             random_bits=isinstance(self.dropout, Dropout))
-        attended = self.out(attended.transpose(1, 2).flatten(2))
+                             random_bits=isinstance(self.dropout, Dropout)).transpose(1, 2).flatten(2)
+        attended = self.out(attended if tokens is None else tokens.pack(attended))
         output = self.norm_attention(x + self.dropout(attended))
         if not cls_attention:
             return output, None
@@ -70,8 +77,8 @@ class SharedLayer(nn.Module):
     def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.norm_ffn(x + self.dropout(self.ffn(x)))
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.feed_forward(self.attend(x, mask)[0])
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, tokens: PackedTokens | None = None) -> torch.Tensor:
+        return self.feed_forward(self.attend(x, mask, tokens=tokens)[0])
 
 
 def least_attended(cls_attention: torch.Tensor, mask: torch.Tensor, theta: float) -> torch.Tensor:
@@ -108,7 +115,7 @@ class CrossTransformer(nn.Module):
 
     def __init__(self, width: int, heads: int, layers: int = 6, ffn: int | None = None, dropout: float = 0.1,
                  theta: float = 0.1, mu: int = 2, eta: int = 4, activation: str = "gelu",
-                 exchange_start: str = "after_mu"):
+                 exchange_start: str = "after_mu", pack_tokens: bool = True):
         super().__init__()
         if not 0.0 <= theta <= 1.0:
             raise ValueError(f"theta is a proportion in [0, 1], not {theta}")
@@ -119,7 +126,7 @@ class CrossTransformer(nn.Module):
         self.text_cls, self.image_cls = nn.Parameter(torch.empty(1, 1, width)), nn.Parameter(torch.empty(1, 1, width))
         nn.init.kaiming_normal_(self.text_cls)  # Eq. 8-9, Kaiming initialisation as the paper
         nn.init.kaiming_normal_(self.image_cls)
-        self.theta, self.eta = theta, eta
+        self.theta, self.eta, self.pack_tokens = theta, eta, pack_tokens
         self.first = mu + 1 if exchange_start == "after_mu" else mu  # the first exchanging layer, 1-indexed
 
     def exchanges_at(self, index: int) -> bool:
@@ -139,14 +146,36 @@ class CrossTransformer(nn.Module):
             text, text_mask = self.with_cls(self.text_cls, text, text_mask)
         if image is not None:
             image, image_mask = self.with_cls(self.image_cls, image, image_mask)
+        text, text_tokens = self.packed(text, text_mask)
+        image, image_tokens = self.packed(image, image_mask)
         both = text is not None and image is not None
         for index, layer in enumerate(self.layers):
             if both and self.exchanges_at(index):
-                text, text_attention = layer.attend(text, text_mask, cls_attention=True)
-                image, image_attention = layer.attend(image, image_mask, cls_attention=True)
-                text, image = exchange(text, image, text_mask, image_mask, text_attention, image_attention, self.theta)
+                text, text_attention = layer.attend(text, text_mask, cls_attention=True, tokens=text_tokens)
+                image, image_attention = layer.attend(image, image_mask, cls_attention=True, tokens=image_tokens)
+                text, image = exchange(unpacked(text, text_tokens), unpacked(image, image_tokens), text_mask,
+                                       image_mask, text_attention, image_attention, self.theta)
+                text, image = repacked(text, text_tokens), repacked(image, image_tokens)
                 text, image = layer.feed_forward(text), layer.feed_forward(image)
             else:
-                text = layer(text, text_mask) if text is not None else None
-                image = layer(image, image_mask) if image is not None else None
-        return text, image
+                text = layer(text, text_mask, text_tokens) if text is not None else None
+                image = layer(image, image_mask, image_tokens) if image is not None else None
+        return unpacked(text, text_tokens), unpacked(image, image_tokens)
+
+    def packed(self, x: torch.Tensor | None, mask: torch.Tensor | None
+               ) -> tuple[torch.Tensor | None, PackedTokens | None]:
+        """A stream with padding as its real tokens [T, D] and their packing (with ``pack_tokens``); else as it is."""
+        if x is None or not self.pack_tokens or bool(mask.all()):
+            return x, None
+        tokens = PackedTokens.of(mask)
+        return tokens.pack(x), tokens
+
+
+def unpacked(x: torch.Tensor | None, tokens: PackedTokens | None) -> torch.Tensor | None:
+    """A stream back to [B, n, D] (zeros at the padding) if ``tokens`` packed it."""
+    return x if tokens is None else tokens.unpack(x)
+
+
+def repacked(x: torch.Tensor, tokens: PackedTokens | None) -> torch.Tensor:
+    """An unpacked stream packed again by its ``tokens`` (none: as it is)."""
+    return x if tokens is None else tokens.pack(x)

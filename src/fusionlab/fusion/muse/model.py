@@ -54,7 +54,8 @@ class MuSE(FusionMethod):
         self.image_projection = nn.Linear(vision_encoder.grid_channels, width)  # Eq. 2
         self.cross = (CrossTransformer(width, heads or text_encoder.model.config.num_attention_heads, layers,
                                        ffn=ffn, dropout=dropout, theta=theta, mu=mu, eta=eta, activation=activation,
-                                       exchange_start=exchange_start) if cross_transformer else None)
+                                       exchange_start=exchange_start, pack_tokens=text_encoder.pack_tokens)
+                      if cross_transformer else None)
         joined = 2 * width if streams == "both" else width
         self.output = nn.Sequential(nn.Linear(joined, width), nn.Dropout(dropout))  # the FC giving F_e
         noisy = lambda: nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Linear(width, width))  # noqa: E731
