@@ -69,9 +69,14 @@ def loss_and_gradients(model, batch, memory_format):
 def test_channels_last_gives_the_losses_and_gradients_of_the_default_layout(paper_run):
     method, model, batch = paper_run
     assert all(m.memory_format == CONVOLUTION_LAYOUT for m in model.modules() if hasattr(m, "memory_format"))
-    kernels = [p for p in model.method.parameters() if p.dim() == 4]  # convolution weights (weight norm's v and g)
-    assert kernels and all(p.is_contiguous(memory_format=torch.channels_last) for p in kernels)
+    convolutions = [m for m in model.method.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    layouts = []  # whether each convolution's input is channels-last (the weights keep the default layout)
+    hooks = [m.register_forward_pre_hook(lambda m, args: layouts.append(
+        args[0].is_contiguous(memory_format=torch.channels_last))) for m in convolutions]
     loss, gradients = loss_and_gradients(model, batch, CONVOLUTION_LAYOUT)
+    for hook in hooks:
+        hook.remove()
+    assert convolutions and len(layouts) >= len(convolutions) and all(layouts)
     before_loss, before_gradients = loss_and_gradients(model, batch, torch.contiguous_format)
     set_memory_format(model, CONVOLUTION_LAYOUT)
     assert loss.dtype == torch.float64 and torch.isfinite(loss)
