@@ -55,7 +55,13 @@ PAPER_CONFIGS = {  # the paper config each method runs; text_only and concat tak
     "pmei": ["experiment=pmei_mnre"],
     "mase": ["experiment=mase_mnre", "encoder.proxy.name=tiny_clip"],  # CLIP's text tower needs a download
 }
-EXP_ELU = image_decoder.elu
+EXP_ELU, CONCAT_ELU = image_decoder.elu, image_decoder.concat_elu
+
+
+def pytorch_concat_elu(x: torch.Tensor) -> torch.Tensor:
+    """PixelCNN++'s concatenated ELU as it was computed before: [x; -x] built, then PyTorch's ELU."""
+    return F.elu(torch.cat([x, -x], dim=1))
+
 COMPUTE_FAMILIES = {  # FLOPs as FlopCounterMode names the operators; seconds as the profiler does (self time)
     "matrix products": (("mm", "addmm", "bmm"), ("mm", "addmm", "bmm")),
     "convolutions (forward and backward)": (
@@ -101,12 +107,13 @@ class MethodStep:
 
     def use(self, arm: str) -> None:
         """Step as ``arm`` (one of ``ARMS``) says. The optimised code (fp32, bf16-mixed): channels-last
-        convolutions (1 x 1 ones as matrix products), channel dropout and the exp ELU in PixelCNN++, packed text
-        tokens (text encoder and CrossTransformer) and dropout masks from random bits; before: the layout (PyTorch's kernels for 1 x 1 ones), element
-        dropout, PyTorch's ELU, padded text and PyTorch's dropout masks of before (the ELU is swapped in the
-        image decoder's module, for every model at once). bf16-mixed runs the forward pass under Lightning's
-        bf16 autocast. The optimiser is what training takes for each (``FusionModel.optimizer``): the fused
-        AdamW in fp32 and under bf16-mixed; before, AdamW's per-tensor loop."""
+        convolutions (1 x 1 ones as matrix products), channel dropout and the exp ELUs in PixelCNN++, packed
+        text tokens (text encoder and CrossTransformer) and dropout masks from random bits; before: the layout
+        (PyTorch's kernels for 1 x 1 ones), element dropout, PyTorch's ELU, padded text and PyTorch's dropout
+        masks of before (the ELUs are swapped in the image decoder's module, for every model at once).
+        bf16-mixed runs the forward pass under Lightning's bf16 autocast. The optimiser is what training takes
+        for each (``FusionModel.optimizer``): the fused AdamW in fp32 and under bf16-mixed; before, AdamW's
+        per-tensor loop."""
         if arm not in ARMS:
             raise ValueError(f"no arm {arm!r}: one of {ARMS}")
         optimised, bf16 = arm != "before", arm == "bf16-mixed"
@@ -121,6 +128,7 @@ class MethodStep:
         for module in self.packing:
             module.pack_tokens = optimised
         image_decoder.elu = EXP_ELU if optimised else F.elu
+        image_decoder.concat_elu = CONCAT_ELU if optimised else pytorch_concat_elu
         use_random_bits_dropout(self.model, optimised)
         self.optimised, self.bf16 = optimised, bf16
 

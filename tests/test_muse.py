@@ -11,7 +11,7 @@ import torch
 from torch.nn import functional as F
 
 from fusionlab.fusion.muse.cross_transformer import CrossTransformer
-from fusionlab.fusion.muse.image_decoder import ConditionalPixelCNN, elu
+from fusionlab.fusion.muse.image_decoder import ConditionalPixelCNN, concat_elu, elu
 from fusionlab.fusion.muse.logistic_mixture import log_likelihood, quantise
 from fusionlab.fusion.muse.text_decoder import AttentionCaptioner
 from fusionlab.train import assemble, run
@@ -237,3 +237,19 @@ def test_the_exp_elu_is_pytorchs_elu_to_one_rounding_with_its_gradient(dtype, to
     (output * weights).sum().backward()
     (expected * weights).sum().backward()
     torch.testing.assert_close(x.grad, reference.grad, rtol=0, atol=4 * tolerance)
+
+
+@pytest.mark.parametrize("layout", [torch.channels_last, torch.contiguous_format])
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float32, 1e-7), (torch.float64, 1e-15)])
+def test_the_concatenated_elu_is_pytorchs_elu_of_x_and_minus_x_with_its_gradient(layout, dtype, tolerance):
+    values = torch.cat([torch.linspace(-30, 30, 1996, dtype=dtype), torch.tensor([0.0, -1e-9, 1e-9, 80.0], dtype=dtype)])
+    x = values[torch.randperm(values.numel(), generator=torch.Generator().manual_seed(0))].view(2, 4, 25, 10)
+    x = x.contiguous(memory_format=layout).requires_grad_()
+    reference = x.detach().clone().requires_grad_()
+    output, expected = concat_elu(x), F.elu(torch.cat([reference, -reference], dim=1))
+    assert output.shape == (2, 8, 25, 10) and output.is_contiguous(memory_format=layout)
+    torch.testing.assert_close(output, expected, rtol=0, atol=tolerance)
+    weights = torch.randn(output.shape, dtype=dtype)
+    (output * weights).sum().backward()
+    (expected * weights).sum().backward()
+    torch.testing.assert_close(x.grad, reference.grad, rtol=0, atol=4 * tolerance * weights.abs().max().item())

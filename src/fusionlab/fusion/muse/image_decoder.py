@@ -42,8 +42,34 @@ def elu(x: torch.Tensor) -> torch.Tensor:
     return ExpElu.apply(x)
 
 
+class ConcatElu(torch.autograd.Function):
+    """PixelCNN++'s concatenated ELU, ELU([x; -x]) over channels, with one exp for both halves: t = exp(-|x|) - 1
+    gives ELU(x) = max(x, t) and ELU(-x) = max(-x, t), ``ExpElu``'s form. The halves are written into the output,
+    no [x; -x] is built; the backward pass is PyTorch's ELU one (from the output), the halves' gradients then
+    subtracted."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        channels = x.size(1)
+        channels_last = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
+        layout = torch.channels_last if channels_last else torch.contiguous_format
+        output = torch.empty((x.size(0), 2 * channels, *x.shape[2:]), dtype=x.dtype, device=x.device,
+                             memory_format=layout)
+        t = torch.exp(x.abs().neg_()).sub_(1)
+        torch.maximum(x, t, out=output[:, :channels])
+        torch.maximum(x.neg(), t, out=output[:, channels:])
+        ctx.save_for_backward(output)
+        return output
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (output,) = ctx.saved_tensors
+        halves = torch.ops.aten.elu_backward(grad, 1.0, 1.0, 1.0, True, output).chunk(2, dim=1)
+        return halves[0] - halves[1]
+
+
 def concat_elu(x: torch.Tensor) -> torch.Tensor:
-    return elu(torch.cat([x, -x], dim=1))
+    return ConcatElu.apply(x)
 
 
 def down_shift(x: torch.Tensor) -> torch.Tensor:
