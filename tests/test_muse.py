@@ -188,6 +188,44 @@ def test_captioner_learns_one_pair_and_ignores_padding():
     assert loss.item() < 0.3 * first and logits.argmax(-1).tolist() == [[7, 4, 9, 2]]
 
 
+def _captioner_step_by_step(captioner, features, tokens):
+    """Show, Attend and Tell's recurrence written with the captioner's modules, one call each per step."""
+    mean = features.mean(dim=1)
+    h, c = torch.tanh(captioner.init_h(mean)), torch.tanh(captioner.init_c(mean))
+    keys = captioner.attend_features(features)
+    states, weights = [], []
+    for step in range(tokens.size(1) - 1):
+        scores = captioner.attention_score(torch.tanh(keys + captioner.attend_hidden(h).unsqueeze(1))).squeeze(-1)
+        alpha = scores.softmax(-1)
+        context = torch.sigmoid(captioner.gate(h)) * (alpha.unsqueeze(-1) * features).sum(dim=1)
+        h, c = captioner.cell(torch.cat([captioner.embed(tokens[:, step]), context], dim=-1), (h, c))
+        states.append(h)
+        weights.append(alpha)
+    return captioner.vocabulary(torch.stack(states, dim=1)), torch.stack(weights, dim=1)
+
+
+def test_the_captioner_computes_the_step_by_step_recurrence_and_its_gradients():
+    torch.manual_seed(0)
+    captioner = AttentionCaptioner(feature_dim=6, vocab_size=30, embed_dim=5, hidden_dim=7, attention_dim=4,
+                                   dropout=0.0, penalty=1.0).double()
+    features = torch.randn(3, 4, 6, dtype=torch.float64, requires_grad=True)
+    tokens = torch.randint(0, 30, (3, 6))
+    outputs, expected = captioner(features, tokens), _captioner_step_by_step(captioner, features, tokens)
+    weights = [torch.randn(out.shape, dtype=torch.float64) for out in outputs]
+    gradients = []
+    for result in (outputs, expected):
+        captioner.zero_grad(set_to_none=True)
+        features.grad = None
+        sum((out * weight).sum() for out, weight in zip(result, weights)).backward()
+        gradients.append({"features": features.grad, **{n: p.grad for n, p in captioner.named_parameters()}})
+    for out, reference in zip(outputs, expected):
+        torch.testing.assert_close(out, reference, rtol=1e-12, atol=1e-12)
+    assert gradients[0].keys() == gradients[1].keys()
+    for name, gradient in gradients[0].items():
+        assert gradient is not None and gradient.abs().sum() > 0, name
+        torch.testing.assert_close(gradient, gradients[1][name], rtol=1e-10, atol=1e-12, msg=name)
+
+
 SMALL_DECODERS = ["fusion.module.image_decoder.filters=8", "fusion.module.text_decoder.hidden_dim=16",
                   "fusion.module.text_decoder.embed_dim=8", "fusion.module.text_decoder.attention_dim=8",
                   "fusion.module.layers=2", "fusion.module.mu=0", "fusion.module.eta=2", "fusion.module.theta=0.3"]
@@ -248,6 +286,8 @@ def test_the_concatenated_elu_is_pytorchs_elu_of_x_and_minus_x_with_its_gradient
     reference = x.detach().clone().requires_grad_()
     output, expected = concat_elu(x), F.elu(torch.cat([reference, -reference], dim=1))
     assert output.shape == (2, 8, 25, 10) and output.is_contiguous(memory_format=layout)
+    cropped = concat_elu(x[:, :, 1:, 2:])  # a view, as PixelCNN++'s transposed convolutions leave: the layout holds
+    assert cropped.is_contiguous(memory_format=layout) and torch.equal(cropped, output[:, :, 1:, 2:])
     torch.testing.assert_close(output, expected, rtol=0, atol=tolerance)
     weights = torch.randn(output.shape, dtype=dtype)
     (output * weights).sum().backward()

@@ -39,6 +39,12 @@ class PointwiseConv2d(nn.Conv2d):
         return F.linear(input.permute(0, 2, 3, 1), weight.flatten(1), bias).permute(0, 3, 1, 2)
 
 
+def memory_format_of(x: torch.Tensor) -> torch.memory_format:
+    """The layout ``x``'s strides follow, a view into a larger tensor's too: channels-last when the channels
+    of a 4-D tensor are its innermost dimension."""
+    return torch.channels_last if x.dim() == 4 and x.stride(1) == 1 and x.size(1) > 1 else torch.contiguous_format
+
+
 def is_pointwise(conv: nn.Conv2d) -> bool:
     """Whether ``conv`` computes what ``PointwiseConv2d`` does."""
     ones = all(tuple(getattr(conv, name)) == (1, 1) for name in ("kernel_size", "stride", "dilation"))

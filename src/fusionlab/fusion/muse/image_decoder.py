@@ -17,7 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.parametrizations import weight_norm
 
-from fusionlab.encoders.layout import PointwiseConv2d, run_in_layout
+from fusionlab.encoders.layout import PointwiseConv2d, memory_format_of, run_in_layout
 from fusionlab.fusion.muse.logistic_mixture import log_likelihood, sample
 
 
@@ -51,10 +51,8 @@ class ConcatElu(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor) -> torch.Tensor:
         channels = x.size(1)
-        channels_last = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
-        layout = torch.channels_last if channels_last else torch.contiguous_format
         output = torch.empty((x.size(0), 2 * channels, *x.shape[2:]), dtype=x.dtype, device=x.device,
-                             memory_format=layout)
+                             memory_format=memory_format_of(x))
         t = torch.exp(x.abs().neg_()).sub_(1)
         torch.maximum(x, t, out=output[:, :channels])
         torch.maximum(x.neg(), t, out=output[:, channels:])

@@ -23,6 +23,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fusionlab.fusion.muse.step_products import StepProducts
+
 SPECIALS = ("<pad>", "<sos>", "<eos>", "<unk>")
 PAD, SOS, EOS, UNK = range(len(SPECIALS))
 
@@ -55,6 +57,13 @@ class WordVocabulary:
     @classmethod
     def from_tensor(cls, data: torch.Tensor) -> WordVocabulary:
         return cls(bytes(data.tolist()).decode("utf-8").split("\n"))
+
+
+def lstm_cell(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``nn.LSTMCell`` from its summed input and hidden products [B, 4H] (PyTorch's gate order: i, f, g, o)."""
+    i, f, g, o = gates.chunk(4, dim=1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
 
 
 class AttentionCaptioner(nn.Module):
@@ -105,16 +114,28 @@ class AttentionCaptioner(nn.Module):
 
     # --- Eq. 6 -----------------------------------------------------------------------------
     def forward(self, features: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Teacher-forced logits [B, n-1, V] for tokens[:, 1:] and attention weights [B, n-1, P]."""
+        """Teacher-forced logits [B, n-1, V] for tokens[:, 1:] and attention weights [B, n-1, P].
+
+        The LSTM reads [E y_{t-1}; z_t]: the words' share of its input product is taken for every step at once.
+        What each step multiplies by a weight (h_{t-1} by the attention's W_h, f_beta and the LSTM's W_hh, as one
+        product; z_t by the LSTM's W_ih) goes through ``StepProducts``, which forms those weights' gradients once
+        over all steps."""
         mean = features.mean(dim=1)
         h, c = torch.tanh(self.init_h(mean)), torch.tanh(self.init_c(mean))
         keys = self.attend_features(features)
         inputs = self.embed(tokens[:, :-1])
+        cell, words = self.cell, self.embed.embedding_dim
+        word_gates = F.linear(inputs, cell.weight_ih[:, :words], cell.bias_ih + cell.bias_hh)
+        from_hidden = StepProducts(torch.cat([self.attend_hidden.weight, self.gate.weight, cell.weight_hh]))
+        from_context = StepProducts(cell.weight_ih[:, words:])
+        sizes = (self.attend_hidden.out_features, self.gate.out_features, 4 * cell.hidden_size)
         states, weights = [], []
         for step in range(inputs.size(1)):  # an RNN: the loop over time steps is the model
-            alpha = self.attention_score(torch.tanh(keys + self.attend_hidden(h).unsqueeze(1))).squeeze(-1).softmax(-1)
-            context = torch.sigmoid(self.gate(h)) * (alpha.unsqueeze(-1) * features).sum(dim=1)
-            h, c = self.cell(torch.cat([inputs[:, step], context], dim=-1), (h, c))
+            attend_hidden, gate, recurrent = from_hidden(h).split(sizes, dim=-1)
+            scores = self.attention_score(torch.tanh(keys + (attend_hidden + self.attend_hidden.bias).unsqueeze(1)))
+            alpha = scores.squeeze(-1).softmax(-1)
+            context = torch.sigmoid(gate + self.gate.bias) * (alpha.unsqueeze(1) @ features).squeeze(1)
+            h, c = lstm_cell(word_gates[:, step] + from_context(context) + recurrent, c)
             states.append(h)
             weights.append(alpha)
         # The vocabulary projection reads no recurrent state: one matmul over all steps, not one per step.
