@@ -18,6 +18,7 @@ from lightning.pytorch.plugins.precision import MixedPrecision
 from lightning.pytorch.utilities import GradClipAlgorithmType
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.utils import parametrize
 
 from fusionlab.encoders.layout import CONVOLUTION_LAYOUT, set_memory_format
 from fusionlab.train import assemble
@@ -77,6 +78,10 @@ def test_channels_last_gives_the_losses_and_gradients_of_the_default_layout(pape
     for hook in hooks:
         hook.remove()
     assert convolutions and len(layouts) >= len(convolutions) and all(layouts)
+    stored = [m.weight for m in convolutions if not parametrize.is_parametrized(m) and m.kernel_size != (1, 1)]
+    assert stored and all(w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous() for w in stored)
+    normed = [p for m in convolutions if parametrize.is_parametrized(m) for p in m.parameters() if p.dim() == 4]
+    assert (method == "muse") == bool(normed) and all(p.is_contiguous() for p in normed)  # weight norm's v and g
     before_loss, before_gradients = loss_and_gradients(model, batch, torch.contiguous_format)
     set_memory_format(model, CONVOLUTION_LAYOUT)
     assert loss.dtype == torch.float64 and torch.isfinite(loss)

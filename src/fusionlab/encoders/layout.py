@@ -5,9 +5,10 @@ convolves calls ``run_in_layout(self)`` at the end of its construction (it decla
 its 1 x 1 convolutions ``PointwiseConv2d``) and converts its input in ``forward``; the values are the same to
 float rounding. ``set_memory_format`` switches a whole model (the tests compare both layouts).
 
-The weights stay in PyTorch's default layout: a convolution runs channels-last when its input is, and the
-fused AdamW then updates contiguous tensors (it copies a channels-last one in and out at every step). On CPU
-this makes MuSE's paper-config step faster than channels-last weights do, in paired steps.
+A convolution runs channels-last when its input is. Its weight is stored channels-last too, so that it is not
+converted at every call, unless weight normalisation computes it (PixelCNN++): then the stored v stays in the
+default layout, whose norm is cheaper to take, and the fused AdamW, which copies a channels-last tensor in and
+out at every step, updates it in place.
 
 A 1 x 1, stride-1 convolution is a matrix product over the channels. On one CPU thread and a batch under 16,
 PyTorch sends it to its reference kernel (``_slow_conv2d``, which loops over the images and zero-fills its
@@ -20,6 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.utils import parametrize
 
 from fusionlab.encoders.swap import swap_modules
 
@@ -65,15 +67,23 @@ def use_pointwise_convolutions(module: nn.Module, kinds: tuple[type, ...] = (nn.
 
 
 def run_in_layout(module: nn.Module, memory_format: torch.memory_format = CONVOLUTION_LAYOUT) -> None:
-    """Make ``module``'s plain 1 x 1 convolutions ``PointwiseConv2d`` (a weight-normed one is built as one)
-    and declare its ``memory_format``, the layout its ``forward`` gives its input."""
+    """Make ``module``'s plain 1 x 1 convolutions ``PointwiseConv2d`` (a weight-normed one is built as one),
+    declare its ``memory_format``, the layout its ``forward`` gives its input, and store its convolution weights
+    in it (weight-normed ones apart: see above)."""
     use_pointwise_convolutions(module)
+    _convert(module, memory_format)
+
+
+def _convert(module: nn.Module, memory_format: torch.memory_format) -> None:
     module.memory_format = memory_format
+    for convolution in module.modules():
+        if isinstance(convolution, (nn.Conv2d, nn.ConvTranspose2d)) and not parametrize.is_parametrized(convolution):
+            convolution.to(memory_format=memory_format)
 
 
 def set_memory_format(model: nn.Module, memory_format: torch.memory_format) -> nn.Module:
     """Run every module of ``model`` that declares a ``memory_format`` in ``memory_format``."""
     for module in model.modules():
         if hasattr(module, "memory_format"):
-            module.memory_format = memory_format
+            _convert(module, memory_format)
     return model
