@@ -80,8 +80,9 @@ def cpu_section() -> list[str]:
         "MuSE's ResNet-152, frozen or trained as the config says; synthetic 224 x 224 images, sentences "
         "lengthened to the config's `max_length`, so without padding). *Before*: the same model and batch as the "
         "code ran before the speed work (PyTorch's default memory layout and its 1 x 1 convolution kernel, "
-        "AdamW's per-tensor loop, PixelCNN++ dropping elements and using PyTorch's ELU, the text encoder computing "
-        "padding, PyTorch's dropout masks), timed in the same rounds. *bf16-mixed*: the optimised step under "
+        "AdamW's per-tensor loop, PixelCNN++ dropping elements and using PyTorch's ELU, the text encoder and "
+        "MuSE's CrossTransformer computing padding, PyTorch's dropout masks; MuSE's captioner keeps its products "
+        "over all steps), timed in the same rounds. *bf16-mixed*: the optimised step under "
         "Lightning's bf16 autocast (`trainer.precision=bf16-mixed`: "
         "bf16 matrix products and convolutions, fp32 weights and optimiser), also in the same rounds; other "
         "arithmetic, not the same one faster (docs/guide.md, speed).", "",
