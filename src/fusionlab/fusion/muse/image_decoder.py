@@ -50,12 +50,15 @@ class ConcatElu(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor) -> torch.Tensor:
-        channels = x.size(1)
-        output = torch.empty((x.size(0), 2 * channels, *x.shape[2:]), dtype=x.dtype, device=x.device,
-                             memory_format=memory_format_of(x))
         t = torch.exp(x.abs().neg_()).sub_(1)
-        torch.maximum(x, t, out=output[:, :channels])
-        torch.maximum(x.neg(), t, out=output[:, channels:])
+        if torch.compiler.is_compiling():  # torch.compile traces no writes into an output's views: concatenated
+            output = torch.cat([torch.maximum(x, t), torch.maximum(x.neg(), t)], dim=1)
+        else:
+            channels = x.size(1)
+            output = torch.empty((x.size(0), 2 * channels, *x.shape[2:]), dtype=x.dtype, device=x.device,
+                                 memory_format=memory_format_of(x))
+            torch.maximum(x, t, out=output[:, :channels])
+            torch.maximum(x.neg(), t, out=output[:, channels:])
         ctx.save_for_backward(output)
         return output
 

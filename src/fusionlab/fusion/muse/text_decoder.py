@@ -113,6 +113,7 @@ class AttentionCaptioner(nn.Module):
         return ids.to(self.words.device), mask.to(self.words.device)
 
     # --- Eq. 6 -----------------------------------------------------------------------------
+    @torch.compiler.disable  # StepProducts keeps records in Python between the steps' backward passes: eager only
     def forward(self, features: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Teacher-forced logits [B, n-1, V] for tokens[:, 1:] and attention weights [B, n-1, P].
 
