@@ -38,16 +38,16 @@ def data_root() -> Path | None:
 
 
 def with_present_images(batch: dict, generator: torch.Generator) -> dict:
-    """The batch with random values in its image tensors (pixels or cached features) and every image present."""
-    changed = {}
-    for key, value in batch.items():
-        if not torch.is_tensor(value):
-            continue
-        if key.endswith("_mask") and key != "attention_mask" and value.dtype == torch.bool:
-            changed[key] = torch.ones_like(value)
-        elif value.is_floating_point() and value.dim() >= 4:
-            changed[key] = torch.randn(value.shape, generator=generator)
-    return {**batch, **changed}
+    """The batch with random values in its images (an entry ``<name>`` beside its mask ``<name>_mask``: pixels, or
+    cached features as a dict of tensors) and every image present; the text and its masks stay as they are."""
+    def random(value):
+        if isinstance(value, dict):
+            return {key: random(tensor) for key, tensor in value.items()}
+        return torch.randn(value.shape, generator=generator)
+
+    names = [name for name in batch if f"{name}_mask" in batch]
+    return {**batch, **{name: random(batch[name]) for name in names},
+            **{f"{name}_mask": torch.ones_like(batch[f"{name}_mask"]) for name in names}}
 
 
 def real_batches(method: MethodStep, count: int) -> list[dict]:

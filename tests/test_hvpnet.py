@@ -183,9 +183,11 @@ def test_without_any_image_hvpnet_equals_its_text_encoder(tiny_overrides):
     with torch.no_grad():
         expected = plain(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
         states = model.method.fuse(batch).states
-    real = batch["attention_mask"].bool()  # packed tokens: the padding's states are zeros, not computed
-    assert not real.all()
-    torch.testing.assert_close(states[real], expected[real], atol=1e-6, rtol=1e-5)
+    # packed tokens: only the states the head reads are computed (encoders/read_tokens.py), the rest are zeros
+    read = torch.zeros_like(batch["attention_mask"]).bool().scatter_(1, model.method.task.positions_read(batch), True)
+    assert not read.all()
+    torch.testing.assert_close(states[read], expected[read], atol=1e-6, rtol=1e-5)
+    assert states[~read].abs().max() == 0
 
 
 def test_gradients_reach_the_vision_encoder_the_mapping_and_every_gate(tiny_overrides):

@@ -1,6 +1,6 @@
 """Packed tokens (``encoder.text.pack_tokens``): the text encoder, and MuSE's CrossTransformer with it, compute
-only the real tokens of a padded batch, and every method's loss and gradients are what the padded ones give, to
-float rounding."""
+only the real tokens of a padded batch, the encoder's last layer only the tokens the task head reads where the
+method passes them on, and every method's loss and gradients are what the padded ones give, to float rounding."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from tests.conftest import compose_config
 
 FUSIONS = ["text_only", "concat", "hvpnet", "muse", "pmei", "mase"]
 TASKS = ["mner", "mre", "joint", "msa"]
+READ_BY_HEAD = {"text_only", "concat", "hvpnet"}  # the methods whose text states go to the head token by token
 
 
 def _without_dropout(module: nn.Module) -> nn.Module:
@@ -90,6 +91,60 @@ def test_a_batch_without_padding_runs_as_it_is():
     assert seen == [(2, 5, encoder.hidden_size)]
 
 
+@pytest.mark.parametrize("with_prefix", [False, True])
+@pytest.mark.parametrize("padding", [True, False])
+def test_the_last_layer_computes_the_read_tokens_only_and_they_get_the_full_states(with_prefix, padding):
+    torch.manual_seed(0)
+    encoder = _without_dropout(text_encoder("tiny")).double()
+    ids, mask = _padded_batch()
+    mask = mask if padding else torch.ones_like(mask)
+    read = torch.tensor([[0, 2, 5], [1, 3, 0], [1, 1, 0]])  # repeated and [CLS] positions, as padded words give
+    options = {}
+    if with_prefix:
+        config = encoder.model.config
+        shape = (3, config.num_attention_heads, 2, config.hidden_size // config.num_attention_heads)
+        options["visual_prefix"] = VisualPrefix([torch.randn(shape, dtype=torch.float64) for _ in range(2)],
+                                                [torch.randn(shape, dtype=torch.float64) for _ in range(2)],
+                                                torch.tensor([[1, 1], [1, 0], [1, 1]]).bool())
+        encoder.model.set_attn_implementation(encoder.model.config._attn_implementation)
+    seen = []
+    last = encoder.model.encoder.layer[-1]
+    last.intermediate.dense.register_forward_hook(lambda m, i, o: seen.append(i[0].shape[:-1].numel()))
+    states = encoder(ids, mask, read_positions=read, **options)
+    full = encoder(ids, mask, **options)
+    assert seen == [8, int(mask.sum())]  # 3 + 3 + 2 distinct positions read, then every real token
+    chosen = torch.zeros(3, 7, dtype=torch.bool).scatter_(1, read, True)
+    torch.testing.assert_close(states[chosen], full[chosen], rtol=1e-10, atol=1e-12)
+    assert states[~chosen].abs().max() == 0
+    gradients = []
+    for output in (states, full):
+        encoder.zero_grad()
+        (output[chosen] * torch.linspace(-1, 1, output[chosen].numel(), dtype=torch.float64).view_as(output[chosen])).sum().backward()
+        gradients.append({name: p.grad.clone() for name, p in encoder.named_parameters() if p.grad is not None})
+    assert gradients[0].keys() == gradients[1].keys()
+    for name, gradient in gradients[0].items():
+        torch.testing.assert_close(gradient, gradients[1][name], rtol=1e-9, atol=1e-12, msg=name)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_each_head_reads_the_states_at_its_positions_read_only(small, task):
+    """``Task.positions_read`` names every position the head and ``sentence_vector`` read: states zeroed
+    elsewhere give the same outputs."""
+    parts = assemble(compose_config([*small, "fusion=text_only", f"task={task}"]))
+    model = parts.model.eval()
+    batch = next(iter(parts.datamodule.train_dataloader()))
+    states = torch.randn(*batch["input_ids"].shape, model.method.output_size)
+    positions = model.method.task.positions_read(batch)
+    kept = torch.zeros(states.shape[:2], dtype=torch.bool).scatter_(1, positions, True)
+    zeroed = states * kept[..., None]
+    assert not kept.all()  # something is left out
+    outputs, expected = model.head(zeroed, batch), model.head(states, batch)
+    for output, reference in zip(*(o if isinstance(o, tuple) else (o,) for o in (outputs, expected))):
+        torch.testing.assert_close(output, reference)
+    task_of = model.method.task
+    torch.testing.assert_close(task_of.sentence_vector(zeroed, batch), task_of.sentence_vector(states, batch))
+
+
 @pytest.mark.parametrize("exchange_start", ["after_mu", "at_mu"])
 def test_the_packed_cross_transformer_gives_the_padded_states_and_gradients(exchange_start):
     torch.manual_seed(0)
@@ -143,7 +198,14 @@ def test_every_method_gets_the_padded_loss_and_gradients_from_packed_tokens(smal
     packing = [m for m in model.modules() if isinstance(m, (TextEncoder, CrossTransformer))]
     assert any(isinstance(m, TextEncoder) for m in packing) and all(m.pack_tokens for m in packing)
     assert (fusion == "muse") == any(isinstance(m, CrossTransformer) for m in packing)
+    last_layer_rows = []
+    model.method.text.model.encoder.layer[-1].intermediate.dense.register_forward_hook(
+        lambda m, i, o: last_layer_rows.append(i[0].shape[:-1].numel()))
     loss, gradients = _loss_and_gradients(model, batch)
+    positions = model.method.task.positions_read(batch)
+    read = torch.zeros_like(batch["attention_mask"]).bool().scatter_(1, positions, True)
+    expected_rows = int(read.sum()) if fusion in READ_BY_HEAD else int(batch["attention_mask"].sum())
+    assert last_layer_rows[0] == expected_rows  # the head's tokens only where the states go to it token by token
     for module in packing:
         module.pack_tokens = False
     padded_loss, padded_gradients = _loss_and_gradients(model, batch)

@@ -12,13 +12,14 @@ from benchmarks.real_sentences import markdown, with_present_images
 def test_images_become_random_and_present_while_the_text_stays_as_it_was():
     batch = {"input_ids": torch.tensor([[101, 7, 102, 0]]), "attention_mask": torch.tensor([[1, 1, 1, 0]]),
              "image": torch.zeros(1, 3, 4, 4), "image_mask": torch.tensor([False]),
-             "aux": torch.zeros(1, 2, 3, 4, 4), "aux_mask": torch.tensor([[False, True]]), "examples": ["kept"]}
+             "aux": {"pyramid_0": torch.zeros(1, 2, 8, 2, 2)}, "aux_mask": torch.tensor([[False, True]]),
+             "word_index": torch.tensor([[1, 0]]), "word_mask": torch.tensor([[True, False]]), "examples": ["kept"]}
     changed = with_present_images(batch, torch.Generator().manual_seed(0))
-    assert changed["input_ids"] is batch["input_ids"] and changed["attention_mask"] is batch["attention_mask"]
-    assert changed["examples"] is batch["examples"]
+    for key in ("input_ids", "attention_mask", "word_index", "word_mask", "examples"):
+        assert changed[key] is batch[key], key
     assert changed["image_mask"].all() and changed["aux_mask"].all()
-    for key in ("image", "aux"):
-        assert changed[key].shape == batch[key].shape and changed[key].std() > 0.5
+    for image, before in ((changed["image"], batch["image"]), (changed["aux"]["pyramid_0"], batch["aux"]["pyramid_0"])):
+        assert image.shape == before.shape and image.std() > 0.5
 
 
 def test_without_the_data_nothing_is_measured_and_the_table_says_why(monkeypatch, tmp_path):

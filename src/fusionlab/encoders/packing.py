@@ -10,7 +10,8 @@ model does, visual prefix included) and gathers the real tokens' outputs again.
 The real tokens' states are the padded model's, to float rounding; padding positions come back as zeros,
 where the padded model leaves states that the attention mask keeps out of every real token's. Dropout draws
 its masks for T tokens instead of B x L, so a training step draws different masks from the same
-distribution. ``encoder.text.pack_tokens`` turns it off.
+distribution. ``subset`` picks out the tokens a task head reads, which the last layer computes alone where the
+caller names them (``encoders/read_tokens.py``). ``encoder.text.pack_tokens`` turns both off.
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ class PackedTokens:
         """[T, ...] -> [B, L, ...], zeros at the padding."""
         flat = packed.new_zeros(self.mask.numel(), *packed.shape[1:]).index_copy(0, self.index, packed)
         return flat.view(*self.mask.shape, *packed.shape[1:])
+
+    def subset(self, positions: torch.Tensor) -> tuple[PackedTokens, torch.Tensor]:
+        """The real tokens at ``positions`` [B, n] (indices into each row) packed on their own, and the rows of
+        [T] (this packing) they sit at."""
+        chosen = torch.zeros_like(self.mask).scatter_(1, positions, True) & self.mask
+        return PackedTokens.of(chosen), chosen.flatten()[self.index].nonzero().squeeze(1)
 
     def position_ids(self) -> torch.Tensor:
         """[1, T]: each real token's index in its row, the position BERT gives it in the padded batch."""

@@ -15,6 +15,7 @@ from transformers.utils import logging as hf_logging
 from fusionlab.encoders.hub import explain_unavailable
 from fusionlab.encoders.packing import PackedTokens
 from fusionlab.encoders.prefix_attention import IMPLEMENTATION
+from fusionlab.encoders.read_tokens import states_at_rows
 
 OFFLINE_TEXT = "minilm, tiny"
 log = logging.getLogger(__name__)
@@ -35,8 +36,9 @@ def random_tokenizer_path() -> str:
 
 class TextEncoder(nn.Module):
     """A Hugging Face encoder and its tokenizer; ``forward`` returns the last hidden states. With
-    ``pack_tokens``, a BERT-family encoder computes a padded batch's real tokens only (``encoders/packing.py``);
-    other encoders run padded, which is logged."""
+    ``pack_tokens``, a BERT-family encoder computes a padded batch's real tokens only (``encoders/packing.py``),
+    and its last layer only the tokens the caller reads, where it names them (``encoders/read_tokens.py``);
+    other encoders run padded and whole, which is logged."""
 
     def __init__(self, model: nn.Module, tokenizer: PreTrainedTokenizerBase, name: str, freeze: bool = False,
                  pack_tokens: bool = True):
@@ -66,15 +68,21 @@ class TextEncoder(nn.Module):
         if self.tokenizer.add_tokens(tokens, special_tokens=True):
             self.model.resize_token_embeddings(len(self.tokenizer))
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **attention_options) -> torch.Tensor:
-        """[B, L, d] states; ``attention_options`` reach the attention function (HVPNeT's ``visual_prefix``)."""
-        if not self.pack_tokens or bool(attention_mask.all()):
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, read_positions: torch.Tensor | None = None,
+                **attention_options) -> torch.Tensor:
+        """[B, L, d] states; ``attention_options`` reach the attention function (HVPNeT's ``visual_prefix``).
+        ``read_positions`` [B, n] are the only positions whose states the caller reads (``Task.positions_read``):
+        with packed tokens the last layer then computes those tokens' states only (``encoders/read_tokens.py``)
+        and every other position comes back as zeros; without, it is ignored."""
+        if not self.pack_tokens or (read_positions is None and bool(attention_mask.all())):
             return self.model(input_ids=input_ids, attention_mask=attention_mask, **attention_options).last_hidden_state
         tokens = PackedTokens.of(attention_mask)
-        states = self.model(input_ids=tokens.pack(input_ids)[None], position_ids=tokens.position_ids(),
-                            attention_mask=tokens.padding_mask(), packed_tokens=tokens,
-                            **attention_options).last_hidden_state
-        return tokens.unpack(states[0])
+        ids, positions = tokens.pack(input_ids)[None], tokens.position_ids()
+        options = {"attention_mask": tokens.padding_mask(), "packed_tokens": tokens, **attention_options}
+        if read_positions is None:
+            return tokens.unpack(self.model(input_ids=ids, position_ids=positions, **options).last_hidden_state[0])
+        read, rows = tokens.subset(read_positions)
+        return read.unpack(states_at_rows(self.model, ids, positions, rows, **options)[0])
 
 
 # Random BERTs on bert-base-uncased's WordPiece tokenizer (random_tokenizer_path), built offline:

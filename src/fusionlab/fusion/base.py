@@ -37,6 +37,7 @@ class FusionMethod(nn.Module, ABC):
     def __init__(self, task: Task, text_encoder: TextEncoder, vision_encoder: VisionEncoder | None = None):
         super().__init__()
         self.task, self.text, self.vision = task, text_encoder, vision_encoder
+        self.states_go_to_head = True  # False where another method reads them first (PMEI's base): every token then
 
     @abstractmethod
     def fuse(self, batch: dict) -> Fused:
@@ -78,3 +79,11 @@ class FusionMethod(nn.Module, ABC):
 
     def encode_text(self, batch: dict) -> torch.Tensor:
         return self.text(batch["input_ids"], batch["attention_mask"])
+
+    def text_for_head(self, batch: dict, **attention_options) -> torch.Tensor:
+        """The text encoder's states where the task head reads them (``Task.positions_read``), for a method whose
+        states reach the head token by token: packed, the encoder skips its last layer elsewhere (zeros there).
+        Where ``states_go_to_head`` is False, every token's."""
+        reads = self.states_go_to_head and self.text.pack_tokens  # a padded encoder has no use for the positions
+        positions = self.task.positions_read(batch) if reads else None
+        return self.text(batch["input_ids"], batch["attention_mask"], read_positions=positions, **attention_options)

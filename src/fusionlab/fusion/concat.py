@@ -26,7 +26,7 @@ class Concat(FusionMethod):
         self.output_size = hidden
 
     def fuse(self, batch):
-        states = self.encode_text(batch)
+        states = self.text_for_head(batch)  # the mix below is per token
         features = self.visual_features(batch["image"], batch["image_mask"])
         image = self.image(features).unsqueeze(1).expand(-1, states.size(1), -1)
         return Fused(states + self.mix(torch.cat([states, image], dim=-1)))

@@ -11,4 +11,4 @@ class TextOnly(FusionMethod):
         self.output_size = text_encoder.hidden_size
 
     def fuse(self, batch):
-        return Fused(self.encode_text(batch))
+        return Fused(self.text_for_head(batch))

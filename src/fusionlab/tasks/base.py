@@ -33,6 +33,12 @@ class Task(ABC):
     def outputs(self) -> dict[str, int]:
         """What the head predicts: output name -> number of classes (after ``fit``)."""
 
+    def positions_read(self, batch: dict) -> torch.Tensor | None:
+        """The token positions [B, n] at which the head and ``sentence_vector`` read the states; None: any. A
+        method whose states go to the head token by token lets the text encoder skip the others
+        (``FusionMethod.text_for_head``)."""
+        return None
+
     def sentence_vector(self, states: torch.Tensor, batch: dict) -> torch.Tensor:
         """One vector per sentence [B, D'] read where the head reads the states (a probe's view, MASE's
         E-step): here [CLS]."""

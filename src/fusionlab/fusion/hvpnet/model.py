@@ -130,7 +130,7 @@ class HVPNeT(FusionMethod):
         prefix, routes, image_mask = self.visual_prefix(batch)
         if self.training and self.routing == "gate":
             self.gate_mean.update(routes, image_mask)
-        return Fused(self.text(batch["input_ids"], batch["attention_mask"], visual_prefix=prefix))
+        return Fused(self.text_for_head(batch, visual_prefix=prefix))
 
     def callbacks(self) -> list[L.Callback]:
         return [GateMaps(self)] if self.routing == "gate" else []

@@ -46,6 +46,7 @@ class PMEI(FusionMethod):
                  beta_r: float):
         super().__init__(task, text_encoder, vision_encoder)
         self.base = instantiate(base, task, text_encoder, vision_encoder, _convert_="all")  # its module config
+        self.base.states_go_to_head = False  # the BiLSTM and the maps read every token
         hidden = self.base.output_size
         self.lstm = nn.LSTM(hidden, hidden // 2, batch_first=True, bidirectional=True) if bilstm else None
         hidden = 2 * (hidden // 2) if bilstm else hidden

@@ -30,6 +30,10 @@ class JointTask(Task):
     def outputs(self):
         return {"entity": len(self.data.tags), "relation": len(self.data.relations)}
 
+    def positions_read(self, batch):
+        """Each word's first sub-token (a padded word's index points at [CLS])."""
+        return batch["word_index"]
+
     def sentence_vector(self, states, batch):
         """The mean of the words' first sub-tokens: one vector for a word-level head's sentence."""
         return mean_of_words(states, batch)

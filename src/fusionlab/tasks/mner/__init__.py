@@ -23,6 +23,10 @@ class MnerTask(Task):
     def outputs(self):
         return {"entity": len(self.data.tags)}
 
+    def positions_read(self, batch):
+        """Each word's first sub-token (a padded word's index points at [CLS])."""
+        return batch["word_index"]
+
     def sentence_vector(self, states, batch):
         """The mean of the words' first sub-tokens: one vector for a word-level head's sentence."""
         return mean_of_words(states, batch)

@@ -6,6 +6,8 @@ relation is predicted from the concatenated final states at ``<s>`` and ``<o>``.
 
 from __future__ import annotations
 
+import torch
+
 from fusionlab.tasks.base import Task
 from fusionlab.tasks.mre.head import PairClassifier, marker_states
 from fusionlab.tasks.mre.output import RelationOutput
@@ -24,6 +26,10 @@ class MreTask(Task):
 
     def outputs(self):
         return {"relation": len(self.data.relations)}
+
+    def positions_read(self, batch):
+        """The ``<s>`` and ``<o>`` markers."""
+        return torch.stack([batch["head_pos"], batch["tail_pos"]], dim=1)
 
     def sentence_vector(self, states, batch):
         """[<s>; <o>]: the states the pair classifier reads."""

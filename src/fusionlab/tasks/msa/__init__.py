@@ -21,3 +21,7 @@ class MsaTask(Task):
 
     def outputs(self):
         return {"label": len(self.data.labels)}
+
+    def positions_read(self, batch):
+        """[CLS]."""
+        return batch["input_ids"].new_zeros(batch["input_ids"].size(0), 1)
