@@ -9,7 +9,7 @@ Batches of 8 synthetic examples at 224 x 224, their sentences lengthened with ra
 between methods come from one run on one machine state. In each round every method also takes one step as it ran
 before the speed work of issue 31 (PyTorch's default memory layout and its kernel for 1 x 1 convolutions, AdamW's
 per-tensor loop, PixelCNN++ dropping elements rather than channels and using PyTorch's ELU, the text encoder
-and MuSE's CrossTransformer computing padding, PyTorch's dropout masks; MuSE's captioner keeps its products over
+and MuSE's CrossTransformer computing padding and the encoder's last layer every token, PyTorch's dropout masks; MuSE's captioner keeps its products over
 all steps), on the same model and batch, so the speed-up is measured in the same run, and one under bf16-mixed
 (Lightning's CPU autocast, what ``trainer.precision=bf16-mixed`` runs: bf16 matrix products and convolutions,
 fp32 weights and optimiser), which CPUs with AMX or AVX-512 bf16 units run natively.
@@ -109,8 +109,9 @@ class MethodStep:
     def use(self, arm: str) -> None:
         """Step as ``arm`` (one of ``ARMS``) says. The optimised code (fp32, bf16-mixed): channels-last
         convolutions (1 x 1 ones as matrix products), channel dropout and the exp ELUs in PixelCNN++, packed
-        text tokens (text encoder and CrossTransformer) and dropout masks from random bits; before: the layout
-        (PyTorch's kernels for 1 x 1 ones), element dropout, PyTorch's ELU, padded text and PyTorch's dropout
+        text tokens (text encoder and CrossTransformer; the encoder's last layer at the head's tokens) and dropout
+        masks from random bits; before: the layout (PyTorch's kernels for 1 x 1 ones), element dropout, PyTorch's
+        ELU, padded text (every token through the last layer) and PyTorch's dropout
         masks of before (the ELUs are swapped in the image decoder's module, for every model at once).
         bf16-mixed runs the forward pass under Lightning's bf16 autocast. The optimiser is what training takes
         for each (``FusionModel.optimizer``): the fused AdamW in fp32 and under bf16-mixed; before, AdamW's
