@@ -46,6 +46,7 @@ import torchvision
 import transformers
 from tabulate import tabulate
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.paper_shapes import MethodStep, bf16_units, forward_precision, rotated
 from benchmarks.real_sentences import DATASET, data_root, real_batches, real_data
@@ -57,6 +58,7 @@ BATCH = 8
 HVPNET_MAX_SEQ, MUSE_MAX_SEQ = 80, 64  # run_twitter15.sh --max_seq; main.py's --max_seq_length default
 FROZEN_CNN_EVERY_STEP = {"hvpnet": ["data.feature_cache=false"]}  # MuSE trains its CNN: it has no cache to leave out
 UNCACHED = "ours, frozen CNN every step"
+COUNTED_BATCHES = 4  # the first timed batches, whose steps' FLOPs are counted in steps of their own
 RATIOS = {  # each ratio, per batch: the authors' seconds over ours
     "ours": ("reference", "ours"),
     UNCACHED: ("reference", UNCACHED),
@@ -285,6 +287,14 @@ def finite_seconds(started: float, loss: torch.Tensor) -> float:
     return seconds
 
 
+def gflop(step, *args) -> float:
+    """The GFLOP of one call ``step(*args)`` that ``FlopCounterMode`` counts: matrix products, convolutions, attention
+    (not the elementwise work, nor the optimiser's)."""
+    with FlopCounterMode(display=False) as counter:
+        step(*args)
+    return counter.get_total_flops() / 1e9
+
+
 def measure(fusion: str, code: ReferenceCode, root: Path, count: int) -> dict:
     data = real_data(root)
     ours = MethodStep(fusion, data)
@@ -308,8 +318,10 @@ def measure(fusion: str, code: ReferenceCode, root: Path, count: int) -> dict:
     for index in range(1, len(batches)):
         for name in rotated(list(sides), index - 1):
             seconds[name].append(sides[name](index))
+    counted = range(1, min(len(batches), 1 + COUNTED_BATCHES))
     return {"fusion": fusion, "config": f"experiment={fusion}_{DATASET}", "pairs": len(batches) - 1,
-            "seconds": seconds, "ratios": per_batch_ratios(seconds)}
+            "seconds": seconds, "ratios": per_batch_ratios(seconds),
+            "gflop": {name: [gflop(sides[name], index) for index in counted] for name in ("reference", "ours")}}
 
 
 def per_batch_ratios(seconds: dict[str, list[float]]) -> dict[str, list[float]]:
@@ -345,10 +357,14 @@ def markdown(result: dict) -> list[str]:
 
     columns = (("ours", "ours"), (UNCACHED, UNCACHED), ("ours bf16-mixed", "ours bf16-mixed"),
                ("reference bf16-mixed", "both bf16-mixed"))  # (the seconds shown, the ratio beside them)
+    def work(gflop: dict[str, list[float]]) -> list[str]:
+        theirs, ours = (statistics.mean(gflop[side]) for side in ("reference", "ours"))
+        return [f"{theirs:.0f}", f"{ours:.0f}", f"{theirs / ours:.2f}x"]
+
     rows = [[m["fusion"], m["config"], m["pairs"], f"{statistics.median(m['seconds']['reference']):.2f}",
              *[cell for side, name in columns for cell in (
                  (f"{statistics.median(m['seconds'][side]):.2f}", ratio(m["ratios"][name])) if name in m["ratios"]
-                 else ("-", "-"))]]
+                 else ("-", "-"))], *work(m["gflop"])]
             for m in result["methods"]]
     return [
         "## Against the authors' code (CPU)", "",
@@ -369,9 +385,14 @@ def markdown(result: dict) -> list[str]:
                         "authors' over ours fp32 (min / max)", "ours fp32, frozen CNN every step: s / step",
                         "authors' over that (min / max)", "ours bf16-mixed: s / step",
                         "authors' over ours bf16-mixed (min / max)", "authors' bf16-mixed: s / step",
-                        "authors' bf16-mixed over ours bf16-mixed (min / max)"],
+                        "authors' bf16-mixed over ours bf16-mixed (min / max)", "authors': GFLOP / step",
+                        "ours fp32: GFLOP / step", "authors' GFLOP over ours"],
                  tablefmt="github", disable_numparse=True), "",
-        "Seconds are medians over the batches; each ratio is the median of the per-batch ratios.", "",
+        "Seconds are medians over the batches; each ratio is the median of the per-batch ratios. GFLOP are what "
+        "`FlopCounterMode` counts in one fp32 step (matrix products, convolutions, attention; not the elementwise "
+        f"work or the optimiser), the mean over the first {COUNTED_BATCHES} batches, each counted in a step of its "
+        "own: unlike the seconds, they do not depend on the machine's load, and their ratio is the speed-up the "
+        "work removed alone would give.", "",
     ]
 
 

@@ -66,17 +66,20 @@ def test_the_table_shows_median_seconds_and_the_median_of_per_batch_ratios():
         {"fusion": "hvpnet", "config": "experiment=hvpnet_twitter2015", "pairs": 1,
          "seconds": {"ours": [2.0], UNCACHED: [4.0], "ours bf16-mixed": [1.5], "reference": [6.0],
                      "reference bf16-mixed": [3.0]},
-         "ratios": {"ours": [3.0], UNCACHED: [1.5], "ours bf16-mixed": [4.0], "both bf16-mixed": [2.0]}},
+         "ratios": {"ours": [3.0], UNCACHED: [1.5], "ours bf16-mixed": [4.0], "both bf16-mixed": [2.0]},
+         "gflop": {"reference": [700.0, 700.0], "ours": [170.0, 180.0]}},
         {"fusion": "muse", "config": "experiment=muse_twitter2015", "pairs": 3,
          "seconds": {"ours": [10.0, 12.0, 11.0], "ours bf16-mixed": [5.0, 6.0, 7.0], "reference": [13.0, 12.0, 16.5],
                      "reference bf16-mixed": [7.0, 6.0, 8.0]},
-         "ratios": {"ours": [1.3, 1.0, 1.5], "ours bf16-mixed": [2.6, 2.0, 2.36], "both bf16-mixed": [1.4, 1.0, 1.14]}}]}
+         "ratios": {"ours": [1.3, 1.0, 1.5], "ours bf16-mixed": [2.6, 2.0, 2.36], "both bf16-mixed": [1.4, 1.0, 1.14]},
+         "gflop": {"reference": [1400.0], "ours": [1000.0]}}]}
     lines = markdown(result)
     assert any("zjunlp/HVPNeT at 410bd0c, RecklessRonan/MuSE at 812dc19. bf16 units: AMX." in line for line in lines)
     table = [line for text in lines for line in text.splitlines() if line.startswith("| ")]
     cells = {row.split("|")[1].strip(): [cell.strip() for cell in row.strip("|").split("|")] for row in table}
     assert cells["hvpnet"] == ["hvpnet", "experiment=hvpnet_twitter2015", "1", "6.00", "2.00", "3.00x (3.00 / 3.00)",
-                               "4.00", "1.50x (1.50 / 1.50)", "1.50", "4.00x (4.00 / 4.00)", "3.00", "2.00x (2.00 / 2.00)"]
+                               "4.00", "1.50x (1.50 / 1.50)", "1.50", "4.00x (4.00 / 4.00)", "3.00", "2.00x (2.00 / 2.00)",
+                               "700", "175", "4.00x"]
     assert cells["muse"] == ["muse", "experiment=muse_twitter2015", "3", "13.00", "11.00", "1.30x (1.00 / 1.50)",
                              "-", "-", "6.00", "2.36x (2.00 / 2.60)",  # MuSE trains its CNN: no cache to leave out
-                             "7.00", "1.14x (1.00 / 1.40)"]
+                             "7.00", "1.14x (1.00 / 1.40)", "1400", "1000", "1.40x"]
