@@ -15,8 +15,7 @@ from fusionlab.config.checks import check_combination, method_declaration
 from fusionlab.train import assemble
 from tests.conftest import CONF, compose_config
 from tests.fixtures import write_dataset
-
-EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+from tests.test_experiments import EXPERIMENTS, chosen
 
 
 def variant_base(name: str) -> str | None:
@@ -41,11 +40,9 @@ def set_keys(node, prefix: str = "") -> dict[str, object]:
     return keys
 
 
-def experiment_method(experiment: str) -> str:
-    return compose_config([f"experiment={experiment}", "output_dir=/tmp/x"]).fusion.name
-
-
-METHODS = {experiment: experiment_method(experiment) for experiment in EXPERIMENTS}
+# read from the experiment files, not composed (which every pytest process collecting this file would pay for);
+# tests/test_experiments.py checks that the composed experiment keeps this choice
+METHODS = {experiment: chosen(experiment, "fusion") for experiment in EXPERIMENTS}
 PAIRS = [(experiment, variant) for experiment in EXPERIMENTS for variant, base in VARIANTS.items()
          if base == METHODS[experiment]]
 
