@@ -41,9 +41,11 @@ import time
 import types
 from pathlib import Path
 
+import numpy as np
 import torch
 import torchvision
 import transformers
+from scipy import stats
 from tabulate import tabulate
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
@@ -59,6 +61,7 @@ HVPNET_MAX_SEQ, MUSE_MAX_SEQ = 80, 64  # run_twitter15.sh --max_seq; main.py's -
 FROZEN_CNN_EVERY_STEP = {"hvpnet": ["data.feature_cache=false"]}  # MuSE trains its CNN: it has no cache to leave out
 UNCACHED = "ours, frozen CNN every step"
 COUNTED_BATCHES = 4  # the first timed batches, whose steps' FLOPs are counted in steps of their own
+RESAMPLES = 10_000  # the bootstrap's, for the interval of each median ratio
 RATIOS = {  # each ratio, per batch: the authors' seconds over ours
     "ours": ("reference", "ours"),
     UNCACHED: ("reference", UNCACHED),
@@ -351,9 +354,21 @@ def commit(clone: Path) -> str:
     return version["commit"][:7] + (" (modified)" if version["dirty"] else "")
 
 
+def median_interval(values: list[float], level: float = 0.95) -> tuple[float, float] | None:
+    """The ``level`` percentile-bootstrap interval of the median of ``values`` (scipy; batches resampled, a fixed
+    seed), or None for fewer than two values."""
+    if len(values) < 2:
+        return None
+    found = stats.bootstrap((np.asarray(values),), np.median, confidence_level=level, n_resamples=RESAMPLES,
+                            method="percentile", random_state=0)
+    return float(found.confidence_interval.low), float(found.confidence_interval.high)
+
+
 def markdown(result: dict) -> list[str]:
     def ratio(values: list[float]) -> str:
-        return f"{statistics.median(values):.2f}x ({min(values):.2f} / {max(values):.2f})"
+        interval = median_interval(values)
+        shown = "[-]" if interval is None else f"[{interval[0]:.2f}, {interval[1]:.2f}]"
+        return f"{statistics.median(values):.2f}x {shown} ({min(values):.2f} / {max(values):.2f})"
 
     columns = (("ours", "ours"), (UNCACHED, UNCACHED), ("ours bf16-mixed", "ours bf16-mixed"),
                ("reference bf16-mixed", "both bf16-mixed"))  # (the seconds shown, the ratio beside them)
@@ -382,13 +397,15 @@ def markdown(result: dict) -> list[str]:
         "so that the last ratio compares the two in the same arithmetic. What the benchmark "
         "changes in their code to run it on transformers 5 and a CPU, and why: `benchmarks/against_reference.py`.", "",
         tabulate(rows, ["fusion", "ours", "batches", "authors': s / step", "ours fp32: s / step",
-                        "authors' over ours fp32 (min / max)", "ours fp32, frozen CNN every step: s / step",
-                        "authors' over that (min / max)", "ours bf16-mixed: s / step",
-                        "authors' over ours bf16-mixed (min / max)", "authors' bf16-mixed: s / step",
-                        "authors' bf16-mixed over ours bf16-mixed (min / max)", "authors': GFLOP / step",
+                        "authors' over ours fp32 [95% interval] (min / max)", "ours fp32, frozen CNN every step: s / step",
+                        "authors' over that [95% interval] (min / max)", "ours bf16-mixed: s / step",
+                        "authors' over ours bf16-mixed [95% interval] (min / max)", "authors' bf16-mixed: s / step",
+                        "authors' bf16-mixed over ours bf16-mixed [95% interval] (min / max)", "authors': GFLOP / step",
                         "ours fp32: GFLOP / step", "authors' GFLOP over ours"],
                  tablefmt="github", disable_numparse=True), "",
-        "Seconds are medians over the batches; each ratio is the median of the per-batch ratios. GFLOP are what "
+        "Seconds are medians over the batches; each ratio is the median of the per-batch ratios, in brackets the 95% "
+        f"percentile-bootstrap interval of that median (the batches resampled {RESAMPLES} times): a ratio is shown to "
+        "reach a value only where the interval's lower end does. GFLOP are what "
         "`FlopCounterMode` counts in one fp32 step (matrix products, convolutions, attention; not the elementwise "
         f"work or the optimiser), the mean over the first {COUNTED_BATCHES} batches, each counted in a step of its "
         "own: unlike the seconds, they do not depend on the machine's load, and their ratio is the speed-up the "

@@ -7,11 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from scipy import stats
 
 from benchmarks.against_reference import (
     UNCACHED,
     ReferenceCode,
     markdown,
+    median_interval,
     numpy_takes_bf16,
     on_cpu_cuda_is_identity,
     padded,
@@ -77,9 +79,22 @@ def test_the_table_shows_median_seconds_and_the_median_of_per_batch_ratios():
     assert any("zjunlp/HVPNeT at 410bd0c, RecklessRonan/MuSE at 812dc19. bf16 units: AMX." in line for line in lines)
     table = [line for text in lines for line in text.splitlines() if line.startswith("| ")]
     cells = {row.split("|")[1].strip(): [cell.strip() for cell in row.strip("|").split("|")] for row in table}
-    assert cells["hvpnet"] == ["hvpnet", "experiment=hvpnet_twitter2015", "1", "6.00", "2.00", "3.00x (3.00 / 3.00)",
-                               "4.00", "1.50x (1.50 / 1.50)", "1.50", "4.00x (4.00 / 4.00)", "3.00", "2.00x (2.00 / 2.00)",
+    assert cells["hvpnet"] == ["hvpnet", "experiment=hvpnet_twitter2015", "1", "6.00", "2.00",
+                               "3.00x [-] (3.00 / 3.00)", "4.00", "1.50x [-] (1.50 / 1.50)", "1.50",
+                               "4.00x [-] (4.00 / 4.00)", "3.00", "2.00x [-] (2.00 / 2.00)",  # one batch: no interval
                                "700", "175", "4.00x"]
-    assert cells["muse"] == ["muse", "experiment=muse_twitter2015", "3", "13.00", "11.00", "1.30x (1.00 / 1.50)",
-                             "-", "-", "6.00", "2.36x (2.00 / 2.60)",  # MuSE trains its CNN: no cache to leave out
-                             "7.00", "1.14x (1.00 / 1.40)", "1400", "1000", "1.40x"]
+    assert cells["muse"] == ["muse", "experiment=muse_twitter2015", "3", "13.00", "11.00",
+                             "1.30x [1.00, 1.50] (1.00 / 1.50)", "-", "-",  # MuSE trains its CNN: no cache to leave out
+                             "6.00", "2.36x [2.00, 2.60] (2.00 / 2.60)", "7.00", "1.14x [1.00, 1.40] (1.00 / 1.40)",
+                             "1400", "1000", "1.40x"]
+
+
+def test_the_interval_of_a_median_ratio_is_scipys_percentile_bootstrap_over_the_batches():
+    assert median_interval([2.0]) is None
+    assert median_interval([2.0] * 5) == (2.0, 2.0)
+    ratios = [3.1, 3.5, 3.9, 4.4, 3.7, 5.2, 3.6, 4.0, 3.3, 4.8, 3.8, 4.1]
+    expected = stats.bootstrap((np.array(ratios),), np.median, n_resamples=10_000, method="percentile", random_state=0)
+    low, high = median_interval(ratios)
+    assert (low, high) == (expected.confidence_interval.low, expected.confidence_interval.high)
+    assert 3.1 < low < np.median(ratios) < high < 5.2  # narrower than the batches' range
+    assert median_interval(ratios, level=0.5)[0] > low
