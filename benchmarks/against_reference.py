@@ -397,7 +397,8 @@ def markdown(result: dict) -> list[str]:
         "so that the last ratio compares the two in the same arithmetic. What the benchmark "
         "changes in their code to run it on transformers 5 and a CPU, and why: `benchmarks/against_reference.py`.", "",
         tabulate(rows, ["fusion", "ours", "batches", "authors': s / step", "ours fp32: s / step",
-                        "authors' over ours fp32 [95% interval] (min / max)", "ours fp32, frozen CNN every step: s / step",
+                        "authors' over ours fp32 [95% interval] (min / max)",
+                        "ours fp32, frozen CNN every step: s / step",
                         "authors' over that [95% interval] (min / max)", "ours bf16-mixed: s / step",
                         "authors' over ours bf16-mixed [95% interval] (min / max)", "authors' bf16-mixed: s / step",
                         "authors' bf16-mixed over ours bf16-mixed [95% interval] (min / max)", "authors': GFLOP / step",

@@ -9,10 +9,11 @@ Batches of 8 synthetic examples at 224 x 224, their sentences lengthened with ra
 between methods come from one run on one machine state. In each round every method also takes one step as it ran
 before the speed work of issue 31 (PyTorch's default memory layout and its kernel for 1 x 1 convolutions, AdamW's
 per-tensor loop, PixelCNN++ dropping elements rather than channels and using PyTorch's ELU, the text encoder
-and MuSE's CrossTransformer computing padding and the encoder's last layer every token, PyTorch's dropout masks; MuSE's captioner keeps its products over
-all steps), on the same model and batch, so the speed-up is measured in the same run, and one under bf16-mixed
-(Lightning's CPU autocast, what ``trainer.precision=bf16-mixed`` runs: bf16 matrix products and convolutions,
-fp32 weights and optimiser), which CPUs with AMX or AVX-512 bf16 units run natively.
+and MuSE's CrossTransformer computing padding and the encoder's last layer every token, PyTorch's dropout masks;
+MuSE's captioner keeps its products over all steps), on the same model and batch, so the speed-up is measured
+in the same run, and one under bf16-mixed (Lightning's CPU autocast, what ``trainer.precision=bf16-mixed`` runs:
+bf16 matrix products and convolutions, fp32 weights and optimiser), which CPUs with AMX or AVX-512 bf16 units run
+natively.
 These sentences have no padding; ``benchmarks/real_sentences.py`` measures real ones. Both run with freed memory
 retained, as training does; what that is worth is measured apart, in processes (``benchmarks/freed_memory.py``).
 Usage: python -m benchmarks.paper_shapes [rounds [fusion ...]]; prints one JSON line.

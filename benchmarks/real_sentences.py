@@ -5,10 +5,10 @@ thread, batch 8, random weights; the order rotates from batch to batch).
 ``benchmarks/paper_shapes.py`` lengthens every sentence to ``max_length``, so its batches have no padding;
 real batches of 8 are padded to their longest sentence, and packed text tokens (``encoder.text.pack_tokens``;
 MuSE's CrossTransformer packs its text stream with the encoder) skip that padding; the encoder's last layer
-then computes only the tokens the head reads (``encoders/read_tokens.py``). Each method is built on the real training split (its label set and MuSE's caption
-vocabulary as training builds them), from the flat layout of ``$FUSIONLAB_DATA`` or ``../shared/data``; the
-images are replaced by random pixels (or features), all present, so the vision side costs what real images
-cost. Without the data the result says so and nothing is measured.
+then computes only the tokens the head reads (``encoders/read_tokens.py``). Each method is built on the real
+training split (its label set and MuSE's caption vocabulary as training builds them), from the flat layout of
+``$FUSIONLAB_DATA`` or ``../shared/data``; the images are replaced by random pixels (or features), all present, so
+the vision side costs what real images cost. Without the data the result says so and nothing is measured.
 Usage: python -m benchmarks.real_sentences [batches [fusion ...]]; prints one JSON line.
 """
 

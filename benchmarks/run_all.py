@@ -81,8 +81,9 @@ def cpu_section() -> list[str]:
         "lengthened to the config's `max_length`, so without padding). *Before*: the same model and batch as the "
         "code ran before the speed work (PyTorch's default memory layout and its 1 x 1 convolution kernel, "
         "AdamW's per-tensor loop, PixelCNN++ dropping elements and using PyTorch's ELU, the text encoder and "
-        "MuSE's CrossTransformer computing padding and the encoder's last layer every token, PyTorch's dropout masks; MuSE's captioner keeps its products "
-        "over all steps), timed in the same rounds. *bf16-mixed*: the optimised step under "
+        "MuSE's CrossTransformer computing padding and the encoder's last layer every token, PyTorch's dropout "
+        "masks; MuSE's captioner keeps its products over all steps), timed in the same rounds. *bf16-mixed*: the "
+        "optimised step under "
         "Lightning's bf16 autocast (`trainer.precision=bf16-mixed`: "
         "bf16 matrix products and convolutions, fp32 weights and optimiser), also in the same rounds; other "
         "arithmetic, not the same one faster (docs/guide.md, speed).", "",
@@ -92,9 +93,10 @@ def cpu_section() -> list[str]:
         "The same models built on the real training split (`benchmarks/real_sentences.py`), stepping on its "
         "first shuffled batches, padded to their longest sentence as training pads them; the images are random "
         "pixels (or cached features), all present. Packed text tokens (`encoder.text.pack_tokens`, and MuSE's "
-        "CrossTransformer with it) skip the padding, and the encoder's last layer computes the tokens the head reads "
-        "only (HVPNeT: each word's first sub-token); *before* computes them all, with the rest of the code before the speed work; *bf16-mixed* is the "
-        "optimised step under bf16 autocast. The three take turns going first.", "",
+        "CrossTransformer with it) skip the padding, and the encoder's last layer computes the tokens the head "
+        "reads only (HVPNeT: each word's first sub-token); *before* computes them all, with the rest of the code "
+        "before the speed work; *bf16-mixed* is the optimised step under bf16 autocast. The three take turns going "
+        "first.", "",
         *real_sentences.markdown(real),
         f"### Keeping freed memory (`performance.retain_freed_memory`; {freed['pairs']} pairs of processes, "
         f"{freed['warm_up_steps']} warm-up and {freed['steps']} timed steps each)", "",

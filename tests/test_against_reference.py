@@ -94,7 +94,8 @@ def test_the_interval_of_a_median_ratio_is_scipys_percentile_bootstrap_over_the_
     assert median_interval([2.0]) is None
     assert median_interval([2.0] * 5) == (2.0, 2.0)
     ratios = [3.1, 3.5, 3.9, 4.4, 3.7, 5.2, 3.6, 4.0, 3.3, 4.8, 3.8, 4.1]
-    expected = stats.bootstrap((np.array(ratios),), np.median, n_resamples=RESAMPLES, method="percentile", random_state=0)
+    expected = stats.bootstrap((np.array(ratios),), np.median, n_resamples=RESAMPLES, method="percentile",
+                               random_state=0)
     low, high = median_interval(ratios)
     assert (low, high) == (expected.confidence_interval.low, expected.confidence_interval.high)
     assert 3.1 < low < np.median(ratios) < high < 5.2  # narrower than the batches' range

@@ -119,7 +119,9 @@ def test_the_last_layer_computes_the_read_tokens_only_and_they_get_the_full_stat
     gradients = []
     for output in (states, full):
         encoder.zero_grad()
-        (output[chosen] * torch.linspace(-1, 1, output[chosen].numel(), dtype=torch.float64).view_as(output[chosen])).sum().backward()
+        read_states = output[chosen]
+        weights = torch.linspace(-1, 1, read_states.numel(), dtype=torch.float64).view_as(read_states)
+        (read_states * weights).sum().backward()
         gradients.append({name: p.grad.clone() for name, p in encoder.named_parameters() if p.grad is not None})
     assert gradients[0].keys() == gradients[1].keys()
     for name, gradient in gradients[0].items():
